@@ -1,0 +1,129 @@
+"""The exceptions streamreel raises, all from one root.
+
+::
+
+    StreamreelError                 any failure streamreel reports
+    ├── ChunkError                  a chunk that is not a chat-completion chunk (bad JSON, bad shape)
+    ├── StreamDecodeError           bytes that are not the stream they claim to be (SSE, NDJSON, JSON array)
+    ├── CassetteError               a cassette that cannot be read or written
+    │   ├── CassetteVersionError    written by a newer streamreel than this one
+    │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
+    ├── RecordingError              the recorder cannot proceed
+    │   └── NoMatchError            a request with no recorded interaction to answer it
+    └── ConfigurationError          contradictory or unknown settings
+
+Every error carries *where* it happened as data (``path``, ``interaction``, ``chunk``, ``line``)
+as well as in its text, and its text reads ``cannot X: expected Y, got Z; do W``. Faults found
+inside a stream are not raised by the core: they become error messages in the output stream,
+after every message that came before them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "CassetteError",
+    "CassetteVersionError",
+    "ChunkError",
+    "ConfigurationError",
+    "NoMatchError",
+    "RecordingError",
+    "StreamDecodeError",
+    "StreamreelError",
+    "UnsupportedStreamError",
+]
+
+
+class StreamreelError(Exception):
+    """Root of every error streamreel raises.
+
+    ``reason`` is the sentence without its location; ``str(error)`` prefixes the location
+    (``path: interaction 2: chunk 7: reason``) so a message names where to look.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        interaction: int | None = None,
+        chunk: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = str(path) if path is not None else None
+        self.interaction = interaction
+        self.chunk = chunk
+        self.line = line
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where: list[str] = []
+        if self.path is not None:
+            where.append(self.path if self.line is None else f"{self.path}:{self.line}")
+        elif self.line is not None:
+            where.append(f"line {self.line}")
+        if self.interaction is not None:
+            where.append(f"interaction {self.interaction}")
+        if self.chunk is not None:
+            where.append(f"chunk {self.chunk}")
+        return ": ".join([*where, self.reason])
+
+    def located(
+        self,
+        *,
+        path: str | Path | None = None,
+        interaction: int | None = None,
+        chunk: int | None = None,
+        line: int | None = None,
+    ) -> StreamreelError:
+        """Fill in location fields that are still unknown and re-render the message.
+
+        Inner layers raise without knowing the file or interaction; outer layers add them.
+        """
+        if self.path is None and path is not None:
+            self.path = str(path)
+        if self.interaction is None:
+            self.interaction = interaction
+        if self.chunk is None:
+            self.chunk = chunk
+        if self.line is None:
+            self.line = line
+        self.args = (self._render(),)
+        return self
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+class ChunkError(StreamreelError):
+    """A chunk that is not a chat-completion chunk: invalid JSON or the wrong shape."""
+
+
+class StreamDecodeError(StreamreelError):
+    """Bytes that cannot be decoded as the stream framing they claim (SSE, NDJSON, JSON array)."""
+
+
+class CassetteError(StreamreelError):
+    """A cassette that cannot be read or written: bad YAML, base64, gzip, or missing keys."""
+
+
+class CassetteVersionError(CassetteError):
+    """A cassette written in a newer streamreel format than this reader knows."""
+
+
+class UnsupportedStreamError(CassetteError):
+    """A stream streamreel recognises but does not adapt (legacy completions, Bedrock, gRPC...)."""
+
+
+class RecordingError(StreamreelError):
+    """The recorder cannot proceed (for example: record mode ``none`` and nothing recorded)."""
+
+
+class NoMatchError(RecordingError):
+    """A request that no recorded interaction answers; the text lists the nearest candidates."""
+
+
+class ConfigurationError(StreamreelError):
+    """Settings that contradict each other or name something unknown."""

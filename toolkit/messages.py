@@ -1,0 +1,291 @@
+"""The interface's output: Letta's agent messages and their exact wire format.
+
+Field order is the wire's key order: the base fields ``id, date, name, message_type, otid,
+sender_id`` and then each type's own. Dates serialize as whole-second UTC ISO
+(``2024-05-01T00:00:00+00:00``). On the wire each message is compact JSON with ASCII escapes;
+``tool_call_message`` drops every null key (top level and inside ``tool_call``), every other type
+keeps its nulls. A REST stream is the messages as ``data: ...`` SSE events, then one
+``usage_statistics`` record, then ``data: [DONE]``.
+
+An error inside a stream is an :class:`ErrorMessage`, written as Letta's server writes errors
+on the wire: ``{"error": "..."}``.
+
+Streams are made of *deltas*: many messages sharing one ``otid`` that together form one logical
+message. :func:`merge_deltas` joins adjacent deltas of one logical message; two streams that differ
+only in where the provider split them merge to the same list.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
+
+__all__ = [
+    "AgentMessage",
+    "AssistantMessage",
+    "ErrorMessage",
+    "HiddenReasoningMessage",
+    "LettaMessage",
+    "ReasoningMessage",
+    "SystemMessage",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallMessage",
+    "ToolReturnMessage",
+    "UsageStatistics",
+    "UserMessage",
+    "merge_deltas",
+    "otid_for",
+    "parse_wire",
+    "to_sse",
+    "to_wire",
+    "wire_dict",
+]
+
+
+class LettaMessage(BaseModel):
+    """Fields every agent message has, in wire order."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    date: datetime
+    name: str | None = None
+    message_type: str
+    otid: str | None = None
+    sender_id: str | None = None
+
+    @field_serializer("date")
+    def _whole_second_utc(self, value: datetime) -> str:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+class ReasoningMessage(LettaMessage):
+    """Reasoning: a reasoning model's thinking, or a model's inner monologue."""
+
+    message_type: Literal["reasoning_message"] = "reasoning_message"
+    source: Literal["reasoner_model", "non_reasoner_model"] = "non_reasoner_model"
+    reasoning: str
+    signature: str | None = None
+
+
+class HiddenReasoningMessage(LettaMessage):
+    """Reasoning the provider redacted (Anthropic ``redacted_thinking``) or omitted."""
+
+    message_type: Literal["hidden_reasoning_message"] = "hidden_reasoning_message"
+    state: Literal["redacted", "omitted"]
+    hidden_reasoning: str | None = None
+
+
+class ToolCall(BaseModel):
+    """A whole tool call."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    arguments: str
+    tool_call_id: str
+
+
+class ToolCallDelta(BaseModel):
+    """A piece of a tool call; the pieces of one call concatenate."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    arguments: str | None = None
+    tool_call_id: str | None = None
+
+
+class ToolCallMessage(LettaMessage):
+    message_type: Literal["tool_call_message"] = "tool_call_message"
+    tool_call: ToolCall | ToolCallDelta
+
+
+class ToolReturnMessage(LettaMessage):
+    message_type: Literal["tool_return_message"] = "tool_return_message"
+    tool_return: str
+    status: Literal["success", "error"]
+    tool_call_id: str
+    stdout: list[str] | None = None
+    stderr: list[str] | None = None
+
+
+class AssistantMessage(LettaMessage):
+    """What the agent says to the user (the ``send_message`` text, decoded)."""
+
+    message_type: Literal["assistant_message"] = "assistant_message"
+    content: str
+
+
+class SystemMessage(LettaMessage):
+    message_type: Literal["system_message"] = "system_message"
+    content: str
+
+
+class UserMessage(LettaMessage):
+    message_type: Literal["user_message"] = "user_message"
+    content: str
+
+
+class ErrorMessage(BaseModel):
+    """An error inside a stream; on the wire ``{"error": "..."}``, after what came before it."""
+
+    model_config = ConfigDict(extra="forbid")
+    message_type: Literal["error_message"] = "error_message"
+    error: str
+
+
+class UsageStatistics(BaseModel):
+    """The usage record that closes a REST stream, before ``[DONE]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    message_type: Literal["usage_statistics"] = "usage_statistics"
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    total_tokens: int = 0
+    step_count: int = 0
+    run_ids: list[str] | None = None
+
+
+AgentMessage: TypeAlias = (
+    ReasoningMessage
+    | HiddenReasoningMessage
+    | ToolCallMessage
+    | ToolReturnMessage
+    | AssistantMessage
+    | SystemMessage
+    | UserMessage
+    | ErrorMessage
+)
+"""Anything the interface emits into a stream."""
+
+_LETTA_TYPES = Annotated[
+    ReasoningMessage
+    | HiddenReasoningMessage
+    | ToolCallMessage
+    | ToolReturnMessage
+    | AssistantMessage
+    | SystemMessage
+    | UserMessage
+    | UsageStatistics,
+    Field(discriminator="message_type"),
+]
+_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES)
+
+
+def wire_dict(message: AgentMessage | UsageStatistics) -> dict[str, Any]:
+    """The message as the JSON object Letta's server writes, keys in wire order."""
+    if isinstance(message, ErrorMessage):
+        return {"error": message.error}
+    if isinstance(message, ToolCallMessage):
+        return message.model_dump(mode="json", exclude_none=True)
+    return message.model_dump(mode="json")
+
+
+def to_wire(message: AgentMessage | UsageStatistics) -> str:
+    """Compact, ASCII-escaped JSON: one message as it appears after ``data: ``."""
+    return json.dumps(wire_dict(message), separators=(",", ":"))
+
+
+def parse_wire(text: str | dict[str, Any]) -> AgentMessage | UsageStatistics:
+    """Parse one message back from its wire JSON (``to_wire``'s inverse)."""
+    data = json.loads(text) if isinstance(text, str) else text
+    if isinstance(data, dict) and set(data) == {"error"}:
+        return ErrorMessage(error=str(data["error"]))
+    parsed: AgentMessage | UsageStatistics = _LETTA_ADAPTER.validate_python(data)
+    return parsed
+
+
+def to_sse(
+    messages: Iterable[AgentMessage], usage: UsageStatistics | None = None
+) -> Iterator[str]:
+    """The REST stream: each message as an SSE event, the usage record, then ``[DONE]``."""
+    for message in messages:
+        yield f"data: {to_wire(message)}\n\n"
+    yield f"data: {to_wire(usage or UsageStatistics())}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+_OTID_INDEX_BITS = 48  # the UUID's node field; the version and variant bits are never touched
+
+
+def otid_for(message_id: str, index: int) -> str:
+    """The otid of the ``index``-th logical message of the LLM call ``message_id``.
+
+    For ``index < 128`` this is Letta's ``generate_otid_from_id``: the message uuid with its low
+    seven bits replaced by the index. Letta raises beyond 127; here the index is XOR-ed into the
+    uuid's node field instead, which gives the same value below 128 (the low bits are cleared
+    first) and stays distinct for every index up to 2**48. A message id that carries no uuid
+    (a hand-chosen ``--message-id``) is mapped to one by uuid5, so otids stay deterministic.
+    """
+    _, _, tail = message_id.partition("-")
+    try:
+        base = uuid.UUID(tail).int
+    except ValueError:
+        base = uuid.uuid5(uuid.NAMESPACE_URL, f"streamreel:{message_id}").int
+    mixed = (base & ~0x7F) ^ (index % (1 << _OTID_INDEX_BITS))
+    return str(uuid.UUID(int=mixed))
+
+
+def _concat(left: str | None, right: str | None) -> str | None:
+    if left is None:
+        return right
+    if right is None:
+        return left
+    return left + right
+
+
+def _join(first: AgentMessage, second: AgentMessage) -> AgentMessage | None:
+    """``first`` and ``second`` as one message, or None when they are not one logical message."""
+    if type(first) is not type(second) or isinstance(first, ErrorMessage | UsageStatistics):
+        return None
+    assert isinstance(second, LettaMessage) and isinstance(first, LettaMessage)
+    if first.otid is None or first.otid != second.otid or first.id != second.id:
+        return None
+    if isinstance(first, ReasoningMessage) and isinstance(second, ReasoningMessage):
+        return first.model_copy(
+            update={
+                "reasoning": first.reasoning + second.reasoning,
+                "signature": second.signature or first.signature,
+            }
+        )
+    if isinstance(first, HiddenReasoningMessage) and isinstance(second, HiddenReasoningMessage):
+        return first.model_copy(
+            update={"hidden_reasoning": _concat(first.hidden_reasoning, second.hidden_reasoning)}
+        )
+    if isinstance(first, AssistantMessage) and isinstance(second, AssistantMessage):
+        return first.model_copy(update={"content": first.content + second.content})
+    if isinstance(first, ToolCallMessage) and isinstance(second, ToolCallMessage):
+        a, b = first.tool_call, second.tool_call
+        name = _concat(a.name, b.name)
+        arguments = _concat(a.arguments, b.arguments)
+        call_id = a.tool_call_id or b.tool_call_id
+        joined: ToolCall | ToolCallDelta
+        if name is not None and arguments is not None and call_id is not None:
+            joined = ToolCall(name=name, arguments=arguments, tool_call_id=call_id)
+        else:
+            joined = ToolCallDelta(name=name, arguments=arguments, tool_call_id=call_id)
+        return first.model_copy(update={"tool_call": joined})
+    return None
+
+
+def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
+    """Join adjacent deltas of one logical message (same type, id and otid).
+
+    The result does not depend on where the provider split the stream: it is what tests,
+    snapshots and diffs compare.
+    """
+    merged: list[AgentMessage] = []
+    for message in messages:
+        if merged:
+            joined = _join(merged[-1], message)
+            if joined is not None:
+                merged[-1] = joined
+                continue
+        merged.append(message)
+    return merged

@@ -1,0 +1,1 @@
+"""The pytest plugin streamreel registers (entry point ``pytest11``)."""

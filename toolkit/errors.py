@@ -3,8 +3,8 @@
 ::
 
     StreamreelError                 any failure streamreel reports
-    ├── ChunkError                  a chunk that is not a chat-completion chunk (bad JSON, bad shape)
-    ├── StreamDecodeError           bytes that are not the stream they claim to be (SSE, NDJSON, JSON array)
+    ├── ChunkError                  a chunk that is not a chat-completion chunk
+    ├── StreamDecodeError           bytes that are not the framing they claim (SSE, NDJSON...)
     ├── CassetteError               a cassette that cannot be read or written
     │   ├── CassetteVersionError    written by a newer streamreel than this one
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)

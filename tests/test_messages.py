@@ -1,0 +1,152 @@
+"""The wire format: Letta's field order, dates, null handling, SSE framing, and round trips."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from chunkfactory import MESSAGE_ID, run, tool_stream
+
+from toolkit.messages import (
+    AssistantMessage,
+    ErrorMessage,
+    HiddenReasoningMessage,
+    ReasoningMessage,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallMessage,
+    ToolReturnMessage,
+    UsageStatistics,
+    merge_deltas,
+    parse_wire,
+    to_sse,
+    to_wire,
+)
+
+DATE = datetime(2024, 5, 1, 2, 3, 4, 567890, tzinfo=timezone(timedelta(hours=2)))
+
+
+def test_reasoning_message_keys_are_in_letta_order_and_keep_nulls() -> None:
+    wire = to_wire(ReasoningMessage(id="message-1", date=DATE, reasoning="hm"))
+    assert wire == (
+        '{"id":"message-1","date":"2024-05-01T00:03:04+00:00","name":null,'
+        '"message_type":"reasoning_message","otid":null,"sender_id":null,'
+        '"source":"non_reasoner_model","reasoning":"hm","signature":null}'
+    )
+
+
+def test_tool_call_message_drops_every_null_key() -> None:
+    message = ToolCallMessage(id="m", date=DATE, tool_call=ToolCallDelta(arguments='{"a"'))
+    assert to_wire(message) == (
+        '{"id":"m","date":"2024-05-01T00:03:04+00:00","message_type":"tool_call_message",'
+        '"tool_call":{"arguments":"{\\"a\\""}}'
+    )
+
+
+def test_tool_return_and_hidden_reasoning_keep_their_nulls() -> None:
+    ret = json.loads(
+        to_wire(
+            ToolReturnMessage(
+                id="m", date=DATE, tool_return="ok", status="success", tool_call_id="c"
+            )
+        )
+    )
+    assert list(ret)[-5:] == ["tool_return", "status", "tool_call_id", "stdout", "stderr"]
+    assert ret["stdout"] is None
+    hidden = json.loads(to_wire(HiddenReasoningMessage(id="m", date=DATE, state="omitted")))
+    assert hidden["hidden_reasoning"] is None
+
+
+def test_wire_is_ascii_escaped_and_naive_dates_are_utc() -> None:
+    naive = datetime(2024, 5, 1, 12, 0, 0, 999)
+    wire = to_wire(AssistantMessage(id="m", date=naive, content="caf\u00e9 \U0001f600"))
+    assert '"content":"caf\\u00e9 \\ud83d\\ude00"' in wire
+    assert '"date":"2024-05-01T12:00:00+00:00"' in wire
+    assert wire.isascii()
+
+
+def test_error_message_is_written_as_letta_writes_errors() -> None:
+    assert (
+        to_wire(ErrorMessage(error="overloaded_error: Overloaded"))
+        == '{"error":"overloaded_error: Overloaded"}'
+    )
+
+
+def test_sse_stream_ends_with_usage_then_done() -> None:
+    events = list(
+        to_sse(
+            [AssistantMessage(id="m", date=DATE, content="hi")],
+            UsageStatistics(prompt_tokens=3, completion_tokens=2, total_tokens=5, step_count=1),
+        )
+    )
+    assert events[0].startswith("data: {") and events[0].endswith("}\n\n")
+    assert events[1] == (
+        'data: {"message_type":"usage_statistics","completion_tokens":2,"prompt_tokens":3,'
+        '"total_tokens":5,"step_count":1,"run_ids":null}\n\n'
+    )
+    assert events[2] == "data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ReasoningMessage(
+            id="m",
+            date=DATE.replace(microsecond=0),
+            reasoning="r",
+            source="reasoner_model",
+            signature="s",
+        ),
+        HiddenReasoningMessage(
+            id="m", date=DATE.replace(microsecond=0), state="redacted", hidden_reasoning="x"
+        ),
+        ToolCallMessage(
+            id="m",
+            date=DATE.replace(microsecond=0),
+            tool_call=ToolCall(name="f", arguments="{}", tool_call_id="c"),
+        ),
+        ToolCallMessage(
+            id="m", date=DATE.replace(microsecond=0), tool_call=ToolCallDelta(name="f")
+        ),
+        ToolReturnMessage(
+            id="m",
+            date=DATE.replace(microsecond=0),
+            tool_return="ok",
+            status="error",
+            tool_call_id="c",
+            stderr=["boom"],
+        ),
+        AssistantMessage(id="m", date=DATE.replace(microsecond=0), content="hi", otid="o"),
+        ErrorMessage(error="bad"),
+        UsageStatistics(completion_tokens=1),
+    ],
+)
+def test_messages_parse_back_from_their_wire_json(message: object) -> None:
+    wire = to_wire(message)  # type: ignore[arg-type]
+    again = parse_wire(wire)
+    assert to_wire(again) == wire
+    assert type(again) is type(message)
+
+
+def test_every_streamed_message_round_trips() -> None:
+    args = {"inner_thoughts": "t", "message": "m\u00e9"}
+    for knobs in ({"use_assistant_message": True}, {}, {"inner_thoughts_in_kwargs": False}):
+        for message in run(tool_stream(args), **knobs):
+            assert to_wire(parse_wire(to_wire(message))) == to_wire(message)
+
+
+def test_merge_joins_only_deltas_of_one_logical_message() -> None:
+    messages = run(
+        tool_stream({"inner_thoughts": "ab", "message": "cd"}, cuts=[2, 21, 22, 23]),
+        use_assistant_message=True,
+    )
+    merged = merge_deltas(messages)
+    assert [type(m) for m in merged] == [ReasoningMessage, AssistantMessage]
+    assert merged[0].id == MESSAGE_ID
+    # Deltas without an otid (the non-streaming path) are never joined.
+    loose = [
+        AssistantMessage(id="m", date=DATE, content="a"),
+        AssistantMessage(id="m", date=DATE, content="b"),
+    ]
+    assert len(merge_deltas(loose)) == 2

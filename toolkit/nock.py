@@ -31,8 +31,20 @@ _FIX = "fix the nock recording or record it again"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+def _describe(value: object) -> str:
+    """Names a JSON value for an error message without dumping all of it."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _fail(action: str, expected: str, got: object) -> CassetteError:
-    shown = type(got).__name__ if not isinstance(got, str | int) else repr(got)
+    shown = _describe(got)
     return CassetteError(f"cannot {action}: expected {expected}, got {shown}; {_FIX}")
 
 
@@ -146,8 +158,7 @@ def _response_headers(entry: dict[str, Any]) -> dict[str, list[str]]:
     if isinstance(raw, dict):
         return {str(name): [str(value)] for name, value in raw.items()}
     if not isinstance(raw, list) or len(raw) % 2:
-        shown = f"a list of {len(raw)} items" if isinstance(raw, list) else raw
-        raise _fail("read nock rawHeaders", "a flat [name, value, ...] list of even length", shown)
+        raise _fail("read nock rawHeaders", "a flat [name, value, ...] list of even length", raw)
     for name, value in zip(raw[::2], raw[1::2], strict=True):
         if not isinstance(name, str) or not isinstance(value, str | int):
             raise _fail("read nock rawHeaders", "string names and values", name)

@@ -263,20 +263,45 @@ def _parse_yaml(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line if mark is not None else None
-        problem = exc.problem or "malformed YAML"
-        if exc.context:
-            problem = f"{exc.context}, {problem}"
         interaction = _interaction_at_line(text, line) if line is not None else None
+        action, expected, remedy = _yaml_fault(exc)
+        problem = exc.problem or "malformed YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            problem = problem.replace("could not determine a constructor for ", "")
+        elif exc.context:
+            problem = f"{exc.context}, {problem}"
         raise _error(
-            "parse cassette YAML",
-            "well-formed YAML",
+            action,
+            expected,
             problem,
-            "fix the syntax near that line or record the cassette again",
+            remedy,
             interaction=interaction,
             line=None if line is None else line + 1,
         ) from exc
     except yaml.YAMLError as exc:
         raise _error("parse cassette YAML", "well-formed YAML", str(exc)) from exc
+
+
+def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
+    """What failed, what was expected and what to do, by the kind of YAML error."""
+    problem = exc.problem or ""
+    if "base64" in problem:
+        return (
+            "decode a !!binary value",
+            "base64 text",
+            "the binary body is damaged; restore the file or record the cassette again",
+        )
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return (
+            "load a tagged YAML value",
+            "plain YAML values (strings, numbers, mappings, lists, !!binary)",
+            "streamreel never builds Python objects from a cassette; remove the tag",
+        )
+    return (
+        "parse cassette YAML",
+        "well-formed YAML",
+        "fix the syntax near that line, or restore the file if it was cut short",
+    )
 
 
 def _parse_json(text: str) -> Any:
@@ -286,7 +311,7 @@ def _parse_json(text: str) -> Any:
         raise _error(
             "parse cassette JSON",
             "a complete JSON document",
-            f"{exc.msg} at column {exc.colno}",
+            f"{exc.msg} (column {exc.colno})",
             "the file may be truncated; restore it or record it again",
             line=exc.lineno,
         ) from exc

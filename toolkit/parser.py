@@ -473,6 +473,8 @@ class StreamParser:
                 delta = ToolCallDelta(arguments=event.text)
                 out.append(self._tool_message(delta, ("call", call.index)))
         else:
+            if call.mode is not _Mode.ASSISTANT:
+                self._header(call, out)  # show the call before what went wrong with it
             label = call.name or f"#{call.index}"
             out.append(ErrorMessage(error=f"tool call {label!r}: {event.text}"))
 

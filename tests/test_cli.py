@@ -1,0 +1,116 @@
+"""The command line, through click's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chunkfactory import chunk, tool_stream
+from click.testing import CliRunner
+
+from toolkit.cli import main
+
+
+def write_chunks(path: Path, chunks: list[dict[str, object]], *, prefix: str = "") -> Path:
+    lines = [prefix + json.dumps(c) for c in chunks]
+    path.write_text("\n".join(lines) + "\n\n" + prefix + "[DONE]\n", encoding="utf-8")
+    return path
+
+
+SEND = {"inner_thoughts": "User greets me.", "message": 'Hi! Caf\u00e9 "open".'}
+
+
+def test_replay_chunk_file_as_table(tmp_path: Path) -> None:
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND), prefix="data: ")
+    result = CliRunner().invoke(main, ["replay", str(source), "--format", "table"])
+    assert result.exit_code == 0, result.output
+    assert "reasoning    User greets me." in result.output
+    assert 'assistant    Hi! Caf\u00e9 "open".' in result.output
+
+
+def test_replay_chunk_file_as_jsonl_deltas_and_merged(tmp_path: Path) -> None:
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    deltas = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl"])
+    merged = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl", "--merge"])
+    assert deltas.exit_code == merged.exit_code == 0
+    merged_lines = [json.loads(line) for line in merged.output.splitlines()]
+    assert [m["message_type"] for m in merged_lines] == ["reasoning_message", "assistant_message"]
+    assert len(deltas.output.splitlines()) > len(merged_lines)
+
+
+def test_replay_sse_ends_with_usage_and_done(tmp_path: Path) -> None:
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    result = CliRunner().invoke(main, ["replay", str(source), "--format", "sse"])
+    events = result.output.split("\n\n")
+    assert events[-2] == "data: [DONE]"
+    assert json.loads(events[-3].removeprefix("data: "))["message_type"] == "usage_statistics"
+
+
+def test_knobs_and_fixed_id_and_date(tmp_path: Path) -> None:
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    result = CliRunner().invoke(
+        main,
+        [
+            "replay", str(source), "--format", "jsonl", "--merge", "--no-use-assistant-message",
+            "--message-id", "message-6b1f3d52-7a0e-4f0a-9c1e-3d2b4a5c6d7e",
+            "--message-date", "1714521600",
+        ],
+    )  # fmt: skip
+    messages = [json.loads(line) for line in result.output.splitlines()]
+    assert messages[1]["message_type"] == "tool_call_message"
+    assert messages[1]["tool_call"]["name"] == "send_message"
+    assert {m["id"] for m in messages} == {"message-6b1f3d52-7a0e-4f0a-9c1e-3d2b4a5c6d7e"}
+    assert {m["date"] for m in messages} == {"2024-05-01T00:00:00+00:00"}
+    iso = CliRunner().invoke(
+        main,
+        ["replay", str(source), "--format", "jsonl", "--message-date", "2024-05-01T02:00:00+02:00"],
+    )
+    assert '"date":"2024-05-01T00:00:00+00:00"' in iso.output
+
+
+def test_custom_names_reach_the_interface(tmp_path: Path) -> None:
+    stream = tool_stream({"thinking": "t", "text": "said"}, name="reply")
+    source = write_chunks(tmp_path / "s.jsonl", stream)
+    result = CliRunner().invoke(
+        main,
+        [
+            "replay", str(source), "--format", "jsonl", "--merge",
+            "--assistant-message-tool-name", "reply", "--assistant-message-tool-kwarg", "text",
+            "--inner-thoughts-kwarg", "thinking",
+        ],
+    )  # fmt: skip
+    assert [json.loads(line).get("content") for line in result.output.splitlines()] == [
+        None,
+        "said",
+    ]
+
+
+def test_malformed_line_is_reported_with_its_number_and_earlier_messages_kept(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    good = [json.dumps(chunk({"content": "before the fault"}))]
+    source.write_text(
+        "\n".join([*good, "", '{"choices": [ {"delta": ', json.dumps(chunk({"content": "after"}))])
+    )
+    result = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl", "--merge"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert json.loads(lines[0])["reasoning"] == "before the fault"
+    assert "error" in json.loads(lines[-1]) and "bad.jsonl:3" in json.loads(lines[-1])["error"]
+    assert "bad.jsonl:3" in result.stderr and "after" not in result.stdout
+
+
+def test_missing_file_and_bad_date_are_usage_errors(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(main, ["replay", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    bad = CliRunner().invoke(main, ["replay", str(source), "--message-date", "yesterday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
+
+
+def test_every_command_has_help() -> None:
+    for name, command in main.commands.items():
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert (command.help or "").strip(), name

@@ -114,3 +114,65 @@ def test_every_command_has_help() -> None:
         result = CliRunner().invoke(main, [name, "--help"])
         assert result.exit_code == 0, name
         assert (command.help or "").strip(), name
+
+
+def test_inspect_lists_interactions_with_features(tmp_path: Path) -> None:
+    from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
+    from toolkit.storage import save_cassette
+
+    body = (
+        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in tool_stream(SEND))
+        + b"data: [DONE]\n\n"
+    )
+    request = RecordedRequest(
+        "POST",
+        "https://api.openai.com/v1/chat/completions",
+        body=b'{"model": "gpt-4o", "stream": true}',
+    )
+    response = RecordedResponse(
+        200,
+        "OK",
+        {"content-type": ["text/event-stream"]},
+        body,
+        [BodyChunk(250.0, body[:40]), BodyChunk(400.0, body[40:])],
+    )
+    save_cassette(Cassette([Interaction(request, response)]), tmp_path / "c.yaml")
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (
+        "openai chat-completions (sse), model gpt-4o, HTTP 200, 2 chunks, 2 messages"
+        in result.output
+    )
+    assert "first chunk 250 ms, duration 400 ms, 5.0/s" in result.output
+    assert "features: tool-calls" in result.output
+
+
+def test_import_writes_a_cassette_and_reports_bad_input(tmp_path: Path) -> None:
+    stream = "data: " + json.dumps(chunk({"content": "hi"})) + "\n\ndata: [DONE]\n\n"
+    request = {
+        "method": "POST",
+        "url": "https://api.openai.com/v1/chat/completions",
+        "headers": [],
+        "postData": {"text": "{}"},
+    }
+    response = {
+        "status": 200,
+        "statusText": "OK",
+        "headers": [{"name": "content-type", "value": "text/event-stream"}],
+        "content": {"text": stream},
+    }
+    har = {"log": {"version": "1.2", "entries": [{"request": request, "response": response}]}}
+    (tmp_path / "r.har").write_text(json.dumps(har))
+    result = CliRunner().invoke(
+        main, ["import", str(tmp_path / "r.har"), "-o", str(tmp_path / "out.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    replayed = CliRunner().invoke(
+        main, ["replay", str(tmp_path / "out.yaml"), "--format", "jsonl", "--merge"]
+    )
+    assert json.loads(replayed.output.splitlines()[0])["reasoning"] == "hi"
+    (tmp_path / "bad.json").write_text('{"neither": "har nor nock"}')
+    bad = CliRunner().invoke(
+        main, ["import", str(tmp_path / "bad.json"), "-o", str(tmp_path / "x.yaml")]
+    )
+    assert bad.exit_code == 1 and "bad.json" in bad.output and not (tmp_path / "x.yaml").exists()

@@ -147,6 +147,47 @@ class InteractionResult:
         """The messages with the deltas of each logical message joined."""
         return merge_deltas(self.messages)
 
+    @property
+    def features(self) -> list[str]:
+        """What the stream shows, in a fixed order: text, reasoning, tool calls, errors..."""
+        found: set[str] = set()
+        tool_calls: set[int | str | None] = set()
+        for record in self.chunks:
+            for output in record.produced:
+                if isinstance(output, StreamFault):
+                    found.add("refusal" if output.kind == "refusal" else f"{output.kind}-event")
+                    continue
+                if output.usage is not None:
+                    found.add("usage")
+                for choice in output.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        found.add("text")
+                    if delta.reasoning_content:
+                        found.add("reasoning")
+                    if delta.reasoning_content_signature:
+                        found.add("signature")
+                    if delta.redacted_reasoning_content:
+                        found.add("redacted-reasoning")
+                    for fragment in delta.tool_calls or ():
+                        key = fragment.index if fragment.index is not None else fragment.id
+                        tool_calls.add(key)
+        if tool_calls:
+            found.add("tool-calls")
+        if len(tool_calls) > 1:
+            found.add("parallel-tool-calls")
+        found.update(
+            f"{error.kind}-error" for error in self.errors if error.kind in ("http", "decode")
+        )
+        if not self.complete:
+            found.add("incomplete")
+        order = [
+            "text", "reasoning", "signature", "redacted-reasoning", "tool-calls",
+            "parallel-tool-calls", "usage", "refusal", "error-event", "incomplete-event",
+            "http-error", "decode-error", "incomplete",
+        ]  # fmt: skip
+        return [name for name in order if name in found]
+
 
 @dataclass(slots=True)
 class ReplayResult:

@@ -6,7 +6,9 @@ The importable package is ``toolkit``; the distribution and the command are ``st
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from .cassette import Cassette
 from .chunks import ChatCompletionChunk, StreamFault, parse_chunk
 from .errors import (
     CassetteError,
@@ -19,6 +21,7 @@ from .errors import (
     StreamreelError,
     UnsupportedStreamError,
 )
+from .interface import QueuingInterface, StreamingServerInterface, messages_from_chunks
 from .messages import (
     AssistantMessage,
     ErrorMessage,
@@ -34,6 +37,9 @@ from .messages import (
     to_sse,
     to_wire,
 )
+from .parser import InterfaceSettings, StreamParser
+from .replay import ReplayResult, replay, replay_chunk_file
+from .storage import load_cassette, save_cassette
 
 try:
     __version__ = version("streamreel")
@@ -42,6 +48,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "AssistantMessage",
+    "Cassette",
     "CassetteError",
     "CassetteVersionError",
     "ChatCompletionChunk",
@@ -49,11 +56,16 @@ __all__ = [
     "ConfigurationError",
     "ErrorMessage",
     "HiddenReasoningMessage",
+    "InterfaceSettings",
     "NoMatchError",
+    "QueuingInterface",
     "ReasoningMessage",
     "RecordingError",
+    "ReplayResult",
     "StreamDecodeError",
     "StreamFault",
+    "StreamParser",
+    "StreamingServerInterface",
     "StreamreelError",
     "ToolCall",
     "ToolCallDelta",
@@ -62,9 +74,22 @@ __all__ = [
     "UnsupportedStreamError",
     "UsageStatistics",
     "__version__",
+    "load_cassette",
+    "load_ipython_extension",
     "merge_deltas",
+    "messages_from_chunks",
     "parse_chunk",
     "parse_wire",
+    "replay",
+    "replay_chunk_file",
+    "save_cassette",
     "to_sse",
     "to_wire",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext toolkit``: registers the ``%%record`` cell magic."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)

@@ -1,0 +1,34 @@
+"""The README is the manual: its commands are the ones CI runs and every command is in it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from toolkit.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _set_up_commands() -> list[str]:
+    section = README.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    main_job, tests = _set_up_commands()
+    assert "pytest" in tests and "streamreel replay" in main_job
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert tests in ci.splitlines()
+
+
+def test_the_main_job_cassette_is_bundled() -> None:
+    main_job, _ = _set_up_commands()
+    cassette = next(word for word in main_job.split() if word.startswith("cassettes/"))
+    assert (ROOT / cassette).is_file()
+
+
+def test_every_command_is_documented() -> None:
+    for name in main.commands:
+        assert f"streamreel {name}" in README, f"streamreel {name} is missing from README.md"

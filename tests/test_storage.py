@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import stat
+import textwrap
 import time
 import zlib
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
 
+from toolkit import storage
 from toolkit.cassette import (
     BodyChunk,
     Cassette,
@@ -79,6 +81,22 @@ def test_round_trip_keeps_every_byte_boundary_and_offset(tmp_path: Path) -> None
     assert loaded.path == target
 
 
+def test_the_documented_example_is_what_the_writer_writes() -> None:
+    doc = storage.__doc__ or ""
+    start = doc.index("    version: 1\n")
+    end = doc.index("\n\n", doc.index("size: 14}", start))
+    example = textwrap.dedent(doc[start:end]) + "\n"
+    cassette = loads_cassette(example)
+    response = cassette.interactions[0].response
+    assert [chunk.data for chunk in response.body_chunks()] == [SSE[:48], SSE[48:]]
+    assert cassette.interactions[0].request.body == b'{"model":"gpt-4o","stream":true}'
+
+    def without_version(text: str) -> list[str]:
+        return [line for line in text.splitlines() if "tool_version:" not in line]
+
+    assert without_version(dump_cassette(cassette)) == without_version(example)
+
+
 def test_dump_is_stable() -> None:
     text = dump_cassette(streamed_cassette())
     assert dump_cassette(loads_cassette(text)) == text
@@ -90,6 +108,21 @@ def test_sse_body_is_a_literal_block_and_request_json_is_pretty() -> None:
     assert '    body: |-\n      {\n        "model": "gpt-4o",\n' in text
     assert "request_json: compact" in text
     assert "- {offset_ms: 412.5, size: 20}" in text
+
+
+def test_plain_scalars_never_change_meaning() -> None:
+    specials = [chr(code) for code in range(0x20, 0x7F) if not chr(code).isalnum()]
+    values = [
+        shape.format(char)
+        for char in specials
+        for shape in ("{0}", "a{0}", "a{0}b", "a {0}b", "a{0} b", "{0}a", "1{0}5", "{0}{0}")
+    ]
+    values += ["true", "no", "~", "null", "1e3", "0x1F", ".inf", "2025-01-01", "12:30:00", "-"]
+    cassette = streamed_cassette()
+    cassette.interactions[0].response.headers = {value: [value] for value in values}
+    text = dump_cassette(cassette)
+    assert loads_cassette(text).interactions[0].response.headers == {v: [v] for v in values}
+    assert yaml.load(text, Loader=yaml.SafeLoader) == yaml.load(text, Loader=yaml.CSafeLoader)
 
 
 def test_a_cut_stream_keeps_its_error() -> None:

@@ -45,10 +45,10 @@ A cassette looks like this::
             data: [DONE]
 
         streamreel:
-          recorded_at: "2025-06-01T12:00:00.412000+00:00"
+          recorded_at: "2025-06-01T12:00:00+00:00"
           request_json: compact
           chunks:
-          - {offset_ms: 412.5, size: 51}
+          - {offset_ms: 412.5, size: 48}
           - {offset_ms: 430.25, size: 14}
 
 The choices, and why:
@@ -1006,7 +1006,9 @@ def _pretty_request(request: RecordedRequest) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------------------------
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./(~$][\x20-\x7e]*")
-_PLAIN_FORBIDDEN = re.compile(r"[\"'`{}\[\]|>&*!%@#]|: |:$| $")
+# The first character already excludes every YAML indicator; after it, only a comment start,
+# a mapping separator and blanks that YAML would trim can change what a plain scalar means.
+_PLAIN_FORBIDDEN = re.compile(r" #|: |:$| $")
 # The stubs leave Resolver.resolve untyped; this is its real signature.
 _RESOLVE: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
     yaml.resolver.Resolver().resolve

@@ -61,7 +61,8 @@ The choices, and why:
 * **The body is stored once.** vcrpy replays ``body.string`` and fails without it, so the body
   lives there, and ``streamreel.chunks`` only records where each read ended: its arrival offset
   in milliseconds and its size in *bytes*. The sizes must add up to the body's length.
-  No ``chunks`` key means the boundaries are unknown; ``error`` says how a cut stream ended.
+  No ``chunks`` key means the boundaries are unknown; ``error`` says how a cut stream ended
+  (vcrpy, which knows nothing of it, replays the partial body as if it were complete).
 * **JSON request bodies are pretty-printed** (two-space indent, keys in the order sent) so a
   prompt change is a one-line diff. ``request_json`` names how the client serialised it
   (``compact``/``compact-ascii``: ``","`` and ``":"`` separators; ``spaced``/``spaced-ascii``:

@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
+    "GRPC_METHOD",
     "BodyChunk",
     "Cassette",
     "CassetteInfo",
@@ -36,6 +37,9 @@ __all__ = [
 
 FORMAT_VERSION = 1
 """The streamreel cassette format this code writes; readers migrate older ones."""
+
+GRPC_METHOD = "GRPC"
+"""The request method of a gRPC interaction (no HTTP method exists); its URI starts ``grpc:``."""
 
 
 def header_value(headers: dict[str, list[str]], name: str) -> str | None:

@@ -121,6 +121,7 @@ import yaml
 
 from .cassette import (
     FORMAT_VERSION,
+    GRPC_METHOD,
     BodyChunk,
     Cassette,
     CassetteInfo,
@@ -149,7 +150,6 @@ __all__ = [
     "save_cassette",
 ]
 
-GRPC_METHOD = "GRPC"
 """The request method of an interaction that was a gRPC call, not an HTTP request."""
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

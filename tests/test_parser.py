@@ -322,6 +322,18 @@ def test_defect_6_a_name_split_across_chunks_is_one_name() -> None:
     assert len({m.otid for m in tool_messages}) == 1
 
 
+def test_a_name_restated_with_its_id_on_every_fragment_is_not_repeated() -> None:
+    stream = [
+        tool("", name="llm_version", call_id="0"),
+        tool("{}", name="llm_version", call_id="0"),
+        chunk(finish="tool_calls"),
+    ]
+    for knobs in ({}, {"inner_thoughts_in_kwargs": False}):
+        result = merged(stream, **knobs)
+        assert texts(result) == [("tool", "llm_version", "{}")]
+        assert result[0]["tool_call"]["tool_call_id"] == "0"
+
+
 def test_defect_7_json_in_content_is_emitted_once_and_reset_between_steps() -> None:
     content = json.dumps({"name": "search", "arguments": {"q": "rust \u00e9"}})
     stream = [chunk({"reasoning_content": "Need to search."})]

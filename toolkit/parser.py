@@ -382,11 +382,16 @@ class StreamParser:
         out: list[AgentMessage],
     ) -> None:
         call = self._call_for(index, call_id)
-        if call_id and call.id is None:
-            call.id = call_id
+        restated = False
+        if call_id:
+            # Some servers (Kimi through OpenRouter) repeat the id and the whole name on every
+            # fragment: that restates the name. A split name never comes with the id again.
+            restated = call.id == call_id
+            if call.id is None:
+                call.id = call_id
         if function is None:
             return
-        if function.name:
+        if function.name and not (restated and function.name == call.name):
             self._name_piece(call, function.name, out)
         if function.arguments:
             if call.mode is _Mode.PENDING:

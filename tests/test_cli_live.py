@@ -1,0 +1,98 @@
+"""The live commands: ``record`` through the official SDK and ``serve`` as a real endpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from recording_support import OPENAI_MODEL, all_scripted, openai_body
+
+from toolkit.cli import main
+from toolkit.emulator import Emulator, EmulatorServer
+from toolkit.storage import save_cassette
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(Emulator.from_cassettes([all_scripted()], speed=0)) as server:
+        yield server
+
+
+def test_record_shows_the_reply_live_and_writes_a_scrubbed_cassette(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    output = tmp_path / "session.yaml"
+    base = emulator.base_url + "/v1"
+    arguments = ["record", "--provider", "openai", "--base-url", base, "--model", OPENAI_MODEL]
+    arguments += ["--prompt", "Say hello", "-o", str(output)]
+    result = CliRunner().invoke(main, arguments, env={"OPENAI_API_KEY": "sk-cli-secret-4242"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Hello there!")  # the text as it streamed
+    assert "reasoning    Hello there!" in result.stdout  # then the messages the interface made
+    assert "wrote" in result.stderr and "1 interactions" in result.stderr
+    assert "sk-cli-secret-4242" not in output.read_text()
+
+
+def test_record_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "record",
+            "--provider",
+            "anthropic",
+            "--model",
+            "m",
+            "--prompt",
+            "p",
+            "-o",
+            str(tmp_path / "x.yaml"),
+        ],
+        env={"ANTHROPIC_API_KEY": ""},
+    )
+    assert result.exit_code == 1 and "ANTHROPIC_API_KEY" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_serve_answers_like_the_provider(tmp_path: Path) -> None:
+    source = tmp_path / "scripted.yaml"
+    save_cassette(all_scripted(), source)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from toolkit.cli import main; main()",
+            "serve",
+            str(source),
+            "--speed",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        body = openai_body("Say hello", stream=True)
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream("POST", url + "/v1/chat/completions", json=body) as response,
+        ):
+            assert response.status_code == 200
+            text = b"".join(response.iter_bytes()).decode()
+        contents = [
+            json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+            for line in text.splitlines()
+            if line.startswith("data: {")
+        ]
+        assert "".join(contents) == "Hello there!" and text.rstrip().endswith("data: [DONE]")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -333,28 +333,37 @@ class ArgumentsReader:
         else:
             self._fail(f"expected a value after ':', got {char!r}")
 
-    def _scan_key(self, text: str, i: int) -> int:
+    def _string_end(self, text: str, i: int) -> int | None:
+        """Where the string being scanned closes in ``text`` (from ``i``), honouring escapes.
+
+        None when it does not close in this piece; an escape cut by the piece boundary is
+        remembered so the next piece starts by skipping the escaped character.
+        """
         n = len(text)
-        start = i
-        if self._string_escape:  # the piece before ended on a backslash: skip what it escapes
+        if self._string_escape:
             self._string_escape = False
             i += 1
         while i < n:
             match = _STRING_STOP.search(text, i)
             if match is None:
-                break
+                return None
             j = match.start()
-            if text[j] == "\\":
-                if j + 1 >= n:
-                    self._string_escape = True
-                    break
-                i = j + 2
-                continue
-            self._key.append(text[start:j])
-            self._state = _COLON
-            return j + 1
-        self._key.append(text[start:n])
-        return n
+            if text[j] == '"':
+                return j
+            if j + 1 >= n:
+                self._string_escape = True
+                return None
+            i = j + 2
+        return None
+
+    def _scan_key(self, text: str, i: int) -> int:
+        end = self._string_end(text, i)
+        if end is None:
+            self._key.append(text[i:])
+            return len(text)
+        self._key.append(text[i:end])
+        self._state = _COLON
+        return end + 1
 
     def _scan_string(self, text: str, i: int) -> int:
         if not self._text_is_string:
@@ -440,50 +449,44 @@ class ArgumentsReader:
 
     def _scan_raw_string(self, text: str, i: int) -> int:
         """A string value passed through as JSON text: find its end, honouring escapes."""
-        n = len(text)
-        start = i
-        if self._string_escape:
-            self._string_escape = False
-            i += 1
-        while i < n:
-            match = _STRING_STOP.search(text, i)
-            if match is None:
-                break
-            j = match.start()
-            if text[j] == "\\":
-                if j + 1 >= n:
-                    self._string_escape = True
-                    i = n
-                    break
-                i = j + 2
-                continue
-            self._value_text(text[start : j + 1])
-            self._state = _AFTER_VALUE
-            return j + 1
-        self._value_text(text[start:n])
-        return n
+        end = self._string_end(text, i)
+        if end is None:
+            self._value_text(text[i:])
+            return len(text)
+        self._value_text(text[i : end + 1])
+        self._state = _AFTER_VALUE
+        return end + 1
+
+    def _take_word(self, text: str, i: int, words: Mapping[str, str]) -> int | None:
+        """Extend the bare word being read; once complete, emit it normalized or fail.
+
+        Returns where the word ended, or None while it may still continue in the next piece.
+        """
+        match = _WORD.match(text, i)
+        end = match.end() if match else i
+        self._word += text[i:end]
+        if end >= len(text):
+            return None
+        word, self._word = self._word, ""
+        normal = words.get(word)
+        if normal is None:
+            self._fail(f"expected a JSON value, got the word {word!r}")
+        else:
+            self._value_text(normal)
+        return end
 
     def _scan_scalar(self, text: str, i: int) -> int:
-        n = len(text)
         if self._word:
-            match = _WORD.match(text, i)
-            end = match.end() if match else i
-            self._word += text[i:end]
-            if end >= n:
-                return n
-            word = self._word
-            self._word = ""
-            normal = _WORDS.get(word)
-            if normal is None:
-                self._fail(f"expected a JSON value, got the word {word!r}")
-                return end
-            self._value_text(normal)
-            self._state = _AFTER_VALUE
+            end = self._take_word(text, i, _WORDS)
+            if end is None:
+                return len(text)
+            if self._state != _FAILED:
+                self._state = _AFTER_VALUE
             return end
         match = _SCALAR_STOP.search(text, i)
         if match is None:
             self._value_text(text[i:])
-            return n
+            return len(text)
         j = match.start()
         self._value_text(text[i:j])
         self._state = _AFTER_VALUE
@@ -492,40 +495,23 @@ class ArgumentsReader:
     def _scan_compound(self, text: str, i: int) -> int:
         n = len(text)
         start = i
-        while i < n:
+        while i < n and self._state == _COMPOUND:
             if self._in_string:
-                if self._string_escape:
-                    self._string_escape = False
-                    i += 1
-                    continue
-                match = _STRING_STOP.search(text, i)
-                if match is None:
-                    i = n
+                end = self._string_end(text, i)
+                if end is None:
                     break
-                j = match.start()
-                if text[j] == "\\":
-                    self._string_escape = True
-                else:
-                    self._in_string = False
-                i = j + 1
+                self._in_string = False
+                i = end + 1
                 continue
             if self._word:
-                match = _WORD.match(text, i)
-                end = match.end() if match else i
-                self._word += text[i:end]
-                if end >= n:
+                self._value_text(text[start:i])
+                end = self._take_word(text, i, _NESTED_WORDS)
+                if end is None:
                     return n
-                word, self._word = self._word, ""
-                normal = _NESTED_WORDS.get(word)
-                if normal is None:
-                    self._fail(f"expected a JSON value, got the word {word!r}")
-                    return end
-                self._value_text(normal)
                 start = i = end
                 continue
             match = _COMPOUND_STOP.search(text, i)
             if match is None:
-                i = n
                 break
             j = match.start()
             char = text[j]
@@ -543,21 +529,16 @@ class ArgumentsReader:
                     self._state = _AFTER_VALUE
                     return i
             else:
-                # A bare word inside the value: hold it until it is complete, then normalize.
+                # A bare word inside the value: held until complete, then normalized.
                 self._value_text(text[start:j])
-                match = _WORD.match(text, j)
-                assert match is not None
-                self._word = match.group()
-                if match.end() >= n:
+                start = i = j
+                self._word = ""
+                end = self._take_word(text, j, _NESTED_WORDS)
+                if end is None:
                     return n
-                word, self._word = self._word, ""
-                normal = _NESTED_WORDS.get(word)
-                if normal is None:
-                    self._fail(f"expected a JSON value, got the word {word!r}")
-                    return match.end()
-                self._value_text(normal)
-                start = i = match.end()
-        self._value_text(text[start:n])
+                start = i = end
+        if self._state == _COMPOUND:
+            self._value_text(text[start:n])
         return n
 
     # -- the end ----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from .arguments import ERROR, REST, VALUE, ArgumentEvent, ArgumentsReader, Route
 from .chunks import ChatCompletionChunk, FunctionDelta
@@ -281,31 +282,29 @@ class StreamParser:
     # -- text -------------------------------------------------------------------------------
 
     def _reasoning(self, text: str, signature: str | None, out: list[AgentMessage]) -> None:
-        if not text and signature is None:
-            return
-        assert self._message_id is not None
-        out.append(
-            ReasoningMessage(
-                id=self._message_id,
-                date=self._date,
-                name=self._name,
-                otid=self._otid(_REASONING, run=True),
-                source="reasoner_model",
-                reasoning=text,
-                signature=signature,
-            )
-        )
+        if text or signature is not None:
+            out.append(self._reasoning_message(text, _REASONING, "reasoner_model", signature))
 
     def _monologue(self, text: str, out: list[AgentMessage]) -> None:
+        out.append(self._reasoning_message(text, _MONOLOGUE))
+
+    def _reasoning_message(
+        self,
+        text: str,
+        key: tuple[object, ...],
+        source: Literal["reasoner_model", "non_reasoner_model"] = "non_reasoner_model",
+        signature: str | None = None,
+    ) -> ReasoningMessage:
+        """A reasoning delta; runs (``key`` without an index) continue while nothing intervenes."""
         assert self._message_id is not None
-        out.append(
-            ReasoningMessage(
-                id=self._message_id,
-                date=self._date,
-                name=self._name,
-                otid=self._otid(_MONOLOGUE, run=True),
-                reasoning=text,
-            )
+        return ReasoningMessage(
+            id=self._message_id,
+            date=self._date,
+            name=self._name,
+            otid=self._otid(key, run=len(key) == 1),
+            source=source,
+            reasoning=text,
+            signature=signature,
         )
 
     def _json_content(self, text: str, out: list[AgentMessage]) -> None:
@@ -450,15 +449,7 @@ class StreamParser:
         assert self._message_id is not None
         if event.kind == VALUE:
             if event.key == s.inner_thoughts_kwarg and s.inner_thoughts_in_kwargs:
-                out.append(
-                    ReasoningMessage(
-                        id=self._message_id,
-                        date=self._date,
-                        name=self._name,
-                        otid=self._otid(("thoughts", call.index), run=False),
-                        reasoning=event.text,
-                    )
-                )
+                out.append(self._reasoning_message(event.text, ("thoughts", call.index)))
             elif call.mode is _Mode.ASSISTANT:
                 call.saw_text = True
                 out.append(

@@ -180,6 +180,16 @@ def test_openai_without_done_is_incomplete() -> None:
     ]
 
 
+def test_a_body_stripped_of_its_trailing_newlines_still_ends_cleanly() -> None:
+    assert run(OPENAI, OPENAI_TEXT.rstrip()) == run(OPENAI, OPENAI_TEXT)
+
+
+def test_a_body_cut_inside_its_last_event_is_incomplete_not_an_error() -> None:
+    body = sse(chat_chunk({"content": "kept"})) + b'data: {"choices": [{"del'
+    out = run(OPENAI, body)
+    assert content(out) == "kept" and [f.kind for f in faults(out)] == ["incomplete"]
+
+
 def test_writer_ends_at_its_finish_reason_without_done() -> None:
     body = OPENAI_TEXT.replace(b"data: [DONE]\n\n", b"")
     assert not faults(run(StreamKind("writer", "chat-completions", "sse"), body))

@@ -140,6 +140,16 @@ def test_unterminated_event_is_discarded_at_close() -> None:
     assert not decoder.pending
 
 
+def test_close_can_keep_the_event_a_stripped_body_ends_inside() -> None:
+    for body in (b"data: a\n\ndata: b\n", b"data: a\n\ndata: b"):
+        decoder = SSEDecoder()
+        assert decoder.feed(body) == [SSEEvent(data="a")]
+        assert decoder.close(keep_unterminated=True) == [SSEEvent(data="b")]
+    decoder = SSEDecoder()
+    decoder.feed(b"data: a\n\nevent: only-a-name\n")
+    assert decoder.close(keep_unterminated=True) == []
+
+
 def test_pending_is_false_between_events() -> None:
     decoder = SSEDecoder()
     decoder.feed(b"data: a\n\n: comment\n")

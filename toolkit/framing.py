@@ -7,13 +7,13 @@ Two push decoders with the shape of :class:`toolkit.sse.SSEDecoder`: ``feed(byte
 JSON values the new bytes completed, ``close()`` ends the body. Neither does I/O, and each keeps
 only what it cannot finish yet, so every ``feed`` costs time proportional to its own input.
 
-:class:`NDJSONDecoder` (Ollama's ``application/x-ndjson``) cuts the bytes at LF. The cut is made
+:class:`NDJSONDecoder` (``application/x-ndjson``) cuts the bytes at LF. The cut is made
 on bytes, which is safe because LF never occurs inside a multi-byte UTF-8 character. A CR
 before the LF and blank lines are tolerated; a last line without LF is decoded at ``close()``.
 
-:class:`JSONArrayDecoder` (Gemini ``streamGenerateContent`` without ``alt=sse``) reads
+:class:`JSONArrayDecoder` (``streamGenerateContent`` without ``alt=sse``) reads
 ``[ value , value ... ]`` where the values arrive in pieces and the separators carry any JSON
-whitespace (Gemini sends ``}\\n,\\r\\n{``). It is a small state machine: *before the array*,
+whitespace (``}\\n,\\r\\n{`` in the recordings). It is a small state machine: *before the array*,
 *before a value*, *in a value*, *after a value*, *after the array*. Inside a value it tracks
 only what decides where the value ends: whether it is inside a string, whether the previous
 character was a backslash, and the bracket depth. It jumps between the characters that matter

@@ -21,7 +21,7 @@ Three layers, each holding only what it cannot finish yet:
    already seen is ever scanned again.
 3. *Lines to events.* ``field: value`` lines fill the event being built; one space after the
    colon is dropped; a line without a colon is a field with an empty value; a line starting
-   with a colon is a comment (OpenRouter's ``: OPENROUTER PROCESSING`` keep-alives) and is
+   with a colon is a comment (a gateway's ``: PROCESSING`` keep-alive, say) and is
    ignored; unknown fields are ignored. ``data`` lines are joined with LF. A blank line
    dispatches the event unless no ``data`` line was seen, which is what the standard does with
    an event that carries no data.
@@ -31,9 +31,11 @@ when the event was dispatched. ``retry`` is reported on the event that carried i
 hint to a reconnecting client, not event content).
 
 At the end of the body, an event that never got its blank line is discarded, as the standard
-says; :attr:`SSEDecoder.pending` tells a caller, before closing, whether that is about to
-happen. Nothing in this module can fail on any input: the only error is using the decoder
-after :meth:`~SSEDecoder.close`.
+says (``close(keep_unterminated=True)`` dispatches it instead); :attr:`SSEDecoder.pending`
+tells a caller, before closing, whether there is such an event.
+
+Nothing in this module can fail on any input: the only error is using the decoder after
+:meth:`~SSEDecoder.close`.
 """
 
 from __future__ import annotations
@@ -104,10 +106,21 @@ class SSEDecoder:
         self._check_open()
         return self._lines(self._text.decode(data))
 
-    def close(self) -> list[SSEEvent]:
-        """End the body. An event without its closing blank line is discarded."""
+    def close(self, *, keep_unterminated: bool = False) -> list[SSEEvent]:
+        """End the body. An event the body ends inside is discarded, as the standard says.
+
+        With ``keep_unterminated`` it is dispatched instead, as if its last line end and blank
+        line had come: recorders that strip trailing whitespace from a body remove exactly
+        those. Whether such an event is whole or was cut is for the caller to judge.
+        """
         self._check_open()
         events = self._lines(self._text.decode(b"", final=True))
+        if keep_unterminated:
+            if self._line:
+                self._process("".join(self._line))
+            event = self._dispatch()
+            if event is not None:
+                events.append(event)
         self._closed = True
         self._line.clear()
         self._reset_event()

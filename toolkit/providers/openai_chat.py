@@ -16,7 +16,8 @@ smooth over what compatible servers do differently before validating each payloa
   ``prompt_filter_results`` chunk, OpenAI's trailing ``moderation`` chunk) and are not emitted.
   A chunk with no choices and a usage is the ``include_usage`` chunk and is kept.
 * Mistral sends a whole tool call in one fragment without ``index``; it gets the next free index
-  of its choice, so that parallel calls stay apart.
+  of its choice, so that parallel calls stay apart (an index-less fragment without an id
+  continues the call before it).
 * Mistral's magistral models send ``delta.content`` as a list of typed parts: ``thinking``
   parts become ``reasoning_content``, ``text`` parts ``content``, other parts (references) are
   not text and are left out.
@@ -126,8 +127,8 @@ class ChatCompletionsAdapter:
             text, thinking = _split_parts(content)
             delta["content"] = text or None
             if thinking:
-                earlier = delta.get("reasoning_content") or delta.get("reasoning") or ""
-                delta["reasoning_content"] = f"{earlier}{thinking}"
+                earlier = opt_str(delta, "reasoning_content", f"{_WHERE} delta") or ""
+                delta["reasoning_content"] = earlier + thinking
         refusal = opt_str(delta, "refusal", f"{_WHERE} delta")
         if refusal is not None:
             state.refusal.append(refusal)
@@ -136,8 +137,10 @@ class ChatCompletionsAdapter:
             fragment = as_object(raw, f"{_WHERE} tool call")
             given = fragment.get("index")
             if given is None:
-                fragment["index"] = state.next_tool_index
-                state.next_tool_index += 1
+                # A fragment with an id starts a call; one without continues the last call.
+                if fragment.get("id") is not None or state.next_tool_index == 0:
+                    state.next_tool_index += 1
+                fragment["index"] = state.next_tool_index - 1
             elif isinstance(given, int) and given >= state.next_tool_index:
                 state.next_tool_index = given + 1
 
@@ -181,9 +184,11 @@ def _split_parts(parts: list[Any]) -> tuple[str, str]:
             inner = part.get("thinking")
             if isinstance(inner, str):
                 thinking.append(inner)
-            else:
-                text_parts, _ = _split_parts(opt_list(part, "thinking", f"{_WHERE} thinking"))
-                thinking.append(text_parts)
+                continue
+            for raw_inner in opt_list(part, "thinking", f"{_WHERE} thinking part"):
+                piece = as_object(raw_inner, f"{_WHERE} thinking part")
+                if piece.get("type") == "text":
+                    thinking.append(opt_str(piece, "text", f"{_WHERE} thinking part") or "")
     return "".join(text), "".join(thinking)
 
 

@@ -15,6 +15,10 @@ for its end), and, when the adapter never saw its provider's terminator (``data:
 ``message_stop``, ``response.completed``, a finish reason, ``"done": true``), adds
 ``StreamFault("incomplete")``: a recording cut short must not replay as a clean ending.
 
+The body may end inside its last SSE event, because recorders that strip trailing whitespace
+remove its final line end and blank line. That event is used when its data decodes; when it
+does not, it was cut, and is dropped in favour of the ``incomplete`` fault.
+
 A body framed ``"json"`` (a non-streamed reply, or an error) is buffered and converted at
 ``close()`` by :func:`chunks_from_json_body`, so non-streamed interactions replay through the
 same interface. ``"none"`` (an empty body) produces nothing.
@@ -148,8 +152,8 @@ class StreamDecoder:
                     out.extend(chunks_from_json_body(self.kind, body, status=self._status))
                 return out
             if self._sse is not None:
-                for event in self._sse.close():
-                    out.extend(self._on_sse(event))
+                for event in self._sse.close(keep_unterminated=True):
+                    out.extend(self._on_last_sse(event))
             elif self._ndjson is not None:
                 for value in self._ndjson.close():
                     out.extend(self._on_value(value))
@@ -202,6 +206,13 @@ class StreamDecoder:
             return self._adapter.event(event.event, _decode_data(data, event.event, ordinal))
         except StreamreelError as exc:
             raise exc.located(chunk=ordinal) from None
+
+    def _on_last_sse(self, event: SSEEvent) -> list[Output]:
+        """The event the body ended inside: whole if its data decodes, else cut off."""
+        try:
+            return self._on_sse(event)
+        except StreamDecodeError:
+            return []  # the missing terminator is reported as an incomplete stream
 
     def _on_value(self, value: Any) -> list[Output]:
         assert self._adapter is not None

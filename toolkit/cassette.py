@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "FORMAT_VERSION",
@@ -121,3 +123,42 @@ class Cassette:
     interactions: list[Interaction] = field(default_factory=list)
     info: CassetteInfo = field(default_factory=CassetteInfo)
     path: Path | None = None
+
+    # How a cassette shows itself in a notebook. The text must not change from run to run
+    # (nbval compares it). It is drawn here, not in toolkit.display, because this module is
+    # part of the pure core, which may not import the display shell.
+    def __repr__(self) -> str:
+        calls: list[list[Any]] = []  # runs of the same call: [text, count]
+        for interaction in self.interactions:
+            parts = urlsplit(interaction.request.uri)
+            call = f"{interaction.request.method} {parts.netloc}{parts.path}"
+            call += f" → {interaction.response.status}"
+            if calls and calls[-1][0] == call:
+                calls[-1][1] += 1
+            else:
+                calls.append([call, 1])
+        count = len(self.interactions)
+        chunks = sum(len(i.response.body_chunks()) for i in self.interactions)
+        listed = "; ".join(call + (f" ×{n}" if n > 1 else "") for call, n in calls)
+        return (
+            f"<Cassette {self._display_name()}: {count} interaction{'' if count == 1 else 's'},"
+            f" {chunks} chunks" + (f": {listed}>" if listed else ">")
+        )
+
+    def _display_name(self) -> str:
+        return self.path.name if self.path is not None else "(in memory)"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{n}</td><td>{escape(i.request.method)} {escape(i.request.uri)}</td>"
+            f"<td>{i.response.status}</td><td>{escape(i.response.header('content-type') or '')}"
+            f"</td><td>{len(i.response.body_chunks())}</td><td>{len(i.response.body):,}</td></tr>"
+            for n, i in enumerate(self.interactions)
+        )
+        recorded = f", recorded {self.info.recorded_at:%Y-%m-%d}" if self.info.recorded_at else ""
+        return (
+            f"<div><b>Cassette {escape(self._display_name())}</b>"
+            f" <small>(written by {escape(self.info.source)}{recorded})</small><table>"
+            "<tr><th>#</th><th>request</th><th>status</th><th>type</th><th>chunks</th>"
+            f"<th>bytes</th></tr>{rows}</table></div>"
+        )

@@ -188,6 +188,17 @@ class InteractionResult:
         ]  # fmt: skip
         return [name for name in order if name in found]
 
+    # The display module imports this one, so it is imported where it is used.
+    def __repr__(self) -> str:
+        from .display import interaction_text
+
+        return interaction_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import interaction_html
+
+        return interaction_html(self)
+
 
 @dataclass(slots=True)
 class ReplayResult:
@@ -207,6 +218,16 @@ class ReplayResult:
     @property
     def errors(self) -> list[ErrorEntry]:
         return [e for result in self.interactions for e in result.errors]
+
+    def __repr__(self) -> str:
+        from .display import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import result_html
+
+        return result_html(self)
 
 
 def _message_id(seed: str, index: int) -> str:

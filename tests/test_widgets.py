@@ -1,0 +1,420 @@
+"""The widgets through their state: build them, click and slide as a user would, read back.
+
+No browser and no kernel: ``Button.click()`` runs the click handlers, setting a slider's
+``value`` runs its observers, and playback runs on an event loop started by the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from test_display import (
+    build,
+    conversation,
+    http_error,
+    send_message,
+    text_stream,
+    weather_call,
+)
+
+from toolkit.errors import ConfigurationError
+from toolkit.messages import merge_deltas, to_wire
+from toolkit.parser import InterfaceSettings
+from toolkit.replay import replay
+from toolkit.storage import save_cassette
+from toolkit.widgets import (
+    CassetteBrowser,
+    MessageView,
+    SequenceDiff,
+    StreamPlayer,
+    TimingView,
+)
+
+
+def wires(messages: list) -> list[str]:  # type: ignore[type-arg]
+    return [to_wire(m) for m in messages]
+
+
+# -- StreamPlayer ----------------------------------------------------------------------------
+
+
+def test_the_player_starts_before_the_first_chunk() -> None:
+    result = conversation()
+    player = StreamPlayer(result)
+    assert player.position == 0 and player.messages == [] and player.current is None
+    # Every body chunk is a frame; the HTTP error without a body stream is one more.
+    assert player.frame_count == sum(len(i.chunks) for i in result.interactions) + 1
+    assert player.slider.max == player.frame_count and player.slider.value == 0
+    assert "press play or step" in player.raw_pane.value
+    assert not player.playing and player.play_button.description == "▶ play"
+
+
+def test_step_buttons_move_one_chunk_and_show_it() -> None:
+    result = conversation()
+    player = StreamPlayer(result)
+    player.step_button.click()
+    assert player.position == 1 and player.slider.value == 1
+    first = result.interactions[0].chunks[0]
+    assert player.raw_text == first.data.decode()
+    assert "chunk #0" in player.raw_pane.value
+    player.step_button.click()
+    player.back_button.click()
+    assert player.position == 1
+    player.back_button.click()
+    player.back_button.click()  # clamped at the start
+    assert player.position == 0
+
+
+def test_the_end_shows_exactly_the_merged_messages() -> None:
+    result = conversation()
+    player = StreamPlayer(result)
+    player.end_button.click()
+    assert player.at_end
+    assert wires(player.messages) == wires(result.merged)
+    assert wires(player.final_messages) == wires(result.merged)
+    assert "It is 21 °C." in player.messages_pane.value
+    player.rewind_button.click()
+    assert player.position == 0 and player.messages == []
+
+
+def test_every_position_shows_the_merge_of_what_arrived() -> None:
+    result = conversation()
+    player = StreamPlayer(result)
+    arrived = []
+    for position, frame in enumerate(player.frames, start=1):
+        arrived.extend(
+            frame.chunk.messages if frame.chunk is not None else frame.interaction.messages
+        )
+        player.slider.value = position  # scrubbing is the same state change as stepping
+        assert wires(player.messages) == wires(merge_deltas(arrived)), position
+
+
+def test_the_current_chunk_highlights_the_message_it_wrote_to() -> None:
+    result = replay(build(send_message("Plan it.", "Hello there, friend!")))
+    player = StreamPlayer(result)
+    produced_any = False
+    for position in range(1, player.frame_count + 1):
+        player.seek(position)
+        frame = player.current
+        assert frame is not None
+        made = frame.chunk.messages if frame.chunk is not None else []
+        if made:
+            produced_any = True
+            kinds = {player.messages[i].message_type for i in player.highlighted}
+            assert kinds == {m.message_type for m in made}
+            assert "sr-msg sr-" in player.messages_pane.value
+            assert player.messages_pane.value.count("this chunk") == len(player.highlighted)
+        else:
+            assert player.highlighted == ()
+            assert "this chunk" not in player.messages_pane.value
+    assert produced_any
+
+
+def test_frames_keep_the_recorded_pace_across_steps() -> None:
+    result = replay(build(weather_call(), text_stream()))
+    player = StreamPlayer(result)
+    first, second = result.interactions
+    assert [f.delay_ms for f in player.frames[:5]] == [100.0, 10.0, 10.0, 260.0, 10.0]
+    at = [f.at_ms for f in player.frames]
+    assert at == sorted(at)
+    # The second step starts after the first ends, at its own time to first chunk.
+    boundary = len(first.chunks)
+    assert at[boundary] == pytest.approx(at[boundary - 1] + second.chunks[0].offset_ms)
+
+
+def test_an_interaction_plays_alone() -> None:
+    result = conversation()
+    player = StreamPlayer(result.interactions[1])
+    assert player.frame_count == len(result.interactions[1].chunks)
+    player.to_end()
+    assert wires(player.messages) == wires(result.interactions[1].merged)
+    assert repr(player).startswith("<StreamPlayer interaction #1: ")
+
+
+def test_play_runs_to_the_end_on_the_loop_at_the_scaled_pace() -> None:
+    result = replay(build(text_stream()))  # 100 ms, then 5 chunks 10 ms apart: 150 ms
+    player = StreamPlayer(result, speed=0.5)
+
+    async def scenario() -> float:
+        started = time.monotonic()
+        task = player.play()
+        assert player.playing and player.play_button.description == "⏸ pause"
+        await task
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert player.at_end and not player.playing
+    assert wires(player.messages) == wires(result.merged)
+    assert player.play_button.description == "▶ play"
+    assert elapsed >= 0.070  # 150 ms of recorded waits × 0.5, less timer slack
+
+
+def test_speed_zero_plays_without_waiting_and_yields_to_the_loop() -> None:
+    result = conversation()
+    player = StreamPlayer(result, speed=0)
+    ticks = 0
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        worker = asyncio.get_running_loop().create_task(other_work())
+        await player.play()
+        worker.cancel()
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    assert player.at_end and time.monotonic() - started < 2
+    assert ticks >= player.frame_count - 1  # the kernel stays responsive between chunks
+
+
+def test_the_play_button_pauses_and_resumes() -> None:
+    result = replay(build(text_stream(), text_stream()))
+    player = StreamPlayer(result, speed=1.0)
+
+    async def scenario() -> None:
+        player.play_button.click()
+        assert player.playing
+        await asyncio.sleep(0.15)  # past the first chunks of the first step
+        player.play_button.click()
+        assert not player.playing and player.play_button.description == "▶ play"
+        paused_at = player.position
+        assert 0 < paused_at < player.frame_count
+        await asyncio.sleep(0.1)
+        assert player.position == paused_at  # nothing moves while paused
+        player.play_button.click()
+        assert player._task is not None
+        await player._task
+
+    asyncio.run(scenario())
+    assert player.at_end
+
+
+def test_scrubbing_while_playing_continues_from_there() -> None:
+    result = replay(build(text_stream(), text_stream()))
+    player = StreamPlayer(result, speed=1.0)
+
+    async def scenario() -> None:
+        task = player.play()
+        await asyncio.sleep(0.02)
+        player.slider.value = player.frame_count - 1  # jump near the end while waiting
+        await asyncio.wait_for(task, timeout=2)
+
+    asyncio.run(scenario())
+    assert player.at_end
+
+
+def test_play_at_the_end_starts_again() -> None:
+    player = StreamPlayer(replay(build(text_stream())), speed=0, position=10_000)
+    assert player.at_end
+
+    async def scenario() -> list[int]:
+        seen: list[int] = []
+        player.slider.observe(lambda change: seen.append(change["new"]), names="value")
+        await player.play()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen[0] == 0 and player.at_end
+
+
+def test_play_needs_a_running_loop() -> None:
+    player = StreamPlayer(conversation())
+    with pytest.raises(ConfigurationError, match="expected a running event loop"):
+        player.play()
+
+
+def test_the_speed_dropdown_sets_the_factor_and_bad_factors_are_refused() -> None:
+    player = StreamPlayer(conversation(), speed=3)
+    assert player.speed_dropdown.value == 3 and "×3" in player.speed_dropdown.label
+    player.speed_dropdown.value = 0.5
+    assert player.speed == 0.5
+    with pytest.raises(ConfigurationError, match="expected a factor >= 0"):
+        StreamPlayer(conversation(), speed=-1)
+
+
+def test_the_player_displays_a_widget_a_stable_text_and_a_snapshot() -> None:
+    player = StreamPlayer(conversation(), speed=0)
+    player.seek(3)
+    bundle = player._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == (
+        "<StreamPlayer scripted.yaml: 23 chunks in 3 steps, at 3/23, 1 message so far, waits ×0>"
+    )
+    assert "<style>" in bundle["text/html"] and "sr-hl" in bundle["text/html"]
+    assert bundle["text/plain"] == repr(player)
+
+
+# -- MessageView -----------------------------------------------------------------------------
+
+
+def test_the_message_view_toggles_between_merged_and_deltas() -> None:
+    result = conversation()
+    view = MessageView(result)
+    assert view.merged and wires(view.messages) == wires(result.merged)
+    merged_html = view.html
+    assert merged_html.count("class='sr-step'") == 3
+    view.mode.value = False
+    assert wires(view.messages) == wires(result.messages)
+    assert view.html.count("sr-msg sr-") == len(result.messages) > merged_html.count("sr-msg sr-")
+    assert repr(view).startswith("<MessageView deltas ")
+
+
+def test_the_message_view_unfolds_reasoning_on_request() -> None:
+    view = MessageView(conversation())
+    assert "<details open>" not in view.html
+    view.expand.value = True
+    assert "<details open>" in view.html
+    assert "sr-msg sr-error" in view.html  # errors are marked
+
+
+def test_the_message_view_takes_a_plain_list() -> None:
+    result = conversation()
+    view = MessageView(result.messages)
+    assert wires(view.messages) == wires(result.merged)
+    assert repr(view).splitlines()[0] == (
+        "<MessageView 5 messages in 2 steps: reasoning×2, tool_call×1, assistant×1, error×1>"
+    )  # without the replay, the id-less error joins the step before it
+    assert view._repr_mimebundle_()["text/html"] == view.html
+
+
+# -- SequenceDiff ----------------------------------------------------------------------------
+
+
+def test_two_recordings_of_the_same_conversation_are_identical() -> None:
+    diff = SequenceDiff(conversation("a.yaml"), conversation("b.yaml"), labels=("a", "b"))
+    assert diff.identical
+    assert repr(diff) == "<SequenceDiff a vs b: identical, 5 messages>"
+    assert "… 5 identical messages …" in diff.html
+    diff.fold_box.value = False
+    assert "identical messages …" not in diff.html
+    assert diff.html.count("class='sr-same'") == 5
+
+
+def test_two_settings_differ_where_the_send_message_call_is_read() -> None:
+    cassette = build(weather_call(), send_message("Greet.", "Hi!"), text_stream())
+    letta = replay(cassette, settings=InterfaceSettings(use_assistant_message=True))
+    raw = replay(cassette, settings=InterfaceSettings(use_assistant_message=False))
+    diff = SequenceDiff(letta, raw, labels=("assistant messages", "tool calls"))
+    assert not diff.identical
+    assert diff.counts["changed"] == 1 and diff.counts["same"] >= 3
+    assert "message_type: <mark>" in diff.html  # an assistant message became a tool call
+    assert "assistant messages vs tool calls" in repr(diff)
+
+
+def test_a_diff_accepts_message_lists() -> None:
+    left = conversation().merged
+    diff = SequenceDiff(left, left[:-1])
+    assert diff.counts == {"same": 4, "changed": 0, "removed": 1, "added": 0}
+    assert "1 only in left" in repr(diff)
+
+
+# -- TimingView ------------------------------------------------------------------------------
+
+
+def test_the_timing_view_plots_all_steps_or_one() -> None:
+    result = conversation()
+    view = TimingView(result)
+    assert view.html.count("<svg") == 2
+    assert view.choice.layout.display != "none"
+    view.choice.value = 0
+    assert [i.index for i in view.selected] == [0]
+    assert "longest wait 260 ms before chunk #3" in view.html
+    assert view.gaps(0)[:5] == [100.0, 10.0, 10.0, 260.0, 10.0]
+    assert repr(view).startswith(
+        "<TimingView scripted.yaml: step 1: first chunk 100 ms, 10 chunks over 440 ms,"
+        " longest gap 260 ms; step 2: first chunk 100 ms"
+    )
+    assert repr(view).endswith("step 3: no chunk timing>")
+
+
+def test_a_single_interaction_hides_the_chooser() -> None:
+    view = TimingView(conversation().interactions[0])
+    assert view.choice.layout.display == "none"
+    assert view._repr_mimebundle_()["text/html"].count("<svg") == 2
+
+
+# -- CassetteBrowser -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    save_cassette(build(send_message("Plan.", "Hi!")), tmp_path / "greeting.yaml")
+    save_cassette(build(weather_call(), http_error()), tmp_path / "weather-rate-limited.yaml")
+    (tmp_path / "nested").mkdir()
+    save_cassette(build(text_stream()), tmp_path / "nested" / "monologue.yaml")
+    (tmp_path / "broken.yaml").write_text("interactions: [ {", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a cassette", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_browser_lists_every_cassette_with_what_it_holds(folder: Path) -> None:
+    browser = CassetteBrowser(folder)
+    names = [e.name for e in browser.entries]
+    assert names == [
+        "broken.yaml",
+        "greeting.yaml",
+        "nested/monologue.yaml",
+        "weather-rate-limited.yaml",
+    ]
+    entry = {e.name: e for e in browser.entries}
+    assert entry["greeting.yaml"].providers == ["openai"]
+    assert entry["greeting.yaml"].status == "ok"
+    assert "tool-calls" in entry["weather-rate-limited.yaml"].features
+    assert entry["weather-rate-limited.yaml"].status == "1 error"
+    assert entry["broken.yaml"].status == "unreadable" and entry["broken.yaml"].problem
+    assert browser.visible == names and len(browser.table.children) == 4
+    assert "4 of 4 cassettes" in browser.count.value
+
+
+def test_the_browser_filters_by_provider_text_and_errors(folder: Path) -> None:
+    browser = CassetteBrowser(folder)
+    assert [label for label, _ in browser.provider_filter.options] == ["all providers", "openai"]
+    browser.provider_filter.value = "openai"
+    assert "broken.yaml" not in browser.visible and len(browser.visible) == 3
+    browser.text_filter.value = "TOOL-CALLS"
+    assert browser.visible == ["greeting.yaml", "weather-rate-limited.yaml"]
+    browser.errors_only.value = True
+    assert browser.visible == ["weather-rate-limited.yaml"]
+    assert len(browser.table.children) == 1 and "1 of 4 cassettes" in browser.count.value
+    browser.provider_filter.value = ""
+    browser.text_filter.value = ""
+    assert browser.visible == ["broken.yaml", "weather-rate-limited.yaml"]
+
+
+def test_opening_a_cassette_shows_its_player(folder: Path) -> None:
+    browser = CassetteBrowser(folder, speed=0)
+    browser.open_buttons["greeting.yaml"].click()
+    assert browser.opened is not None and browser.opened.name == "greeting.yaml"
+    player = browser.player
+    assert isinstance(player, StreamPlayer) and player.speed == 0
+    assert player.widget in browser.detail.children
+    player.end_button.click()
+    assert "Hi!" in player.messages_pane.value
+    assert "greeting.yaml open" in repr(browser)
+    browser.open_buttons["broken.yaml"].click()
+    assert browser.player is None
+    assert "cannot" in browser.detail.children[1].value
+
+
+def test_the_browser_refuses_unknown_names_and_non_folders(folder: Path) -> None:
+    browser = CassetteBrowser(folder)
+    with pytest.raises(ConfigurationError, match="expected one of the cassettes"):
+        browser.open("missing.yaml")
+    with pytest.raises(ConfigurationError, match="expected a folder of cassettes"):
+        CassetteBrowser(folder / "greeting.yaml")
+
+
+def test_the_browser_displays_a_stable_text_and_a_table(folder: Path) -> None:
+    browser = CassetteBrowser(folder)
+    text = repr(browser).splitlines()
+    assert text[0] == f"<CassetteBrowser {folder.name}: 4 of 4 cassettes shown>"
+    assert text[2] == "  greeting.yaml: openai; tool-calls; ok"
+    html = browser._repr_mimebundle_()["text/html"]
+    assert html.count("<tr>") == 5 and "weather-rate-limited.yaml" in html

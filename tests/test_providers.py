@@ -1141,6 +1141,18 @@ def test_gemini_error_labelled_event_stream_is_a_json_body() -> None:
     ]
 
 
+def test_an_empty_body_for_a_stream_request_is_a_stream_cut_at_once() -> None:
+    uri = "https://api.openai.com/v1/chat/completions"
+    kind = detect(uri, b"", request_body=b'{"stream": true}')
+    assert kind.framing == "sse"
+    assert [f.kind for f in faults(run(kind, b""))] == ["incomplete"]
+    assert detect(uri, b"", request_body=b'{"stream": false}').framing == "none"
+    assert detect(uri, b"", status=500, request_body=b'{"stream": true}').framing == "none"
+    gemini_uri = "https://generativelanguage.googleapis.com/v1beta/models/g:streamGenerateContent"
+    assert detect(gemini_uri, b"").framing == "json-array"
+    assert detect(gemini_uri + "?alt=sse", b"").framing == "sse"
+
+
 def test_ollama_told_not_to_stream_answers_one_json_body() -> None:
     kind = detect(
         "http://localhost:11434/api/chat", b'{"done": true}', request_body=b'{"stream": false}'

@@ -16,7 +16,9 @@ So detection reads three things, in this order of trust:
    a binary stream) and, when the URL says nothing (a proxy, a local server), the API, from the
    shape of the first payload;
 3. the headers and the request body, only to break ties (``application/x-ndjson``,
-   ``"stream": false`` sent to Ollama).
+   ``"stream": false`` sent to Ollama) and to tell an empty body that answers a stream
+   request (a stream cut before its first byte, framed as that stream so that decoding it
+   reports it incomplete) from an empty body that answers anything else.
 
 Only a bounded prefix of the body is read, so detection costs the same for any body size.
 The caller's ``provider`` and ``api`` overrides win over everything detected.
@@ -231,7 +233,7 @@ def _framing(
     response: RecordedResponse,
 ) -> Framing | Literal["binary"]:
     if not raw:
-        return "none"
+        return _empty_framing(api, request, response)
     content_type = (response.header("content-type") or "").lower()
     first = text[0]
     if first == "{":
@@ -251,6 +253,27 @@ def _framing(
     if "event-stream" in content_type:
         return "sse"
     return "json"
+
+
+def _empty_framing(
+    api: str | None, request: RecordedRequest, response: RecordedResponse
+) -> Framing:
+    """An empty body is nothing, unless a stream was asked for: then it is a stream cut at once.
+
+    Framing it as the stream it should have been lets the decoder report it incomplete, instead
+    of replaying an empty success.
+    """
+    if response.status >= 400 or api not in ADAPTED_APIS:
+        return "none"
+    sent = request.json()
+    query = urlsplit(request.uri).query.lower()
+    if api == "generate-content" and ":streamgeneratecontent" in request.uri.lower():
+        return "sse" if "alt=sse" in query else "json-array"
+    if isinstance(sent, dict) and sent.get("stream") is True:
+        return "ndjson" if api in ("ollama-chat", "ollama-generate") else "sse"
+    if "stream=true" in query:
+        return "sse"
+    return "none"
 
 
 def detect_stream(

@@ -54,9 +54,9 @@ def test_each_recorded_chunk_arrives_as_one_read_at_its_pace() -> None:
         reads = _post_stream(server.base_url, openai_body("Say hello", stream=True))
     assert [data for _, data in reads] == [c.data for c in chunks]
     for (arrived, _), chunk in zip(reads, chunks, strict=True):
-        # Never early; late only by scheduling noise.
+        # Never early; late only by scheduling noise (generous for a loaded 2-core machine).
         assert arrived >= chunk.offset_ms - 1
-        assert arrived <= chunk.offset_ms + 60
+        assert arrived <= chunk.offset_ms + 150
 
 
 def test_speed_scales_the_pace() -> None:
@@ -67,10 +67,14 @@ def test_speed_scales_the_pace() -> None:
     assert reads[-1][0] >= 3 * last - 1
 
 
-def test_speed_zero_sends_everything_at_once(fast_server: EmulatorServer) -> None:
-    reads = _post_stream(fast_server.base_url, openai_body("Say hello", stream=True))
-    assert b"".join(d for _, d in reads) == openai_text_stream().response.body
-    assert reads[-1][0] < 50
+def test_speed_zero_sends_everything_at_once() -> None:
+    source = openai_text_stream()
+    for chunk in source.response.body_chunks():
+        chunk.offset_ms *= 20  # the last chunk is due after about 1.8 s
+    with EmulatorServer(Emulator.from_cassettes([cassette(source)], speed=0)) as server:
+        reads = _post_stream(server.base_url, openai_body("Say hello", stream=True))
+    assert b"".join(d for _, d in reads) == source.response.body
+    assert reads[-1][0] < source.response.body_chunks()[-1].offset_ms / 2
 
 
 def test_origin_and_credentials_do_not_matter(fast_server: EmulatorServer) -> None:

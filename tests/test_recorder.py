@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,14 @@ from recording_support import (
 from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
 from toolkit.emulator import Emulator, EmulatorServer, Faults
 from toolkit.errors import ConfigurationError, NoMatchError, RecordingError
+from toolkit.interception import BodyDecoder
 from toolkit.magic import load_ipython_extension, parse_arguments
 from toolkit.recorder import Recording, RecordMode, record, resolve_mode
 from toolkit.session import load_tools, record_session
 from toolkit.storage import load_cassette, save_cassette
 
 LIBS = [httpx, httpx2]
+TOLERANCE_MS = 150.0
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +94,9 @@ def _assert_same_stream(recorded: Interaction, source: Interaction) -> None:
     got, want = recorded.response.body_chunks(), source.response.body_chunks()
     assert [c.data for c in got] == [c.data for c in want]
     for a, b in zip(got, want, strict=True):
-        # Recorded from the client's side: never before the emulator sent it, a little after.
-        assert b.offset_ms - 1 <= a.offset_ms <= b.offset_ms + 80
+        # Recorded from the client's side: never before the emulator sent it, a little after
+        # (the slack is for a loaded 2-core machine; buffering is caught by the gated tests).
+        assert b.offset_ms - 1 <= a.offset_ms <= b.offset_ms + TOLERANCE_MS
     assert recorded.response.status == source.response.status
     assert recorded.response.error is None
 
@@ -470,6 +475,61 @@ def test_cut_stream_is_recorded_with_what_arrived_and_replays_the_cut(tmp_path: 
     assert replayed == parts[:2]
 
 
+def test_a_cut_stream_escaping_the_block_leaves_the_previous_cassette_intact(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cut.yaml"
+    with loopback() as server:
+        server.scripts["/cut"] = Script(pieces=[b"data: 1\n\n", b"data: 2\n\n"], cut_after=1)
+        server.scripts["/ok"] = Script(pieces=[b"data: ok\n\n"])
+        with record(path):
+            httpx.get(server.base_url + "/ok")
+        before = path.read_bytes()
+        with pytest.raises(httpx.RemoteProtocolError), record(path, mode="all"):
+            httpx.get(server.base_url + "/cut")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", lambda parts: gzip_pieces(parts)),
+        ("deflate", lambda parts: _deflate(parts, zlib.MAX_WBITS)),
+        ("deflate", lambda parts: _deflate(parts, -zlib.MAX_WBITS)),
+        ("identity", lambda parts: parts),
+        ("gzip, identity", lambda parts: gzip_pieces(parts)),
+    ],
+)
+def test_body_decoder_undoes_each_encoding_read_by_read(encoding: str, encode: Any) -> None:
+    parts = [b"data: alpha\n\n", b"data: beta\n\n", b"data: gamma\n\n"]
+    decoder = BodyDecoder(encoding)
+    out = [decoder.feed(piece) for piece in encode(parts)]
+    out[-1] += decoder.flush()
+    assert out == parts
+    assert decoder.decodes == (encoding != "identity")
+    assert decoder.failed is None
+
+
+def _deflate(parts: list[bytes], wbits: int) -> list[bytes]:
+    compressor = zlib.compressobj(wbits=wbits)
+    out = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in parts]
+    out[-1] += compressor.flush()
+    return out
+
+
+def test_body_decoder_handles_concatenated_gzip_members_and_unknown_encodings() -> None:
+    members = gzip.compress(b"one ") + gzip.compress(b"two")
+    decoder = BodyDecoder("gzip")
+    assert decoder.feed(members) + decoder.flush() == b"one two"
+    unknown = BodyDecoder("compress")
+    assert unknown.feed(b"\x1f\x9d raw") == b"\x1f\x9d raw"
+    assert not unknown.decodes
+    corrupt = BodyDecoder("gzip")
+    assert corrupt.feed(b"not gzip at all") == b""
+    assert corrupt.failed is not None and corrupt.failed.startswith("cannot decode the body")
+
+
 def test_cut_stream_through_the_emulator_reaches_the_openai_sdk(tmp_path: Path) -> None:
     emulator = Emulator.from_cassettes(
         [cassette(openai_text_stream())], speed=0, faults=Faults(disconnect_after=3)
@@ -697,25 +757,27 @@ async def test_parallel_streams_become_separate_complete_interactions_in_start_o
     assert [b"".join(r) for r in results] == [sources[n].response.body for n in (2, 0, 1)]
 
 
-def test_replay_at_speed_one_keeps_the_recorded_pace(tmp_path: Path) -> None:
+def test_replay_speed_scales_the_recorded_pace(tmp_path: Path) -> None:
     source = openai_text_stream()
+    for chunk in source.response.body_chunks():
+        chunk.offset_ms *= 20  # the last chunk is due after about 1.8 s at speed 1
     path = tmp_path / "paced.yaml"
     save_cassette(cassette(source), path)
     # The provider's own URL: a replay never opens a connection.
     url = OPENAI_URL
     body = openai_body("Say hello", stream=True)
-    with record(path, mode="none", speed=1.0), httpx.Client() as client:
+    with record(path, mode="none", speed=0.05), httpx.Client() as client:
         start = time.perf_counter()
         arrivals = []
         with client.stream("POST", url, json=body) as response:
             for _ in response.iter_raw():
                 arrivals.append((time.perf_counter() - start) * 1000)
     offsets = [c.offset_ms for c in source.response.body_chunks()]
-    assert all(a >= o - 1 for a, o in zip(arrivals, offsets, strict=True))
+    assert all(a >= 0.05 * o - 1 for a, o in zip(arrivals, offsets, strict=True))
     with record(path, mode="none"), httpx.Client() as client:
         start = time.perf_counter()
         client.post(url, json=body)
-        assert (time.perf_counter() - start) * 1000 < offsets[-1]
+        assert (time.perf_counter() - start) * 1000 < offsets[-1] / 2
 
 
 def test_nested_recordings_answer_from_the_innermost(

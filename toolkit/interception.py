@@ -30,6 +30,7 @@ the client ask for them are installed).  Each read is stored as the decoded byte
 a read that decodes to nothing (a gzip header alone) is not stored, and the ``content-encoding``
 and ``content-length`` headers are dropped because they no longer describe the stored bytes.
 On replay the client receives identity bytes and no encoding header, so it decodes nothing.
+An encoding nothing here can decode is stored as it came, with its header, rather than guessed.
 
 A client that stops reading early (the ``openai`` SDK closes the response as soon as it sees
 ``[DONE]``) leaves the body stored as far as it was read; that is not an error.  A read that
@@ -124,29 +125,26 @@ def _optional_stage(encoding: str) -> _Stage | None:
 class BodyDecoder:
     """Incremental content decoding of a response body, stage by stage.
 
-    Encodings apply in header order, so they are undone last-first.  A body that cannot be
-    decoded stops decoding (``failed`` says why); the client sees the same fault on its side.
+    Encodings apply in header order, so they are undone last-first.  An encoding this process
+    cannot decode (``br`` without ``brotli``) leaves the body as it came, and ``decodes`` says
+    so, so that the cassette keeps the ``content-encoding`` header that describes its bytes;
+    the client, which never asked for that encoding, fails on its side as it would unrecorded.
+    A body that stops decoding part-way records ``failed``.
     """
 
     def __init__(self, content_encoding: str | None) -> None:
         names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
         self.failed: str | None = None
-        self._stages: list[_Stage] = []
-        for name in reversed(names):
-            stage = _stage(name)
-            if stage is None:
-                self.failed = (
-                    f"cannot decode the body: expected gzip, deflate or identity, got {name!r}; "
-                    "do install the package that decodes it"
-                )
-                self._stages = []
-                break
-            self._stages.append(stage)
+        stages = [_stage(name) for name in reversed(names)]
+        self._stages: list[_Stage] = [s for s in stages if s is not None]
+        self._complete = len(self._stages) == len(stages)
+        if not self._complete:
+            self._stages = []
 
     @property
     def decodes(self) -> bool:
-        """Whether the stored bytes differ in kind from the wire bytes."""
-        return any(type(stage) is not _Stage for stage in self._stages)
+        """Whether the stored bytes are decoded, so the encoding headers must go."""
+        return self._complete and any(type(stage) is not _Stage for stage in self._stages)
 
     def feed(self, data: bytes) -> bytes:
         return self._run(data, final=False)
@@ -163,7 +161,10 @@ class BodyDecoder:
                 if final:
                     data += stage.flush()
         except (zlib.error, ValueError, OSError) as exc:
-            self.failed = f"cannot decode the body: {exc}"
+            self.failed = (
+                f"cannot decode the body: expected valid compressed data, got {exc}; "
+                "do check the server's content-encoding"
+            )
             return b""
         return data
 

@@ -19,16 +19,12 @@ The decision and the bookkeeping live in :class:`Session`, which does no I/O:
 
 Record modes keep vcrpy's meanings:
 
-============== ===================================================== ==========================
-mode           unmatched request                                      saved
-============== ===================================================== ==========================
-``none``       :class:`~toolkit.errors.NoMatchError`                  never
-``once``       recorded if the cassette file did not exist, else      new file only
-               :class:`~toolkit.errors.NoMatchError`
-``new_episodes`` recorded and appended                                 old + new
-``all``        every request is recorded, nothing is replayed         old ones not re-recorded
-                                                                      + new
-============== ===================================================== ==========================
+* ``none``: replay only; an unmatched request raises :class:`~toolkit.errors.NoMatchError`;
+  nothing is ever written.
+* ``once``: with no cassette file, record everything and write it; with one, behave as ``none``.
+* ``new_episodes``: replay what matches, record what does not, and write old + new.
+* ``all``: record every request, replay nothing; write the new interactions after the old ones
+  they did not re-record.
 
 The default is ``once``, or ``none`` when the ``CI`` environment variable is set (to anything but
 ``""``, ``0``, ``false`` or ``no``) so a CI run never reaches a provider by accident; an explicit

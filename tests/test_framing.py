@@ -169,6 +169,16 @@ def test_cut_array_is_an_error_at_close_after_its_complete_elements() -> None:
     assert caught.value.chunk == 1
 
 
+def test_a_caller_may_accept_a_cut_array_but_not_bad_bytes() -> None:
+    decoder = JSONArrayDecoder()
+    assert decoder.feed(b'[{"a": 1}, {"b"') == [{"a": 1}]
+    assert decoder.close(allow_unterminated=True) == []
+    decoder = JSONArrayDecoder()
+    assert decoder.feed(b'[{"a": 1} x') == [{"a": 1}]
+    with pytest.raises(StreamDecodeError, match="expected ',' or ']' after a value, got 'x'"):
+        decoder.close(allow_unterminated=True)
+
+
 def test_array_keeps_elements_before_invalid_utf8() -> None:
     decoder = JSONArrayDecoder()
     assert decoder.feed(b'[1, 2, "\xff"]') == [1, 2]

@@ -892,6 +892,12 @@ def test_gemini_json_array_with_integer_enums() -> None:
     assert content(out) == "Hello there" and finish(out) == ["stop"] and not faults(out)
 
 
+def test_gemini_array_cut_mid_element_is_incomplete() -> None:
+    body = ("[" + json.dumps(gemini([{"text": "Hel"}])) + ",\n" + '{"candidates": [{"cont').encode()
+    out = run(GEMINI_ARRAY, body)
+    assert content(out) == "Hel" and [f.kind for f in faults(out)] == ["incomplete"]
+
+
 def test_gemini_given_call_ids_are_kept_and_thought_signatures_ride_with_thoughts() -> None:
     body = sse(
         gemini([{"text": "hmm", "thought": True, "thoughtSignature": "s1"}]),

@@ -29,8 +29,8 @@ whose ``chunk`` is the 0-based ordinal of the value that failed (and, for NDJSON
 the 1-based line number). Nothing decoded before the fault is lost: when a ``feed`` has already
 decoded values before it meets the fault, it returns those values and raises the error from the
 next call instead. A decoder that has failed stays failed and raises the same error on every
-later call. A JSON array that never reached its closing bracket is an error at ``close()``;
-:attr:`JSONArrayDecoder.finished` lets a caller that treats truncation differently ask first.
+later call. A JSON array that never reached its closing bracket is an error at ``close()``,
+unless the caller reports cut streams its own way (``close(allow_unterminated=True)``).
 """
 
 from __future__ import annotations
@@ -222,12 +222,18 @@ class JSONArrayDecoder:
         self._check()
         return self._run(data, final=False)
 
-    def close(self) -> list[Any]:
-        """End the body; raise if the array is not complete."""
+    def close(self, *, allow_unterminated: bool = False) -> list[Any]:
+        """End the body; raise if the array is not complete.
+
+        With ``allow_unterminated``, a body that stops before the closing bracket is not an
+        error (a caller that reports cut streams its own way); the elements completed before
+        the cut are all out by then, and a partial one is dropped. Bad bytes still raise.
+        """
         self._check()
         values = self._run(b"", final=True)
         self._closed = True
-        if self._error is None and self._state is not _State.AFTER_ARRAY:
+        cut = self._state is not _State.AFTER_ARRAY
+        if self._error is None and cut and not allow_unterminated:
             self._error = StreamDecodeError(
                 "cannot decode JSON array: expected ']' to close it, got the end of the body;"
                 " the recording was cut, re-record it",

@@ -113,7 +113,6 @@ class StreamDecoder:
         self._sse = SSEDecoder() if self._framing == "sse" else None
         self._ndjson = NDJSONDecoder() if self._framing == "ndjson" else None
         self._array = JSONArrayDecoder() if self._framing == "json-array" else None
-        self._fed = False
         self._body: list[bytes] = []
         self._ordinal = 0
         self._error: StreamreelError | None = None
@@ -131,7 +130,6 @@ class StreamDecoder:
                 for value in self._ndjson.feed(data):
                     out.extend(self._on_value(value))
             elif self._array is not None:
-                self._fed = self._fed or bool(data)
                 for value in self._array.feed(data):
                     out.extend(self._on_value(value))
             else:
@@ -157,9 +155,9 @@ class StreamDecoder:
             elif self._ndjson is not None:
                 for value in self._ndjson.close():
                     out.extend(self._on_value(value))
-            elif self._array is not None and (self._array.finished or not self._fed):
+            elif self._array is not None:
                 # A cut array is reported below as an incomplete stream, not as bad bytes.
-                for value in self._array.close() if self._fed else []:
+                for value in self._array.close(allow_unterminated=True):
                     out.extend(self._on_value(value))
             out.extend(self._adapter.end())
             if not self._adapter.finished:

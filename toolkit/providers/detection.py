@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 from urllib.parse import unquote, urlsplit
 
 from ..cassette import GRPC_METHOD, RecordedRequest, RecordedResponse
@@ -345,4 +345,4 @@ def check_framing(framing: str) -> Framing:
             f"cannot decode the stream: expected a framing among {', '.join(sorted(_FRAMINGS))},"
             f" got {framing!r}; pass one of those"
         )
-    return framing  # type: ignore[return-value]
+    return cast(Framing, framing)

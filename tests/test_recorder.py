@@ -9,6 +9,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,15 @@ from toolkit.emulator import Emulator, EmulatorServer, Faults
 from toolkit.errors import ConfigurationError, NoMatchError, RecordingError
 from toolkit.interception import BodyDecoder
 from toolkit.magic import load_ipython_extension, parse_arguments
-from toolkit.recorder import Recording, RecordMode, record, resolve_mode
+from toolkit.recorder import (
+    Capture,
+    Recording,
+    RecordMode,
+    Replay,
+    Session,
+    record,
+    resolve_mode,
+)
 from toolkit.session import load_tools, record_session
 from toolkit.storage import load_cassette, save_cassette
 
@@ -546,6 +555,88 @@ def test_cut_stream_through_the_emulator_reaches_the_openai_sdk(tmp_path: Path) 
     recorded = _only(path).response
     assert len(recorded.body_chunks()) == 3
     assert recorded.error is not None and "incomplete chunked read" in recorded.error
+
+
+# -- the pure session: decisions without transports --------------------------------------------
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+KNOWN = RecordedRequest("POST", OPENAI_URL, {}, b'{"model": "m"}')
+UNKNOWN = RecordedRequest("POST", OPENAI_URL, {}, b'{"model": "other"}')
+
+
+def _loaded() -> Cassette:
+    return Cassette([Interaction(KNOWN, RecordedResponse(200, "OK", {}, b"old"))])
+
+
+@pytest.mark.parametrize(
+    ("mode", "has_file", "request_", "decision"),
+    [
+        (RecordMode.NONE, True, KNOWN, "replay"),
+        (RecordMode.NONE, True, UNKNOWN, "no match"),
+        (RecordMode.NONE, False, KNOWN, "no match"),
+        (RecordMode.ONCE, True, KNOWN, "replay"),
+        (RecordMode.ONCE, True, UNKNOWN, "no match"),
+        (RecordMode.ONCE, False, KNOWN, "capture"),
+        (RecordMode.NEW_EPISODES, True, KNOWN, "replay"),
+        (RecordMode.NEW_EPISODES, True, UNKNOWN, "capture"),
+        (RecordMode.ALL, True, KNOWN, "capture"),
+    ],
+)
+def test_session_decides_by_mode(
+    mode: RecordMode, has_file: bool, request_: RecordedRequest, decision: str
+) -> None:
+    session = Session(mode=mode, loaded=_loaded() if has_file else None)
+    if decision == "no match":
+        with pytest.raises(NoMatchError):
+            session.begin(request_, now=NOW)
+        return
+    ticket = session.begin(request_, now=NOW)
+    assert isinstance(ticket, Replay if decision == "replay" else Capture)
+
+
+def test_session_result_scrubs_and_orders_what_it_recorded() -> None:
+    session = Session(mode=RecordMode.ALL, loaded=_loaded())
+    assert session.result(now=NOW) is None
+    first = session.begin(
+        RecordedRequest("POST", OPENAI_URL, {"authorization": ["Bearer sk-abcdef123"]}, KNOWN.body),
+        now=NOW,
+    )
+    second = session.begin(UNKNOWN, now=NOW)
+    assert isinstance(first, Capture) and isinstance(second, Capture)
+    second.response_started(200, "OK", {"content-encoding": ["gzip"]}, decoded=True)
+    second.chunk(1.0, b"b1")
+    second.finish()
+    first.response_started(500, "", {}, decoded=False)
+    first.chunk(2.0, b"echo sk-abcdef123")
+    first.finish("ReadError: gone")
+    saved = session.result(now=NOW, tool_version="9")
+    assert saved is not None
+    # The loaded interaction matched the re-recorded one, so only the new ones remain.
+    assert [i.request.body for i in saved.interactions] == [KNOWN.body, UNKNOWN.body]
+    assert saved.interactions[0].request.headers["authorization"] == ["REDACTED"]
+    assert saved.interactions[0].response.body == b"echo REDACTED"
+    assert saved.interactions[0].response.error == "ReadError: gone"
+    assert saved.interactions[1].response.headers == {}
+    assert saved.info.recorded_against == "https://api.openai.com"
+    assert saved.info.tool_version == "9" and saved.info.recorded_at == NOW
+
+
+def test_a_body_still_being_read_when_the_recording_ends_is_marked() -> None:
+    session = Session(mode=RecordMode.ONCE, loaded=None)
+    capture = session.begin(KNOWN, now=NOW)
+    assert isinstance(capture, Capture)
+    capture.response_started(200, "OK", {}, decoded=False)
+    capture.chunk(1.0, b"partial")
+    saved = session.result(now=NOW)
+    assert saved is not None
+    assert saved.interactions[0].response.error is not None
+    session.cancel(capture)
+    assert session.result(now=NOW) is None
+
+
+def test_negative_speed_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="speed"):
+        Session(mode=RecordMode.NONE, loaded=None, speed=-1)
 
 
 # -- modes ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .messages import (
     to_wire,
 )
 from .parser import InterfaceSettings, StreamParser
+from .recorder import RecordMode, record
 from .replay import ReplayResult, replay, replay_chunk_file
 from .storage import load_cassette, save_cassette
 
@@ -60,6 +61,7 @@ __all__ = [
     "NoMatchError",
     "QueuingInterface",
     "ReasoningMessage",
+    "RecordMode",
     "RecordingError",
     "ReplayResult",
     "StreamDecodeError",
@@ -80,6 +82,7 @@ __all__ = [
     "messages_from_chunks",
     "parse_chunk",
     "parse_wire",
+    "record",
     "replay",
     "replay_chunk_file",
     "save_cassette",

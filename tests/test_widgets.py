@@ -141,7 +141,7 @@ def test_play_runs_to_the_end_on_the_loop_at_the_scaled_pace() -> None:
     async def scenario() -> float:
         started = time.monotonic()
         task = player.play()
-        assert player.playing and player.play_button.description == "⏸ pause"
+        assert player.playing and player.play_button.description == "‖ pause"
         await task
         return time.monotonic() - started
 

@@ -238,13 +238,13 @@ class StreamPlayer(_View):
         self.failure: BaseException | None = None
         self._quiet = False
 
-        self.rewind_button = widgets.Button(description="⏮", tooltip="back to the start")
+        self.rewind_button = widgets.Button(description="|◀", tooltip="back to the start")
         self.back_button = widgets.Button(description="◀ step", tooltip="one chunk back")
         self.play_button = widgets.Button(
             description="▶ play", button_style="primary", tooltip="play at the chosen pace"
         )
         self.step_button = widgets.Button(description="step ▶", tooltip="one chunk forward")
-        self.end_button = widgets.Button(description="⏭", tooltip="to the end of the stream")
+        self.end_button = widgets.Button(description="▶|", tooltip="to the end of the stream")
         for button in (self.rewind_button, self.back_button, self.step_button, self.end_button):
             button.layout = widgets.Layout(width="auto")
         self.play_button.layout = widgets.Layout(width="90px")
@@ -510,7 +510,7 @@ class StreamPlayer(_View):
         self.status.value = f"<span class='streamreel-status'>{_e(self.status_text())}</span>"
         self.raw_pane.value = self.raw_html()
         self.messages_pane.value = self.messages_html()
-        self.play_button.description = "⏸ pause" if self.playing else "▶ play"
+        self.play_button.description = "‖ pause" if self.playing else "▶ play"
 
     def snapshot_html(self) -> str:
         return (

@@ -22,6 +22,7 @@ from .errors import (
     UnsupportedStreamError,
 )
 from .interface import QueuingInterface, StreamingServerInterface, messages_from_chunks
+from .matching import Matcher
 from .messages import (
     AssistantMessage,
     ErrorMessage,
@@ -38,8 +39,9 @@ from .messages import (
     to_wire,
 )
 from .parser import InterfaceSettings, StreamParser
-from .recorder import RecordMode, record
+from .recorder import Recording, RecordMode, record
 from .replay import ReplayResult, replay, replay_chunk_file
+from .scrubbing import Scrubber
 from .storage import load_cassette, save_cassette
 
 try:
@@ -58,12 +60,15 @@ __all__ = [
     "ErrorMessage",
     "HiddenReasoningMessage",
     "InterfaceSettings",
+    "Matcher",
     "NoMatchError",
     "QueuingInterface",
     "ReasoningMessage",
     "RecordMode",
+    "Recording",
     "RecordingError",
     "ReplayResult",
+    "Scrubber",
     "StreamDecodeError",
     "StreamFault",
     "StreamParser",

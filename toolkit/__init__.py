@@ -39,6 +39,7 @@ from .messages import (
     to_wire,
 )
 from .parser import InterfaceSettings, StreamParser
+from .providers import StreamDecoder, StreamKind, detect_stream
 from .recorder import Recording, RecordMode, record
 from .replay import ReplayResult, replay, replay_chunk_file
 from .scrubbing import Scrubber
@@ -70,7 +71,9 @@ __all__ = [
     "ReplayResult",
     "Scrubber",
     "StreamDecodeError",
+    "StreamDecoder",
     "StreamFault",
+    "StreamKind",
     "StreamParser",
     "StreamingServerInterface",
     "StreamreelError",
@@ -81,6 +84,7 @@ __all__ = [
     "UnsupportedStreamError",
     "UsageStatistics",
     "__version__",
+    "detect_stream",
     "load_cassette",
     "load_ipython_extension",
     "merge_deltas",

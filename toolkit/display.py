@@ -106,16 +106,16 @@ margin-right:6px}
 .sr-badge{display:inline-block;font-size:10px;font-weight:700;color:#fff;background:#2563eb;
 border-radius:8px;padding:0 6px;margin-left:6px}
 .sr-root table.sr-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px 0}
-.sr-table th,.sr-table td{border:1px solid #d9e2ec;padding:2px 6px;text-align:left;
-vertical-align:top}
-.sr-table th{background:#f0f4f8}
+.sr-root table.sr-table th,.sr-root table.sr-table td{border:1px solid #d9e2ec;padding:2px 6px;
+text-align:left;vertical-align:top}
+.sr-root table.sr-table th{background:#f0f4f8}
 .sr-num{text-align:right!important;font-variant-numeric:tabular-nums}
 .sr-errors{color:#b91c1c;margin:2px 0 6px 0;padding-left:18px}
 .sr-diff{border-collapse:collapse;width:100%;table-layout:fixed}
-.sr-diff td{vertical-align:top;padding:1px 4px;width:50%}
-.sr-diff th{text-align:left;padding:2px 4px;border-bottom:1px solid #cbd2d9}
+.sr-root table.sr-diff td{vertical-align:top;padding:1px 4px;width:50%;text-align:left}
+.sr-root table.sr-diff th{text-align:left;padding:2px 4px;border-bottom:1px solid #cbd2d9}
 .sr-diff tr.sr-same .sr-msg{opacity:.6}
-.sr-fold td{text-align:center;color:#616e7c;font-style:italic;background:#f8fafc}
+.sr-root table.sr-diff tr.sr-fold td{text-align:center;color:#616e7c;font-style:italic;background:#f8fafc}
 .sr-gap{border:1px dashed #cbd2d9;border-radius:4px;min-height:22px}
 .sr-root del{background:#fecaca;text-decoration:line-through}
 .sr-root ins{background:#bbf7d0;text-decoration:none}

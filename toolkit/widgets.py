@@ -468,9 +468,9 @@ class StreamPlayer(_View):
                 f"{self._position} of {total} chunks · step {frame.step + 1}: {chunk}"
                 f" · {frame.at_ms:,.0f} ms"
             )
-        state = "playing" if self.playing else "paused" if self._position else "ready"
+        playing = " · playing" if self.playing else ""
         failed = f" · playback failed: {self.failure}" if self.failure is not None else ""
-        return f"{where} · {state}{failed}"
+        return f"{where}{playing}{failed}"
 
     def raw_html(self) -> str:
         """The current chunk: where it came, its text, and what it produced."""
@@ -494,7 +494,7 @@ class StreamPlayer(_View):
         made = [self.messages[i] for i in frame.produced if i < len(self.messages)]
         outcome = (
             f"→ {_plural(produced, 'provider chunk')}; "
-            + (f"writes to {kind_counts(made)}" if made else "no message yet")
+            + (f"writes to {kind_counts(made)}" if made else "no message from it")
         )  # fmt: skip
         return (
             f"{STYLE}<div class='sr-root'><div class='sr-step-head'>{_e(head)}</div>{body}"

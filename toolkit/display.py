@@ -115,7 +115,8 @@ text-align:left;vertical-align:top}
 .sr-root table.sr-diff td{vertical-align:top;padding:1px 4px;width:50%;text-align:left}
 .sr-root table.sr-diff th{text-align:left;padding:2px 4px;border-bottom:1px solid #cbd2d9}
 .sr-diff tr.sr-same .sr-msg{opacity:.6}
-.sr-root table.sr-diff tr.sr-fold td{text-align:center;color:#616e7c;font-style:italic;background:#f8fafc}
+.sr-root table.sr-diff tr.sr-fold td{text-align:center;color:#616e7c;font-style:italic;
+background:#f8fafc}
 .sr-gap{border:1px dashed #cbd2d9;border-radius:4px;min-height:22px}
 .sr-root del{background:#fecaca;text-decoration:line-through}
 .sr-root ins{background:#bbf7d0;text-decoration:none}

@@ -291,6 +291,8 @@ class StreamPlayer(_View):
             ]
         )
         self.widget.add_class("streamreel-player")
+        self.raw_pane.add_class("streamreel-raw-pane")
+        self.messages_pane.add_class("streamreel-messages-pane")
         self.rewind_button.on_click(lambda _: self.rewind())
         self.back_button.on_click(lambda _: self.step(-1))
         self.step_button.on_click(lambda _: self.step())

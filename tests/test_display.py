@@ -34,6 +34,7 @@ from toolkit.messages import (
     AssistantMessage,
     ErrorMessage,
     ReasoningMessage,
+    ToolCall,
     ToolCallDelta,
     ToolCallMessage,
     merge_deltas,
@@ -225,7 +226,7 @@ def test_show_merges_and_keeps_each_interaction_as_a_step() -> None:
         "<MessageList 5 messages in 3 steps: reasoning×2, tool_call×1, assistant×1, error×1>",
         "step 1",
         "  reasoning  I should look it up.",
-        '  tool_call  get_weather({"city":"Paris","unit":"celsius"})',
+        '  tool_call  get_weather({"city": "Paris", "unit": "celsius"})',
         "step 2",
         "  reasoning  The user wants the weather.",
         "  assistant  It is 21 °C.",
@@ -402,3 +403,18 @@ def test_settings_change_the_messages_and_the_text_says_so() -> None:
     without = replay(cassette, settings=InterfaceSettings(use_assistant_message=False))
     assert "assistant×1" in repr(with_assistant)
     assert "tool_call×1" in repr(without)
+
+
+def test_a_changed_run_pairs_messages_of_the_same_kind() -> None:
+    def thought(text: str) -> ReasoningMessage:
+        return ReasoningMessage(id="message-a", date="2024-01-01T00:00:00Z", reasoning=text)
+
+    def call(arguments: str) -> ToolCallMessage:
+        whole = ToolCall(name="send_message", arguments=arguments, tool_call_id="call_1")
+        return ToolCallMessage(id="message-a", date="2024-01-01T00:00:00Z", tool_call=whole)
+
+    left = [thought("one"), call('{"message": "a"}'), thought("two"), call('{"message": "b"}')]
+    right = [call('{"inner_thoughts": "one", "message": "a"}'), call('{"message": "b!"}')]
+    rows = diff_messages(left, right)
+    assert [row.kind for row in rows] == ["removed", "changed", "removed", "changed"]
+    assert [row.right for row in rows if row.kind == "changed"] == right

@@ -159,12 +159,20 @@ def _main_text(message: AgentMessage) -> str:
         return message.hidden_reasoning or f"[{message.state}]"
     if isinstance(message, ToolCallMessage):
         call = message.tool_call
-        return f"{call.name or '?'}({call.arguments or ''})"
+        return f"{call.name or '?'}({_readable_json(call.arguments or '')})"
     if isinstance(message, ToolReturnMessage):
-        return message.tool_return
+        return _readable_json(message.tool_return)
     if isinstance(message, AssistantMessage | SystemMessage | UserMessage):
         return message.content
     return message.error
+
+
+def _readable_json(text: str) -> str:
+    """JSON text with its ``\\u`` escapes written out; other text (partial JSON) unchanged."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def message_preview(message: AgentMessage, width: int = _PREVIEW) -> str:
@@ -525,6 +533,30 @@ def _key(message: AgentMessage, ignore: Collection[str]) -> str:
     return json.dumps(_comparable(message, ignore), sort_keys=True)
 
 
+def _pair_in_order(left: Sequence[AgentMessage], right: Sequence[AgentMessage]) -> list[DiffRow]:
+    paired = min(len(left), len(right))
+    rows = [DiffRow("changed", left[i], right[i]) for i in range(paired)]
+    rows.extend(DiffRow("removed", left=m) for m in left[paired:])
+    rows.extend(DiffRow("added", right=m) for m in right[paired:])
+    return rows
+
+
+def _pair_by_kind(left: Sequence[AgentMessage], right: Sequence[AgentMessage]) -> list[DiffRow]:
+    """Pair the messages of a changed run: same kinds first, so a parser that drops the
+    reasoning before each tool call shows the reasoning missing and the calls side by side,
+    rather than every message paired with the wrong one."""
+    kinds = difflib.SequenceMatcher(
+        None, [message_kind(m) for m in left], [message_kind(m) for m in right], autojunk=False
+    )
+    rows: list[DiffRow] = []
+    for tag, a0, a1, b0, b1 in kinds.get_opcodes():
+        if tag == "equal":
+            rows.extend(DiffRow("changed", left[a0 + i], right[b0 + i]) for i in range(a1 - a0))
+        else:
+            rows.extend(_pair_in_order(left[a0:a1], right[b0:b1]))
+    return rows
+
+
 def diff_messages(
     left: Sequence[AgentMessage],
     right: Sequence[AgentMessage],
@@ -533,7 +565,8 @@ def diff_messages(
 ) -> list[DiffRow]:
     """Align two message sequences on their wire JSON (less ``ignore``), unfolded.
 
-    Replaced runs pair up in order; what is left over on one side is removed or added.
+    Within a changed run, messages of the same kind pair up in order; the rest pair up by
+    position, and what is left over on one side is removed or added.
     """
     left_keys = [_key(m, ignore) for m in left]
     right_keys = [_key(m, ignore) for m in right]
@@ -542,11 +575,8 @@ def diff_messages(
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "equal":
             rows.extend(DiffRow("same", left[a0 + i], right[b0 + i]) for i in range(a1 - a0))
-            continue
-        paired = min(a1 - a0, b1 - b0)
-        rows.extend(DiffRow("changed", left[a0 + i], right[b0 + i]) for i in range(paired))
-        rows.extend(DiffRow("removed", left=m) for m in left[a0 + paired : a1])
-        rows.extend(DiffRow("added", right=m) for m in right[b0 + paired : b1])
+        else:
+            rows.extend(_pair_by_kind(left[a0:a1], right[b0:b1]))
     return rows
 
 
@@ -594,18 +624,33 @@ def _inline(left: str, right: str) -> tuple[str, str]:
     return "".join(a), "".join(b)
 
 
+_MAIN_FIELDS = frozenset({"reasoning", "content", "error", "tool_return", "hidden_reasoning"})
+
+
+def _field_changes(left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The fields worth naming beside the marked text: not the text itself, and not the fields
+    one side lacks only because its type differs (the type change says that already)."""
+    changes: list[tuple[str, Any, Any]] = []
+    for key in dict.fromkeys([*left, *right]):
+        a, b = left.get(key), right.get(key)
+        if a == b or key in _MAIN_FIELDS:
+            continue
+        if key == "tool_call" and isinstance(a, dict) and isinstance(b, dict):
+            changes.extend(
+                (f"tool_call.{sub}", a.get(sub), b.get(sub))
+                for sub in dict.fromkeys([*a, *b])
+                if sub not in ("name", "arguments") and a.get(sub) != b.get(sub)
+            )
+        elif key == "message_type" or (key in left and key in right):
+            changes.append((key, a, b))
+    return changes
+
+
 def _changed_cells(left: AgentMessage, right: AgentMessage, ignore: Collection[str]) -> str:
-    lw, rw = _comparable(left, ignore), _comparable(right, ignore)
-    if type(left) is type(right) and _main_text(left) != _main_text(right):
-        text_l, text_r = _inline(_main_text(left), _main_text(right))
-    else:
-        text_l, text_r = _e(_main_text(left)), _e(_main_text(right))
-    fields_l: list[str] = []
-    fields_r: list[str] = []
-    for key in dict.fromkeys([*lw, *rw]):
-        if lw.get(key) != rw.get(key) and key not in ("reasoning", "content", "error"):
-            fields_l.append(f"{_e(key)}: <mark>{_e(json.dumps(lw.get(key)))}</mark>")
-            fields_r.append(f"{_e(key)}: <mark>{_e(json.dumps(rw.get(key)))}</mark>")
+    text_l, text_r = _inline(_main_text(left), _main_text(right))
+    changes = _field_changes(_comparable(left, ignore), _comparable(right, ignore))
+    fields_l = [f"{_e(key)}: <mark>{_e(json.dumps(a))}</mark>" for key, a, _ in changes]
+    fields_r = [f"{_e(key)}: <mark>{_e(json.dumps(b))}</mark>" for key, _, b in changes]
 
     def cell(message: AgentMessage, text: str, fields: list[str]) -> str:
         kind = message_kind(message)

@@ -90,6 +90,7 @@ padding-bottom:2px}
 .sr-msg{border-left:4px solid #9aa5b1;border-radius:4px;padding:3px 8px;margin:3px 0;
 background:#f5f7fa;color:#1f2933}
 .sr-msg summary{cursor:pointer}
+.sr-msg details[open]>summary .sr-preview{display:none}
 .sr-kind{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;
 margin-right:6px}
 .sr-text{white-space:pre-wrap;word-break:break-word}
@@ -301,8 +302,9 @@ def _message_body(message: AgentMessage, *, open_reasoning: bool) -> tuple[str, 
             meta += " · signed"
         opened = " open" if open_reasoning else ""
         body = (
-            f"<details{opened}><summary class='sr-muted'>{_e(message_preview(message, 72))}"
-            f"</summary><pre>{_e(message.reasoning)}</pre></details>"
+            f"<details{opened}><summary class='sr-muted'><span class='sr-preview'>"
+            f"{_e(message_preview(message, 72))}</span></summary>"
+            f"<pre>{_e(message.reasoning)}</pre></details>"
         )
         return meta, body
     if isinstance(message, HiddenReasoningMessage):

@@ -861,6 +861,7 @@ class CassetteBrowser(_View):
                 tooltip=f"open {entry.name}",
                 layout=widgets.Layout(width=_COLUMNS[0]),
             )
+            button.add_class("streamreel-open")
             button.on_click(self._opener(entry.name))
             self.open_buttons[entry.name] = button
             cells = [
@@ -939,6 +940,8 @@ class CassetteBrowser(_View):
         shown = self.visible
         self.table.children = [self._rows[name] for name in shown]
         self.count.value = (
+            # Row buttons hold names: left-aligned like the rest of the table.
+            "<style>.streamreel-browser .streamreel-open{text-align:left}</style>"
             f"<span class='streamreel-count'>{len(shown)} of"
             f" {_plural(len(self.entries), 'cassette')}</span>"
         )

@@ -18,6 +18,6 @@ def main() -> None:
 
 
 # Each module adds its command to ``main`` when imported.
-from . import bench, importer, inspect, record, replay, serve  # noqa: E402, F401
+from . import bench, diff, fuzz, importer, inspect, record, replay, serve  # noqa: E402, F401
 
 __all__ = ["main"]

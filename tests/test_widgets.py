@@ -7,10 +7,13 @@ No browser and no kernel: ``Button.click()`` runs the click handlers, setting a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_display import (
     build,
     conversation,
@@ -20,6 +23,7 @@ from test_display import (
     weather_call,
 )
 
+from toolkit.cassette import BodyChunk
 from toolkit.errors import ConfigurationError
 from toolkit.messages import merge_deltas, to_wire
 from toolkit.parser import InterfaceSettings
@@ -418,3 +422,23 @@ def test_the_browser_displays_a_stable_text_and_a_table(folder: Path) -> None:
     assert text[2] == "  greeting.yaml: openai; tool-calls; ok"
     html = browser._repr_mimebundle_()["text/html"]
     assert html.count("<tr>") == 5 and "weather-rate-limited.yaml" in html
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_any_chunking_plays_to_the_same_messages(data: st.DataObject) -> None:
+    """Where the provider split the bytes changes the frames, never what they add up to."""
+    interaction = send_message("Plan: greet them.", "Hello — welcome back!")
+    body = interaction.response.body
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(body) - 1), max_size=40)))
+    pieces = [body[a:b] for a, b in itertools.pairwise([0, *cuts, len(body)])]
+    interaction.response.chunks = [BodyChunk(10.0 * n, p) for n, p in enumerate(pieces)]
+    result = replay(build(interaction))
+    player = StreamPlayer(result)
+    arrived = []
+    for position, frame in enumerate(player.frames, start=1):
+        assert frame.chunk is not None
+        arrived.extend(frame.chunk.messages)
+        player.seek(position)
+        assert wires(player.messages) == wires(merge_deltas(arrived))
+    assert wires(player.messages) == wires(result.merged)

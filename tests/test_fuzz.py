@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ BUNDLED = [
 
 # -- a deliberately naive parser ---------------------------------------------------------------
 
-_MARKER = '"message": "'
+_MARKER = re.compile(r'"message"\s*:\s*"')
 
 
 class NaiveParser:
@@ -77,11 +78,11 @@ class NaiveParser:
                 piece = (call.function.arguments if call.function else None) or ""
                 if not self.speaking:
                     self.seen += piece
-                    at = self.seen.find(_MARKER)
-                    if at < 0:
+                    found = _MARKER.search(self.seen)
+                    if found is None:
                         continue
                     self.speaking = True
-                    piece = self.seen[at + len(_MARKER) :]
+                    piece = self.seen[found.end() :]
                 piece = piece.removesuffix('"}')
                 try:
                     text = json.loads(f'"{piece}"')

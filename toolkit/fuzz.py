@@ -209,6 +209,8 @@ class Layout:
     bodies: dict[int, bytes]
     chunks: dict[int, list[ChatCompletionChunk]]
     runs: list[TextRun]
+    provider: str | None = None
+    api: str | None = None
     _interesting: dict[tuple[str, int], list[int]] = field(default_factory=dict, repr=False)
 
     def interesting(self, site: tuple[str, int]) -> list[int]:
@@ -381,7 +383,7 @@ def layout(cassette: Cassette, *, provider: str | None = None, api: str | None =
             bodies[index] = body
         chunks[index] = [o for o in outputs if isinstance(o, ChatCompletionChunk)]
         runs.extend(_runs(index, outputs))
-    return Layout(bodies, chunks, runs)
+    return Layout(bodies, chunks, runs, provider, api)
 
 
 # -- splits ------------------------------------------------------------------------------------
@@ -677,16 +679,10 @@ class Variant:
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
         expect_reasoning_content: bool | None = None,
-        provider: str | None = None,
-        api: str | None = None,
     ) -> ReplayResult:
         """The replay of the cassette cut this way."""
         return self.replay_checked(
-            parser=parser,
-            settings=settings,
-            expect_reasoning_content=expect_reasoning_content,
-            provider=provider,
-            api=api,
+            parser=parser, settings=settings, expect_reasoning_content=expect_reasoning_content
         )[0]
 
     def replay_checked(
@@ -695,8 +691,6 @@ class Variant:
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
         expect_reasoning_content: bool | None = None,
-        provider: str | None = None,
-        api: str | None = None,
     ) -> tuple[ReplayResult, bool]:
         """The replay, and whether the re-cut bodies decoded to other chunks than recorded."""
         expected, release = _schedule(self.layout, self.split)
@@ -712,8 +706,8 @@ class Variant:
             settings=settings,
             parser=wrapped,
             expect_reasoning_content=expect_reasoning_content,
-            provider=provider,
-            api=api,
+            provider=self.layout.provider,
+            api=self.layout.api,
         )
         return result, any(p.desynchronized for p in made)
 
@@ -756,8 +750,10 @@ class Difference:
 
     def describe(self) -> list[str]:
         lines = [f"interaction {self.interaction}, merged message {self.index}:"]
-        lines.append(f"  expected {self.expected if self.expected is not None else '(nothing)'}")
-        lines.append(f"  got      {self.got if self.got is not None else '(nothing)'}")
+        lines.append(
+            f"  as recorded  {self.expected if self.expected is not None else '(nothing)'}"
+        )
+        lines.append(f"  re-cut       {self.got if self.got is not None else '(nothing)'}")
         if self.expected is not None and self.got is not None:
             at = next(
                 (
@@ -769,8 +765,8 @@ class Difference:
             )
             start = max(0, at - 20)
             lines.append(
-                f"  first difference at character {at}: expected "
-                f"{self.expected[start : at + 20]!r}, got {self.got[start : at + 20]!r}"
+                f"  first difference at character {at}: as recorded "
+                f"{self.expected[start : at + 20]!r}, re-cut {self.got[start : at + 20]!r}"
             )
         return lines
 
@@ -860,7 +856,9 @@ class FuzzReport:
             f"{self.path}: the merged messages change with the split "
             f"(seed {failure.seed}, example {failure.example})",
             f"  smallest split found ({_count(len(failure.split.cuts()), 'cut')}, shrunk from "
-            f"{failure.cuts_before_shrinking} in {_count(failure.shrink_steps, 'replay')}):",
+            f"{failure.cuts_before_shrinking} in {_count(failure.shrink_steps, 'replay')}):"
+            if failure.cuts_before_shrinking
+            else "  the split:",
         ]
         lines += [f"    {line}" for line in failure.split.describe(self.layout)]
         if failure.desynchronized:
@@ -891,6 +889,8 @@ def fuzz_cassette(
     parser: ParserFactory | None = None,
     settings: InterfaceSettings | None = None,
     expect_reasoning_content: bool | None = None,
+    provider: str | None = None,
+    api: str | None = None,
     shrink_budget: int = 400,
 ) -> FuzzReport:
     """Replay ``examples`` splits of one cassette and report the first that changes anything."""
@@ -904,7 +904,7 @@ def fuzz_cassette(
             from .storage import load_cassette
 
             cassette = load_cassette(cassette)
-        shape = layout(cassette)
+        shape = layout(cassette, provider=provider, api=api)
     except StreamreelError as exc:
         return FuzzReport(name, 0, error=str(exc))
     if shape.empty:
@@ -914,7 +914,7 @@ def fuzz_cassette(
         "settings": settings,
         "expect_reasoning_content": expect_reasoning_content,
     }
-    expected = merged_view(replay(cassette, **options))
+    expected = merged_view(replay(cassette, provider=provider, api=api, **options))
 
     def run(split: Split) -> tuple[Difference | None, bool]:
         result, desynchronized = Variant(cassette, shape, split).replay_checked(**options)

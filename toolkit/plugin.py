@@ -90,6 +90,7 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from .diff import KNOBS, apply_knobs, load_factory, parse_knobs
 from .errors import CassetteError, ConfigurationError
 from .parser import InterfaceSettings
 from .replay import ParserFactory, ReplayResult, replay_chunk_file
@@ -162,8 +163,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # Bad option values are usage errors, reported once before any test runs, not as one
     # failure per test.
-    from .diff import load_factory, parse_knobs
-
     try:
         spec = config.getoption("streamreel_parser")
         knobs = parse_knobs(config.getoption("streamreel_settings") or [])
@@ -248,8 +247,6 @@ class CassetteReplayer:
         settings: InterfaceSettings,
         parser: ParserFactory | None,
     ) -> None:
-        from .diff import KNOBS, apply_knobs
-
         self.folders = list(folders)
         self._options = options
         self._marker_name: str | None = None
@@ -296,8 +293,6 @@ class CassetteReplayer:
         provider: str | None = None,
         api: str | None = None,
     ) -> ReplayResult:
-        from .diff import apply_knobs
-
         cli = dict(self._options.knobs)
         chosen = apply_knobs(settings or self._settings, cli)
         expect = cli.get("expect_reasoning_content", expect_reasoning_content)

@@ -133,6 +133,8 @@ def assert_split_invariant(
             parser=parser,
             settings=settings,
             expect_reasoning_content=expect_reasoning_content,
+            provider=variant.layout.provider,
+            api=variant.layout.api,
         )
     )
     got = merged_view(

@@ -201,9 +201,7 @@ def parse_wire(text: str | dict[str, Any]) -> AgentMessage | UsageStatistics:
     return parsed
 
 
-def to_sse(
-    messages: Iterable[AgentMessage], usage: UsageStatistics | None = None
-) -> Iterator[str]:
+def to_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None = None) -> Iterator[str]:
     """The REST stream: each message as an SSE event, the usage record, then ``[DONE]``."""
     for message in messages:
         yield f"data: {to_wire(message)}\n\n"

@@ -10,6 +10,7 @@ from typing import Any
 
 from .cassette import Cassette
 from .chunks import ChatCompletionChunk, StreamFault, parse_chunk
+from .diff import diff_cassette, diff_cassettes
 from .errors import (
     CassetteError,
     CassetteVersionError,
@@ -21,6 +22,7 @@ from .errors import (
     StreamreelError,
     UnsupportedStreamError,
 )
+from .fuzz import fuzz_cassette, fuzz_cassettes
 from .interface import QueuingInterface, StreamingServerInterface, messages_from_chunks
 from .matching import Matcher
 from .messages import (
@@ -41,8 +43,9 @@ from .messages import (
 from .parser import InterfaceSettings, StreamParser
 from .providers import StreamDecoder, StreamKind, detect_stream
 from .recorder import Recording, RecordMode, record
-from .replay import ReplayResult, replay, replay_chunk_file
+from .replay import ReplayResult, default_parser, replay, replay_chunk_file
 from .scrubbing import Scrubber
+from .snapshot import StreamDeltasSnapshotExtension, StreamSnapshotExtension, serialize_stream
 from .storage import load_cassette, save_cassette
 
 try:
@@ -72,9 +75,11 @@ __all__ = [
     "Scrubber",
     "StreamDecodeError",
     "StreamDecoder",
+    "StreamDeltasSnapshotExtension",
     "StreamFault",
     "StreamKind",
     "StreamParser",
+    "StreamSnapshotExtension",
     "StreamingServerInterface",
     "StreamreelError",
     "ToolCall",
@@ -84,7 +89,12 @@ __all__ = [
     "UnsupportedStreamError",
     "UsageStatistics",
     "__version__",
+    "default_parser",
     "detect_stream",
+    "diff_cassette",
+    "diff_cassettes",
+    "fuzz_cassette",
+    "fuzz_cassettes",
     "load_cassette",
     "load_ipython_extension",
     "merge_deltas",
@@ -95,6 +105,7 @@ __all__ = [
     "replay",
     "replay_chunk_file",
     "save_cassette",
+    "serialize_stream",
     "to_sse",
     "to_wire",
 ]

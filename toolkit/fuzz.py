@@ -61,11 +61,10 @@ from typing import Any, Literal, TypeVar
 from .cassette import BodyChunk, Cassette, Interaction, RecordedResponse
 from .chunks import ChatCompletionChunk, StreamFault
 from .errors import ConfigurationError, StreamreelError
-from .interface import StreamingServerInterface
 from .messages import ErrorMessage
 from .parser import InterfaceSettings
 from .providers import StreamDecoder, chunks_from_json_body, detect_stream
-from .replay import ParserFactory, ReplayResult, StreamingInterfaceLike, replay
+from .replay import ParserFactory, ReplayResult, StreamingInterfaceLike, default_parser, replay
 from .snapshot import Placeholders, stable_wire
 
 __all__ = [
@@ -655,16 +654,6 @@ def _schedule(
     return expected, release
 
 
-def _builtin(settings: InterfaceSettings) -> StreamingInterfaceLike:
-    return StreamingServerInterface(
-        use_assistant_message=settings.use_assistant_message,
-        assistant_message_tool_name=settings.assistant_message_tool_name,
-        assistant_message_tool_kwarg=settings.assistant_message_tool_kwarg,
-        inner_thoughts_in_kwargs=settings.inner_thoughts_in_kwargs,
-        inner_thoughts_kwarg=settings.inner_thoughts_kwarg,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One cassette under one split: replay it with any parser."""
@@ -694,7 +683,7 @@ class Variant:
     ) -> tuple[ReplayResult, bool]:
         """The replay, and whether the re-cut bodies decoded to other chunks than recorded."""
         expected, release = _schedule(self.layout, self.split)
-        build = parser or _builtin
+        build = parser or default_parser
         made: list[RechunkingParser] = []
 
         def wrapped(chosen: InterfaceSettings) -> StreamingInterfaceLike:

@@ -33,7 +33,7 @@ from .chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
 from .errors import ChunkError, StreamreelError, UnsupportedStreamError
 from .interface import StreamingServerInterface
 from .messages import AgentMessage, ErrorMessage, UsageStatistics, merge_deltas
-from .parser import InterfaceSettings
+from .parser import InterfaceSettings, StreamParser
 from .providers import (
     StreamDecoder,
     StreamKind,
@@ -51,6 +51,7 @@ __all__ = [
     "RequestSummary",
     "StreamingInterfaceLike",
     "Timing",
+    "default_parser",
     "replay",
     "replay_chunk_file",
 ]
@@ -303,14 +304,9 @@ class _Driver:
         return taken
 
 
-def _default_factory(settings: InterfaceSettings) -> StreamingInterfaceLike:
-    return StreamingServerInterface(
-        use_assistant_message=settings.use_assistant_message,
-        assistant_message_tool_name=settings.assistant_message_tool_name,
-        assistant_message_tool_kwarg=settings.assistant_message_tool_kwarg,
-        inner_thoughts_in_kwargs=settings.inner_thoughts_in_kwargs,
-        inner_thoughts_kwarg=settings.inner_thoughts_kwarg,
-    )
+def default_parser(settings: InterfaceSettings) -> StreamingServerInterface:
+    """streamreel's own streaming interface with ``settings``, what replays use by default."""
+    return StreamingServerInterface(parser=StreamParser(settings))
 
 
 def replay(
@@ -338,7 +334,7 @@ def replay(
 
     loaded = cassette if isinstance(cassette, Cassette) else load_cassette(cassette)
     settings = settings or InterfaceSettings(use_assistant_message=True)
-    driver = _Driver((parser or _default_factory)(settings))
+    driver = _Driver((parser or default_parser)(settings))
     chosen = set(interactions) if interactions is not None else None
     seed = str(loaded.path or id(loaded))
     results: list[InteractionResult] = []
@@ -513,7 +509,7 @@ def replay_chunk_file(
     """
     source = Path(path)
     settings = settings or InterfaceSettings(use_assistant_message=True)
-    driver = _Driver((parser or _default_factory)(settings))
+    driver = _Driver((parser or default_parser)(settings))
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
     messages: list[AgentMessage] = []

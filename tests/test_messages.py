@@ -150,3 +150,34 @@ def test_merge_joins_only_deltas_of_one_logical_message() -> None:
         AssistantMessage(id="m", date=DATE, content="b"),
     ]
     assert len(merge_deltas(loose)) == 2
+
+
+def test_merge_gathers_interleaved_deltas_of_one_logical_message() -> None:
+    from chunkfactory import chunk, tool
+
+    stream = [
+        tool("", name="weather", call_id="a", index=0),
+        tool("", name="weather", call_id="b", index=1),
+    ]
+    stream += [
+        tool('{"city":', index=0),
+        tool('{"city":', index=1),
+        tool('"Oslo"}', index=0),
+        tool('"Rome"}', index=1),
+    ]
+    stream.append(chunk(finish="tool_calls"))
+    merged = merge_deltas(run(stream, inner_thoughts_in_kwargs=False))
+    calls = [
+        (m.tool_call.tool_call_id, m.tool_call.arguments)
+        for m in merged
+        if isinstance(m, ToolCallMessage)
+    ]
+    assert calls == [("a", '{"city":"Oslo"}'), ("b", '{"city":"Rome"}')]
+
+
+def test_merge_puts_a_call_split_by_its_inner_thoughts_back_together() -> None:
+    args = '{"query": "x", "inner_thoughts": "why", "limit": 2}'
+    merged = merge_deltas(run(tool_stream(args, name="search")))
+    assert [type(m) for m in merged] == [ToolCallMessage, ReasoningMessage]
+    call = merged[0].tool_call  # type: ignore[union-attr]
+    assert json.loads(call.arguments or "") == {"query": "x", "limit": 2}

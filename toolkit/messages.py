@@ -273,17 +273,25 @@ def _join(first: AgentMessage, second: AgentMessage) -> AgentMessage | None:
 
 
 def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
-    """Join adjacent deltas of one logical message (same type, id and otid).
+    """Join the deltas of each logical message (same type, id and otid) into one message.
 
-    The result does not depend on where the provider split the stream: it is what tests,
-    snapshots and diffs compare.
+    A logical message takes the place of its first delta. Its deltas need not be adjacent:
+    parallel tool calls interleave, and the inner thoughts of a call can sit between two of its
+    argument deltas. Messages without an otid (the non-streaming path) are never joined. The
+    result does not depend on where the provider split the stream: it is what tests, snapshots
+    and diffs compare.
     """
     merged: list[AgentMessage] = []
+    position: dict[tuple[str, str, str], int] = {}
     for message in messages:
-        if merged:
-            joined = _join(merged[-1], message)
-            if joined is not None:
-                merged[-1] = joined
-                continue
+        if isinstance(message, LettaMessage) and message.otid is not None:
+            key = (message.message_type, message.id, message.otid)
+            found = position.get(key)
+            if found is not None:
+                joined = _join(merged[found], message)
+                if joined is not None:
+                    merged[found] = joined
+                    continue
+            position[key] = len(merged)
         merged.append(message)
     return merged

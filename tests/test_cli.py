@@ -176,3 +176,37 @@ def test_import_writes_a_cassette_and_reports_bad_input(tmp_path: Path) -> None:
         main, ["import", str(tmp_path / "bad.json"), "-o", str(tmp_path / "x.yaml")]
     )
     assert bad.exit_code == 1 and "bad.json" in bad.output and not (tmp_path / "x.yaml").exists()
+
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+
+def test_replay_one_interaction_of_a_cassette() -> None:
+    source = CASSETTES / "openai-send-message-inner-thoughts.yaml"
+    both = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl", "--merge"])
+    second = CliRunner().invoke(
+        main, ["replay", str(source), "--format", "jsonl", "--merge", "-i", "1"]
+    )
+    assert both.exit_code == second.exit_code == 0
+    all_lines, one = both.output.splitlines(), second.output.splitlines()
+    assert 0 < len(one) < len(all_lines) and one == all_lines[-len(one) :]
+    missing = CliRunner().invoke(main, ["replay", str(source), "--interaction", "7"])
+    assert missing.exit_code == 2 and "no interaction [7]" in missing.output
+
+
+def test_http_error_in_a_cassette_is_an_error_line_in_jsonl_and_sse() -> None:
+    source = CASSETTES / "openai-http-429.yaml"
+    jsonl = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl"])
+    assert jsonl.exit_code == 1
+    (line,) = jsonl.stdout.splitlines()
+    assert set(json.loads(line)) == {"error"} and "429" in json.loads(line)["error"]
+    sse = CliRunner().invoke(main, ["replay", str(source), "--format", "sse"])
+    assert sse.stdout.startswith('data: {"error":') and sse.stdout.endswith("data: [DONE]\n\n")
+
+
+def test_load_ext_toolkit_registers_the_record_cell_magic() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "toolkit")
+    assert shell.find_cell_magic("record") is not None

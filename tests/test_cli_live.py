@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from recording_support import OPENAI_MODEL, all_scripted, openai_body
+from recording_support import OPENAI_MODEL, SEND_MESSAGE_TOOL, all_scripted, openai_body
 
+from toolkit.cassette import BodyChunk
 from toolkit.cli import main
 from toolkit.emulator import Emulator, EmulatorServer
 from toolkit.storage import save_cassette
@@ -33,10 +34,50 @@ def test_record_shows_the_reply_live_and_writes_a_scrubbed_cassette(
     arguments += ["--prompt", "Say hello", "-o", str(output)]
     result = CliRunner().invoke(main, arguments, env={"OPENAI_API_KEY": "sk-cli-secret-4242"})
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Hello there!")  # the text as it streamed
-    assert "reasoning    Hello there!" in result.stdout  # then the messages the interface made
+    assert "[reasoning] Hello there!" in result.stdout  # each delta as it streamed
+    assert "reasoning    Hello there!" in result.stdout  # then the whole messages
     assert "wrote" in result.stderr and "1 interactions" in result.stderr
     assert "sk-cli-secret-4242" not in output.read_text()
+
+
+def test_record_shows_agent_messages_live_as_chunks_arrive(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([SEND_MESSAGE_TOOL]))
+    arguments = ["record", "--provider", "openai", "--base-url", emulator.base_url + "/v1"]
+    arguments += ["--model", OPENAI_MODEL, "--prompt", "Greet me", "--tools", str(tools)]
+    arguments += ["-o", str(tmp_path / "greet.yaml")]
+    result = CliRunner().invoke(main, arguments, env={"OPENAI_API_KEY": "sk-x"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    live = out.index("[reasoning] The user wants a greeting.")
+    assert out.index("[assistant] Hi there!") > live
+    assert out.index("assistant    Hi there!") > out.index("[assistant] Hi there!")
+
+
+def test_the_chunk_observer_sees_every_chunk_in_order_as_it_is_recorded(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    from toolkit.recorder import record
+
+    seen: list[bytes] = []
+    body = openai_body("Say hello", stream=True)
+    url = emulator.base_url + "/v1/chat/completions"
+
+    def observe(capture: object, chunk: BodyChunk) -> None:
+        seen.append(chunk.data)
+
+    with (
+        record(tmp_path / "o.yaml", mode="all", on_chunk=observe),
+        httpx.Client() as client,
+        client.stream("POST", url, json=body) as response,
+    ):
+        pieces = response.iter_raw()
+        first = next(pieces)
+        assert seen  # the observer saw the chunk before the caller got it
+        rest = b"".join(pieces)
+    assert b"".join(seen) == first + rest
 
 
 def test_record_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -67,6 +67,7 @@ from .scrubbing import Scrubber
 
 __all__ = [
     "Capture",
+    "ChunkObserver",
     "RecordMode",
     "Recording",
     "Replay",
@@ -74,6 +75,9 @@ __all__ = [
     "record",
     "resolve_mode",
 ]
+
+ChunkObserver = Callable[["Capture", BodyChunk], None]
+"""Called with a capture and each body chunk as it is recorded."""
 
 _FALSE_VALUES: Final = frozenset({"", "0", "false", "no"})
 _DECODED_HEADERS: Final = frozenset({"content-encoding", "content-length"})
@@ -128,6 +132,7 @@ class Capture:
     chunks: list[BodyChunk] = field(default_factory=list)
     error: str | None = None
     done: bool = False
+    observer: ChunkObserver | None = field(default=None, repr=False)
 
     def response_started(
         self, status: int, reason: str, headers: dict[str, list[str]], *, decoded: bool
@@ -145,7 +150,10 @@ class Capture:
 
     def chunk(self, offset_ms: float, data: bytes) -> None:
         if data:
-            self.chunks.append(BodyChunk(round(offset_ms, 3), data))
+            piece = BodyChunk(round(offset_ms, 3), data)
+            self.chunks.append(piece)
+            if self.observer is not None:
+                self.observer(self, piece)
 
     def finish(self, error: str | None = None) -> None:
         """The body ended, was cut (``error``), or the client stopped reading it."""
@@ -181,6 +189,7 @@ class Session:
     scrubber: Scrubber = field(default_factory=Scrubber)
     speed: float = 0.0
     source: str = "the cassette"
+    observer: ChunkObserver | None = None
     queue: ReplayQueue = field(init=False)
     captures: list[Capture] = field(init=False, default_factory=list)
     played: list[int] = field(init=False, default_factory=list)
@@ -207,7 +216,7 @@ class Session:
                     return Replay(interaction.response, self.speed, index)
                 if not self._may_record():
                     raise self._no_match(probe)
-            capture = Capture(len(self.captures), request, now)
+            capture = Capture(len(self.captures), request, now, observer=self.observer)
             self.captures.append(capture)
             return capture
 
@@ -288,8 +297,10 @@ class Recording:
         match: Matcher | None = None,
         speed: float = 0.0,
         environ: Mapping[str, str] | None = None,
+        on_chunk: ChunkObserver | None = None,
     ) -> None:
         self.path = Path(path)
+        self.on_chunk = on_chunk
         self.mode = resolve_mode(mode, environ)
         self.scrubber = scrub if scrub is not None else Scrubber()
         self.matcher = match if match is not None else Matcher()
@@ -324,6 +335,7 @@ class Recording:
             scrubber=self.scrubber,
             speed=self.speed,
             source=str(self.path),
+            observer=self.on_chunk,
         )
         interception.activate(self._session)
         return self
@@ -375,6 +387,7 @@ def record(
     scrub: Scrubber | None = None,
     match: Matcher | None = None,
     speed: float = 0.0,
+    on_chunk: ChunkObserver | None = None,
 ) -> Recording:
     """Record or replay every httpx/httpx2 request made inside the block.
 
@@ -382,8 +395,10 @@ def record(
     ``all``.  ``scrub`` says which secrets to remove, ``match`` how requests are compared, and
     ``speed`` how fast replayed streams flow: offsets are multiplied by it, so 0 (the default)
     sends every chunk at once, 1 keeps the recorded pace, 0.1 is ten times faster.
+    ``on_chunk`` is called with the capture and each body chunk as it is recorded (on the thread
+    reading the response), before the caller gets it: a live view of what is being recorded.
     """
-    return Recording(path, mode=mode, scrub=scrub, match=match, speed=speed)
+    return Recording(path, mode=mode, scrub=scrub, match=match, speed=speed, on_chunk=on_chunk)
 
 
 def _load(path: Path) -> Cassette:

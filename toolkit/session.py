@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
 from .errors import ConfigurationError, RecordingError
-from .recorder import RecordMode, record
+from .recorder import ChunkObserver, RecordMode, record
 
 __all__ = ["API_KEY_VARIABLES", "Provider", "SessionResult", "load_tools", "record_session"]
 
@@ -58,6 +58,7 @@ def record_session(
     tools: str | os.PathLike[str] | None = None,
     stream: bool = True,
     on_message: Callable[[str], None] | None = None,
+    on_chunk: ChunkObserver | None = None,
     mode: RecordMode | str = RecordMode.ALL,
     max_tokens: int = 1024,
     api_key: str | None = None,
@@ -66,8 +67,9 @@ def record_session(
     """Send ``prompt`` to ``model`` once with the official SDK and record it to ``output``.
 
     ``on_message`` receives each piece of assistant text as it streams (the whole text once when
-    ``stream`` is False).  ``mode`` defaults to ``all``: asking for a recording means calling the
-    provider, even when ``output`` already exists; other interactions in it are kept.
+    ``stream`` is False); ``on_chunk`` receives each recorded body chunk (see ``record``).
+    ``mode`` defaults to ``all``: asking for a recording means calling the provider, even when
+    ``output`` already exists; other interactions in it are kept.
     """
     if provider not in get_args(Provider):
         raise ConfigurationError(
@@ -82,7 +84,7 @@ def record_session(
     key = api_key or _key_from(provider, os.environ if environ is None else environ)
     definitions = load_tools(tools, provider) if tools is not None else None
     emit = on_message if on_message is not None else _ignore
-    with record(output, mode=mode) as recording:
+    with record(output, mode=mode, on_chunk=on_chunk) as recording:
         if provider == "anthropic":
             text = _anthropic(key, base_url, model, prompt, definitions, stream, max_tokens, emit)
         else:

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from ..errors import StreamreelError
+from ..parser import InterfaceSettings
 from ..replay import replay
 from ..session import record_session
 from . import main
+from .live import LiveView
 from .render import render_table
 
 
@@ -45,11 +47,16 @@ def record_command(
     stream: bool,
     output: Path,
 ) -> None:
-    """Record one session with a provider into a cassette, showing the reply as it streams.
+    """Record one session with a provider into a cassette, showing its messages as they stream.
 
-    Secrets (keys, authorization headers, cookies, organisation ids) are scrubbed from the
-    cassette; the file is written atomically when the session ends.
+    Each chunk is shown as the streaming interface turns it into agent messages (reasoning, tool
+    calls, assistant text) the moment it arrives; the whole messages follow when the session
+    ends. Secrets (keys, authorization headers, cookies, organisation ids) are scrubbed from the
+    cassette, which is written atomically when the session ends.
     """
+    live = LiveView(
+        lambda text: click.echo(text, nl=False), InterfaceSettings(use_assistant_message=True)
+    )
     try:
         result = record_session(
             provider,  # type: ignore[arg-type]
@@ -59,11 +66,11 @@ def record_command(
             base_url=base_url,
             tools=tools,
             stream=stream,
-            on_message=lambda text: click.echo(text, nl=False),
+            on_chunk=live,
         )
     except StreamreelError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo()
+    live.close()
     click.secho(f"wrote {output} ({result.interactions} interactions)", bold=True, err=True)
     # What the streaming interface makes of what was just recorded.
     replayed = replay(output)

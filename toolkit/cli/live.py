@@ -1,0 +1,97 @@
+"""A live view of a recording: each recorded chunk through the decoder and the interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..cassette import BodyChunk, RecordedResponse
+from ..chunks import StreamFault
+from ..errors import StreamreelError
+from ..interface import new_message_id
+from ..messages import (
+    AgentMessage,
+    AssistantMessage,
+    ErrorMessage,
+    HiddenReasoningMessage,
+    ReasoningMessage,
+    ToolCallMessage,
+)
+from ..parser import InterfaceSettings, StreamParser
+from ..providers import StreamDecoder, detect_stream
+from ..recorder import Capture
+
+
+def _piece(message: AgentMessage) -> tuple[str, str]:
+    """A delta's label (shown when a new message starts) and its text."""
+    if isinstance(message, ReasoningMessage):
+        return (
+            "thinking" if message.source == "reasoner_model" else "reasoning"
+        ), message.reasoning
+    if isinstance(message, HiddenReasoningMessage):
+        return "hidden", message.hidden_reasoning or ""
+    if isinstance(message, AssistantMessage):
+        return "assistant", message.content
+    if isinstance(message, ToolCallMessage):
+        call = message.tool_call
+        head = f"{call.name} " if call.name else ""
+        return "tool call", head + (call.arguments or "")
+    if isinstance(message, ErrorMessage):
+        return "ERROR", message.error
+    return message.message_type, ""
+
+
+class LiveView:
+    """Feeds each recorded chunk of each streamed response through the interface and writes the
+    deltas as they come: a label when a new message starts, then its text."""
+
+    def __init__(self, write: Callable[[str], None], settings: InterfaceSettings) -> None:
+        self._write = write
+        self._parser = StreamParser(settings)
+        self._streams: dict[int, tuple[StreamDecoder, str] | None] = {}
+        self._current: str | None = None
+
+    def __call__(self, capture: Capture, chunk: BodyChunk) -> None:
+        if capture.sequence not in self._streams:
+            self._streams[capture.sequence] = self._start(capture, chunk)
+        stream = self._streams[capture.sequence]
+        if stream is None:
+            return
+        decoder, message_id = stream
+        try:
+            outputs = decoder.feed(chunk.data)
+        except StreamreelError as exc:
+            self._show(self._parser.error(exc.reason))
+            self._streams[capture.sequence] = None
+            return
+        date = capture.started_at
+        for output in outputs:
+            if isinstance(output, StreamFault):
+                self._show(self._parser.error(output.describe()))
+            else:
+                self._show(self._parser.feed(output, message_id=message_id, message_date=date))
+
+    def _start(self, capture: Capture, chunk: BodyChunk) -> tuple[StreamDecoder, str] | None:
+        response = RecordedResponse(
+            capture.status or 0, capture.reason, capture.headers, chunk.data
+        )
+        try:
+            kind = detect_stream(capture.request, response)
+        except StreamreelError:
+            return None  # not a stream this view can read; the table after the recording shows it
+        if not kind.adapted or kind.framing in ("json", "none") or response.status >= 400:
+            return None
+        return StreamDecoder(kind), new_message_id()
+
+    def _show(self, messages: list[AgentMessage]) -> None:
+        for message in messages:
+            label, text = _piece(message)
+            otid = getattr(message, "otid", None) or label
+            if otid != self._current:
+                self._current = otid
+                self._write(f"\n[{label}] ")
+            self._write(text)
+
+    def close(self) -> None:
+        self._show(self._parser.finish())
+        if self._current is not None:
+            self._write("\n")

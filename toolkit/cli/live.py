@@ -19,25 +19,23 @@ from ..messages import (
 from ..parser import InterfaceSettings, StreamParser
 from ..providers import StreamDecoder, detect_stream
 from ..recorder import Capture
+from .render import label
 
 
-def _piece(message: AgentMessage) -> tuple[str, str]:
-    """A delta's label (shown when a new message starts) and its text."""
+def _delta_text(message: AgentMessage) -> str:
+    """The text a delta adds, as it streams (arguments raw, not pretty-printed)."""
     if isinstance(message, ReasoningMessage):
-        return (
-            "thinking" if message.source == "reasoner_model" else "reasoning"
-        ), message.reasoning
+        return message.reasoning
     if isinstance(message, HiddenReasoningMessage):
-        return "hidden", message.hidden_reasoning or ""
+        return message.hidden_reasoning or ""
     if isinstance(message, AssistantMessage):
-        return "assistant", message.content
+        return message.content
     if isinstance(message, ToolCallMessage):
         call = message.tool_call
-        head = f"{call.name} " if call.name else ""
-        return "tool call", head + (call.arguments or "")
+        return (f"{call.name} " if call.name else "") + (call.arguments or "")
     if isinstance(message, ErrorMessage):
-        return "ERROR", message.error
-    return message.message_type, ""
+        return message.error
+    return ""
 
 
 class LiveView:
@@ -84,12 +82,12 @@ class LiveView:
 
     def _show(self, messages: list[AgentMessage]) -> None:
         for message in messages:
-            label, text = _piece(message)
-            otid = getattr(message, "otid", None) or label
+            kind = label(message)
+            otid = getattr(message, "otid", None) or kind
             if otid != self._current:
                 self._current = otid
-                self._write(f"\n[{label}] ")
-            self._write(text)
+                self._write(f"\n[{kind}] ")
+            self._write(_delta_text(message))
 
     def close(self) -> None:
         self._show(self._parser.finish())

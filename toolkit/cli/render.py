@@ -26,35 +26,45 @@ _LABEL_WIDTH = 12
 _TEXT_WIDTH = 84
 
 
-def _label_and_text(message: AgentMessage) -> tuple[str, str]:
+def label(message: AgentMessage) -> str:
+    """The short kind a message is shown under, in the table and in the live view."""
     if isinstance(message, ReasoningMessage):
-        label = "reasoning" if message.source == "non_reasoner_model" else "thinking"
-        text = message.reasoning
-        if message.signature:
-            text += f"\n[signature {message.signature[:16]}...]"
-        return label, text
+        return "reasoning" if message.source == "non_reasoner_model" else "thinking"
     if isinstance(message, HiddenReasoningMessage):
-        return "hidden", f"[{message.state}] {message.hidden_reasoning or ''}".rstrip()
+        return "hidden"
     if isinstance(message, AssistantMessage):
-        return "assistant", message.content
+        return "assistant"
+    if isinstance(message, ToolCallMessage):
+        return "tool call"
+    if isinstance(message, ToolReturnMessage):
+        return f"return {message.status}"
+    if isinstance(message, UserMessage | SystemMessage):
+        return message.message_type.removesuffix("_message")
+    if isinstance(message, ErrorMessage):
+        return "ERROR"
+    raise AssertionError(f"unknown message type {type(message).__name__}")
+
+
+def _text(message: AgentMessage) -> str:
+    if isinstance(message, ReasoningMessage):
+        signature = f"\n[signature {message.signature[:16]}...]" if message.signature else ""
+        return message.reasoning + signature
+    if isinstance(message, HiddenReasoningMessage):
+        return f"[{message.state}] {message.hidden_reasoning or ''}".rstrip()
     if isinstance(message, ToolCallMessage):
         call = message.tool_call
         head = " ".join(
-            part
-            for part in (call.name, f"({call.tool_call_id})" if call.tool_call_id else None)
-            if part
+            p for p in (call.name, f"({call.tool_call_id})" if call.tool_call_id else None) if p
         )
         arguments = call.arguments or ""
         with contextlib.suppress(ValueError):  # not JSON: show the text as it came
             arguments = json.dumps(json.loads(arguments), ensure_ascii=False, indent=2)
-        return "tool call", f"{head}\n{arguments}".strip()
+        return f"{head}\n{arguments}".strip()
     if isinstance(message, ToolReturnMessage):
-        return f"return {message.status}", message.tool_return
-    if isinstance(message, UserMessage | SystemMessage):
-        return message.message_type.removesuffix("_message"), message.content
+        return message.tool_return
     if isinstance(message, ErrorMessage):
-        return "ERROR", message.error
-    raise AssertionError(f"unknown message type {type(message).__name__}")
+        return message.error
+    return message.content
 
 
 def render_table(messages: Iterable[AgentMessage], usage: UsageStatistics | None = None) -> str:
@@ -62,11 +72,11 @@ def render_table(messages: Iterable[AgentMessage], usage: UsageStatistics | None
     lines: list[str] = []
     indent = " " * (_LABEL_WIDTH + 1)
     for message in messages:
-        label, text = _label_and_text(message)
+        kind, text = label(message), _text(message)
         body: list[str] = []
         for paragraph in text.split("\n") or [""]:
             body.extend(textwrap.wrap(paragraph, _TEXT_WIDTH, replace_whitespace=False) or [""])
-        lines.append(f"{label:<{_LABEL_WIDTH}} {body[0]}".rstrip())
+        lines.append(f"{kind:<{_LABEL_WIDTH}} {body[0]}".rstrip())
         lines.extend(f"{indent}{line}".rstrip() for line in body[1:])
     if usage is not None:
         lines.append(

@@ -166,7 +166,8 @@ class MessagesAdapter:
         self._stamp.id = opt_str(message, "id", where)
         self._stamp.model = opt_str(message, "model", where)
         self._take_usage(opt_obj(message, "usage", where))
-        return [self._stamp.chunk(role="assistant")]
+        # The prompt is counted here already: a stream cut before message_delta keeps it.
+        return [self._stamp.chunk(role="assistant", usage=self._usage())]
 
     def _on_block_start(self, data: dict[str, Any]) -> list[Output]:
         where = "Anthropic content_block_start"

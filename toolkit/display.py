@@ -48,6 +48,7 @@ from .messages import (
     wire_dict,
 )
 from .replay import InteractionResult, ReplayResult
+from .snapshot import align
 
 __all__ = [
     "DEFAULT_IGNORED_FIELDS",
@@ -535,30 +536,6 @@ def _key(message: AgentMessage, ignore: Collection[str]) -> str:
     return json.dumps(_comparable(message, ignore), sort_keys=True)
 
 
-def _pair_in_order(left: Sequence[AgentMessage], right: Sequence[AgentMessage]) -> list[DiffRow]:
-    paired = min(len(left), len(right))
-    rows = [DiffRow("changed", left[i], right[i]) for i in range(paired)]
-    rows.extend(DiffRow("removed", left=m) for m in left[paired:])
-    rows.extend(DiffRow("added", right=m) for m in right[paired:])
-    return rows
-
-
-def _pair_by_kind(left: Sequence[AgentMessage], right: Sequence[AgentMessage]) -> list[DiffRow]:
-    """Pair the messages of a changed run: same kinds first, so a parser that drops the
-    reasoning before each tool call shows the reasoning missing and the calls side by side,
-    rather than every message paired with the wrong one."""
-    kinds = difflib.SequenceMatcher(
-        None, [message_kind(m) for m in left], [message_kind(m) for m in right], autojunk=False
-    )
-    rows: list[DiffRow] = []
-    for tag, a0, a1, b0, b1 in kinds.get_opcodes():
-        if tag == "equal":
-            rows.extend(DiffRow("changed", left[a0 + i], right[b0 + i]) for i in range(a1 - a0))
-        else:
-            rows.extend(_pair_in_order(left[a0:a1], right[b0:b1]))
-    return rows
-
-
 def diff_messages(
     left: Sequence[AgentMessage],
     right: Sequence[AgentMessage],
@@ -567,18 +544,25 @@ def diff_messages(
 ) -> list[DiffRow]:
     """Align two message sequences on their wire JSON (less ``ignore``), unfolded.
 
-    Within a changed run, messages of the same kind pair up in order; the rest pair up by
-    position, and what is left over on one side is removed or added.
+    The alignment is the snapshot diff's (:func:`toolkit.snapshot.align`): identical messages
+    match first; within a changed run, messages of the same kind pair up in order, the rest
+    pair up by position, and what is left over on one side is removed or added.
     """
     left_keys = [_key(m, ignore) for m in left]
     right_keys = [_key(m, ignore) for m in right]
-    matcher = difflib.SequenceMatcher(None, left_keys, right_keys, autojunk=False)
+    kinds = {
+        key: message_kind(m)
+        for key, m in zip([*left_keys, *right_keys], [*left, *right], strict=True)
+    }
     rows: list[DiffRow] = []
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag == "equal":
-            rows.extend(DiffRow("same", left[a0 + i], right[b0 + i]) for i in range(a1 - a0))
-        else:
-            rows.extend(_pair_by_kind(left[a0:a1], right[b0:b1]))
+    for i, j in align(left_keys, right_keys, kind=kinds.__getitem__):
+        if i is not None and j is not None:
+            same = left_keys[i] == right_keys[j]
+            rows.append(DiffRow("same" if same else "changed", left[i], right[j]))
+        elif i is not None:
+            rows.append(DiffRow("removed", left=left[i]))
+        elif j is not None:
+            rows.append(DiffRow("added", right=right[j]))
     return rows
 
 

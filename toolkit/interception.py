@@ -254,38 +254,12 @@ class _Flavor:
         return fallback
 
 
-class _HttpxSyncStream(httpx.SyncByteStream):
-    def __init__(self, parts: Iterator[bytes], on_close: Callable[[], None]) -> None:
-        self._parts = parts
-        self._on_close = on_close
+def _stream_types(lib: Any) -> tuple[type[Any], type[Any]]:
+    """Byte-stream classes of ``lib`` around our iterators; httpx and httpx2 share the shape but
+    each checks for its own base classes, so each gets its own pair."""
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self._parts
-
-    def close(self) -> None:
-        self._on_close()
-
-
-class _HttpxAsyncStream(httpx.AsyncByteStream):
-    def __init__(self, parts: AsyncIterator[bytes], on_close: Callable[[], Any]) -> None:
-        self._parts = parts
-        self._on_close = on_close
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._parts
-
-    async def aclose(self) -> None:
-        await self._on_close()
-
-
-def _flavors() -> list[_Flavor]:
-    flavors = [_Flavor(httpx, _HttpxSyncStream, _HttpxAsyncStream)]
-    try:
-        import httpx2
-    except ImportError:
-        return flavors
-
-    class _Httpx2SyncStream(httpx2.SyncByteStream):
+    # The base classes come from a module passed in at run time, so their type is Any.
+    class SyncStream(lib.SyncByteStream):  # type: ignore[misc]
         def __init__(self, parts: Iterator[bytes], on_close: Callable[[], None]) -> None:
             self._parts = parts
             self._on_close = on_close
@@ -296,7 +270,7 @@ def _flavors() -> list[_Flavor]:
         def close(self) -> None:
             self._on_close()
 
-    class _Httpx2AsyncStream(httpx2.AsyncByteStream):
+    class AsyncStream(lib.AsyncByteStream):  # type: ignore[misc]
         def __init__(self, parts: AsyncIterator[bytes], on_close: Callable[[], Any]) -> None:
             self._parts = parts
             self._on_close = on_close
@@ -307,7 +281,16 @@ def _flavors() -> list[_Flavor]:
         async def aclose(self) -> None:
             await self._on_close()
 
-    flavors.append(_Flavor(httpx2, _Httpx2SyncStream, _Httpx2AsyncStream))
+    return SyncStream, AsyncStream
+
+
+def _flavors() -> list[_Flavor]:
+    flavors = [_Flavor(httpx, *_stream_types(httpx))]
+    try:
+        import httpx2
+    except ImportError:
+        return flavors
+    flavors.append(_Flavor(httpx2, *_stream_types(httpx2)))
     return flavors
 
 

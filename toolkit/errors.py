@@ -32,6 +32,7 @@ __all__ = [
     "StreamDecodeError",
     "StreamreelError",
     "UnsupportedStreamError",
+    "describe_value",
 ]
 
 
@@ -127,3 +128,24 @@ class NoMatchError(RecordingError):
 
 class ConfigurationError(StreamreelError):
     """Settings that contradict each other or name something unknown."""
+
+
+def describe_value(value: object) -> str:
+    """The ``got Z`` of an error message: names a parsed value without dumping all of it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}" if value else "an empty string"
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes of binary"
+    if isinstance(value, dict):
+        keys = ", ".join(str(key) for key in list(value)[:6])
+        return f"a mapping with keys [{keys}]" if value else "an empty mapping"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a {type(value).__name__}"

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .cassette import Cassette, CassetteInfo, Interaction, RecordedRequest, RecordedResponse
-from .errors import CassetteError
+from .errors import CassetteError, describe_value
 
 __all__ = ["read_nock"]
 
@@ -31,20 +31,8 @@ _FIX = "fix the nock recording or record it again"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def _describe(value: object) -> str:
-    """Names a JSON value for an error message without dumping all of it."""
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _fail(action: str, expected: str, got: object) -> CassetteError:
-    shown = _describe(got)
+    shown = describe_value(got)
     return CassetteError(f"cannot {action}: expected {expected}, got {shown}; {_FIX}")
 
 

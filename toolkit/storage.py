@@ -129,7 +129,7 @@ from .cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from .errors import CassetteError, CassetteVersionError
+from .errors import CassetteError, CassetteVersionError, describe_value
 from .har import read_har
 from .nock import read_nock
 
@@ -180,27 +180,6 @@ def _error(
         interaction=interaction,
         line=line,
     )
-
-
-def _describe(value: object) -> str:
-    """Names a parsed value for an error message without dumping all of it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {value}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {shown!r}" if value else "an empty string"
-    if isinstance(value, bytes):
-        return f"{len(value)} bytes of binary"
-    if isinstance(value, dict):
-        keys = ", ".join(str(key) for key in list(value)[:6])
-        return f"a mapping with keys [{keys}]" if value else "an empty mapping"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    return f"a {type(value).__name__}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +436,7 @@ def _read_parsed(document: Any) -> Cassette:
     raise _error(
         "read cassette",
         "a vcrpy/streamreel YAML cassette, a HAR log or a nock recording",
-        _describe(document),
+        describe_value(document),
         "check that this file is a cassette",
     )
 
@@ -473,7 +452,7 @@ def _read_vcr(document: dict[str, Any]) -> Cassette:
         raise _error(
             "read vcrpy cassette",
             "version 1 (or no version)",
-            _describe(version),
+            describe_value(version),
             "re-save it with a current vcrpy or record it again",
         )
     info, document = _read_metadata(document)
@@ -481,7 +460,7 @@ def _read_vcr(document: dict[str, Any]) -> Cassette:
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise _error("read interactions", "a list", _describe(items))
+        raise _error("read interactions", "a list", describe_value(items))
     if info.source != "streamreel" and _any_pydantic_marks(items):
         info.source = "pydantic-ai"
     interactions: list[Interaction] = []
@@ -513,10 +492,12 @@ def _read_metadata(document: dict[str, Any]) -> tuple[CassetteInfo, dict[str, An
     if block is None:
         return CassetteInfo(format_version=FORMAT_VERSION, source="vcrpy"), document
     if not isinstance(block, dict):
-        raise _error("read metadata.streamreel", "a mapping", _describe(block))
+        raise _error("read metadata.streamreel", "a mapping", describe_value(block))
     version = block.get("format")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _error("read metadata.streamreel.format", "a positive integer", _describe(version))
+        raise _error(
+            "read metadata.streamreel.format", "a positive integer", describe_value(version)
+        )
     if version > FORMAT_VERSION:
         raise CassetteVersionError(
             f"cannot read cassette: expected streamreel format {FORMAT_VERSION} or older, got "
@@ -564,7 +545,7 @@ def _optional_str(mapping: dict[str, Any], key: str, where: str) -> str | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise _error(f"read {where}.{key}", "a string", _describe(value))
+    raise _error(f"read {where}.{key}", "a string", describe_value(value))
 
 
 def _read_time(value: Any, where: str) -> datetime | None:
@@ -575,12 +556,14 @@ def _read_time(value: Any, where: str) -> datetime | None:
             return datetime.fromisoformat(value)
         except ValueError:
             pass
-    raise _error(f"read {where}", "an ISO 8601 timestamp", _describe(value))
+    raise _error(f"read {where}", "an ISO 8601 timestamp", describe_value(value))
 
 
 def _read_interaction(item: Any) -> Interaction:
     if not isinstance(item, dict):
-        raise _error("read interaction", "a mapping with 'request' and 'response'", _describe(item))
+        raise _error(
+            "read interaction", "a mapping with 'request' and 'response'", describe_value(item)
+        )
     if "request_stream" in item or "response_stream" in item:
         return _read_grpc(item)
     for key in ("request", "response"):
@@ -588,7 +571,7 @@ def _read_interaction(item: Any) -> Interaction:
             raise _error(
                 "read interaction",
                 "a mapping with 'request' and 'response'",
-                f"{_describe(item)} without '{key}'",
+                f"{describe_value(item)} without '{key}'",
             )
     response, extras = _read_response(item["response"])
     request = _read_request(item["request"], extras.get("request_json"))
@@ -597,13 +580,13 @@ def _read_interaction(item: Any) -> Interaction:
 
 def _read_request(part: Any, json_style: str | None) -> RecordedRequest:
     if not isinstance(part, dict):
-        raise _error("read request", "a mapping with method and uri", _describe(part))
+        raise _error("read request", "a mapping with method and uri", describe_value(part))
     method = part.get("method")
     uri = part.get("uri")
     if not isinstance(method, str) or not method:
-        raise _error("read request.method", "an HTTP method such as POST", _describe(method))
+        raise _error("read request.method", "an HTTP method such as POST", describe_value(method))
     if not isinstance(uri, str) or not uri:
-        raise _error("read request.uri", "a URL", _describe(uri))
+        raise _error("read request.uri", "a URL", describe_value(uri))
     headers = _read_headers(part.get("headers"), "request.headers")
     if "parsed_body" in part:
         body = _json_bytes(part["parsed_body"], "request.parsed_body")
@@ -616,7 +599,9 @@ def _read_request(part: Any, json_style: str | None) -> RecordedRequest:
 
 def _read_response(part: Any) -> tuple[RecordedResponse, dict[str, Any]]:
     if not isinstance(part, dict):
-        raise _error("read response", "a mapping with status, headers and body", _describe(part))
+        raise _error(
+            "read response", "a mapping with status, headers and body", describe_value(part)
+        )
     if "status_code" in part:
         # vcrpy's httpx stub wrote this flat layout before it adopted the common one.
         status, reason = part["status_code"], ""
@@ -624,14 +609,16 @@ def _read_response(part: Any) -> tuple[RecordedResponse, dict[str, Any]]:
         raw_status = part.get("status")
         if not isinstance(raw_status, dict):
             raise _error(
-                "read response.status", "a mapping with code and message", _describe(raw_status)
+                "read response.status",
+                "a mapping with code and message",
+                describe_value(raw_status),
             )
         status, reason = raw_status.get("code"), raw_status.get("message") or ""
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise _error(
-            "read response.status.code", "an HTTP status code such as 200", _describe(status)
+            "read response.status.code", "an HTTP status code such as 200", describe_value(status)
         )
     if not isinstance(reason, str):
         reason = str(reason)
@@ -659,19 +646,19 @@ def _read_extras(block: Any) -> dict[str, Any]:
     if block is None:
         return {}
     if not isinstance(block, dict):
-        raise _error("read response.streamreel", "a mapping", _describe(block))
+        raise _error("read response.streamreel", "a mapping", describe_value(block))
     extras: dict[str, Any] = {"chunks": block.get("chunks")}
     extras["recorded_at"] = _read_time(block.get("recorded_at"), "response.streamreel.recorded_at")
     error = block.get("error")
     if error is not None and not isinstance(error, str):
-        raise _error("read response.streamreel.error", "a string or null", _describe(error))
+        raise _error("read response.streamreel.error", "a string or null", describe_value(error))
     extras["error"] = error
     style = block.get("request_json")
     if style is not None and style not in _JSON_STYLES:
         raise _error(
             "read response.streamreel.request_json",
             " or ".join(sorted(_JSON_STYLES)),
-            _describe(style),
+            describe_value(style),
         )
     extras["request_json"] = style
     return extras
@@ -682,13 +669,15 @@ def _read_chunks(raw: Any, total: int, body: bytes) -> list[BodyChunk] | None:
         return None
     if not isinstance(raw, list):
         raise _error(
-            "read response.streamreel.chunks", "a list of {offset_ms, size}", _describe(raw)
+            "read response.streamreel.chunks", "a list of {offset_ms, size}", describe_value(raw)
         )
     chunks: list[BodyChunk] = []
     start = 0
     for number, entry in enumerate(raw):
         if not isinstance(entry, dict):
-            raise _error(f"read chunk {number}", "a mapping {offset_ms, size}", _describe(entry))
+            raise _error(
+                f"read chunk {number}", "a mapping {offset_ms, size}", describe_value(entry)
+            )
         offset = entry.get("offset_ms")
         size = entry.get("size")
         if (
@@ -696,9 +685,9 @@ def _read_chunks(raw: Any, total: int, body: bytes) -> list[BodyChunk] | None:
             or not isinstance(offset, int | float)
             or not (math.isfinite(offset) and offset >= 0)
         ):
-            raise _error(f"read chunk {number} offset_ms", "a number >= 0", _describe(offset))
+            raise _error(f"read chunk {number} offset_ms", "a number >= 0", describe_value(offset))
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise _error(f"read chunk {number} size", "a byte count >= 0", _describe(size))
+            raise _error(f"read chunk {number} size", "a byte count >= 0", describe_value(size))
         chunks.append(BodyChunk(float(offset), body[start : start + size]))
         start += size
     if start != total:
@@ -715,11 +704,11 @@ def _read_headers(raw: Any, where: str) -> dict[str, list[str]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise _error(f"read {where}", "a mapping of name: [values]", _describe(raw))
+        raise _error(f"read {where}", "a mapping of name: [values]", describe_value(raw))
     headers: dict[str, list[str]] = {}
     for name, values in raw.items():
         if not isinstance(name, str):
-            raise _error(f"read {where}", "header names that are strings", _describe(name))
+            raise _error(f"read {where}", "header names that are strings", describe_value(name))
         items = values if isinstance(values, list) else [values]
         texts = [_header_text(value, f"{where}.{name}") for value in items if value is not None]
         if texts:
@@ -736,7 +725,7 @@ def _header_text(value: Any, where: str) -> str:
         return str(value)
     if isinstance(value, bytes):
         return value.decode("latin-1")
-    raise _error(f"read {where}", "a string header value", _describe(value))
+    raise _error(f"read {where}", "a string header value", describe_value(value))
 
 
 def _body_bytes(value: Any, where: str) -> bytes:
@@ -745,7 +734,7 @@ def _body_bytes(value: Any, where: str) -> bytes:
         return b""
     if isinstance(value, dict):
         if "string" not in value:
-            raise _error(f"read {where}", "a mapping with 'string'", _describe(value))
+            raise _error(f"read {where}", "a mapping with 'string'", describe_value(value))
         return _body_bytes(value["string"], f"{where}.string")
     if isinstance(value, bytes):
         return value
@@ -760,7 +749,7 @@ def _body_bytes(value: Any, where: str) -> bytes:
             ) from exc
     if isinstance(value, list) and all(isinstance(piece, bytes | str) for piece in value):
         return b"".join(_body_bytes(piece, where) for piece in value)
-    raise _error(f"read {where}", "a string, !!binary or {string: ...}", _describe(value))
+    raise _error(f"read {where}", "a string, !!binary or {string: ...}", describe_value(value))
 
 
 def _json_default(value: Any) -> Any:
@@ -787,7 +776,7 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
         raise _error(
             "read gRPC interaction",
             "request_stream and response_stream mappings",
-            f"{_describe(request_part)} and {_describe(response_part)}",
+            f"{describe_value(request_part)} and {describe_value(response_part)}",
         )
     raw = request_part.get("raw")
     if isinstance(raw, bytes):
@@ -798,7 +787,9 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
         request_type = "application/grpc+json"
     messages = response_part.get("chunks_json")
     if not isinstance(messages, list):
-        raise _error("read response_stream.chunks_json", "a list of messages", _describe(messages))
+        raise _error(
+            "read response_stream.chunks_json", "a list of messages", describe_value(messages)
+        )
     lines = [_json_bytes(message, "response_stream.chunks_json") + b"\n" for message in messages]
     request_json = request_part.get("json")
     model = request_json.get("model") if isinstance(request_json, dict) else None
@@ -1100,7 +1091,7 @@ def _binary_block(data: bytes, indent: int) -> str:
 
 def _body_value(data: bytes, indent: int, where: str) -> str:
     if not isinstance(data, bytes):
-        raise _error(f"write {where}", "bytes", _describe(data), _REMEDY_BUG)
+        raise _error(f"write {where}", "bytes", describe_value(data), _REMEDY_BUG)
     if not data:
         return "''\n"
     try:
@@ -1112,7 +1103,7 @@ def _body_value(data: bytes, indent: int, where: str) -> str:
 
 def _number(value: float, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _error(f"write {where}", "a finite number", _describe(value), _REMEDY_BUG)
+        raise _error(f"write {where}", "a finite number", describe_value(value), _REMEDY_BUG)
     text = repr(float(value))
     # YAML 1.1 reads "1e-05" as a string: its floats need a dot before the exponent.
     if "e" in text and "." not in text:
@@ -1124,13 +1115,13 @@ def _time_text(value: datetime | None, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        raise _error(f"write {where}", "a datetime", _describe(value), _REMEDY_BUG)
+        raise _error(f"write {where}", "a datetime", describe_value(value), _REMEDY_BUG)
     return value.isoformat()
 
 
 def _text_field(value: object, where: str) -> str:
     if not isinstance(value, str):
-        raise _error(f"write {where}", "a string", _describe(value), _REMEDY_BUG)
+        raise _error(f"write {where}", "a string", describe_value(value), _REMEDY_BUG)
     return value
 
 
@@ -1138,7 +1129,7 @@ def _headers_lines(headers: dict[str, list[str]], indent: int, where: str) -> It
     pad = " " * indent
     if not isinstance(headers, dict):
         raise _error(
-            f"write {where}", "a mapping of name: [values]", _describe(headers), _REMEDY_BUG
+            f"write {where}", "a mapping of name: [values]", describe_value(headers), _REMEDY_BUG
         )
     if not any(headers.values()):
         yield " {}\n"
@@ -1146,14 +1137,18 @@ def _headers_lines(headers: dict[str, list[str]], indent: int, where: str) -> It
     yield "\n"
     for name, values in headers.items():
         if not isinstance(name, str) or not isinstance(values, list):
-            raise _error(f"write {where}", "str: list[str] items", _describe(name), _REMEDY_BUG)
+            raise _error(
+                f"write {where}", "str: list[str] items", describe_value(name), _REMEDY_BUG
+            )
         if not values:
             # vcrpy cannot load a header without values, and it means nothing on the wire.
             continue
         yield f"{pad}{_scalar(name)}:\n"
         for value in values:
             if not isinstance(value, str):
-                raise _error(f"write {where}.{name}", "a string", _describe(value), _REMEDY_BUG)
+                raise _error(
+                    f"write {where}.{name}", "a string", describe_value(value), _REMEDY_BUG
+                )
             yield f"{pad}- {_scalar(value)}\n"
 
 
@@ -1203,7 +1198,9 @@ def _emit_interaction(interaction: Interaction) -> Iterator[str]:
     yield "  response:\n"
     yield "    status:\n"
     if isinstance(response.status, bool) or not isinstance(response.status, int):
-        raise _error("write response.status", "an int", _describe(response.status), _REMEDY_BUG)
+        raise _error(
+            "write response.status", "an int", describe_value(response.status), _REMEDY_BUG
+        )
     yield f"      code: {response.status}\n"
     yield f"      message: {_scalar(_text_field(response.reason or '', 'response.reason'))}\n"
     yield "    headers:"
@@ -1227,7 +1224,9 @@ def _emit_extras(interaction: Interaction, json_style: str | None) -> Iterator[s
         yield from _emit_chunks(response)
     if response.error is not None:
         if not isinstance(response.error, str):
-            raise _error("write response.error", "a string", _describe(response.error), _REMEDY_BUG)
+            raise _error(
+                "write response.error", "a string", describe_value(response.error), _REMEDY_BUG
+            )
         yield "      error: " + _text_block(response.error, 8)
 
 
@@ -1240,7 +1239,7 @@ def _emit_chunks(response: RecordedResponse) -> Iterator[str]:
     total = 0
     for number, chunk in enumerate(chunks):
         if not isinstance(chunk.data, bytes):
-            raise _error(f"write chunk {number}", "bytes", _describe(chunk.data), _REMEDY_BUG)
+            raise _error(f"write chunk {number}", "bytes", describe_value(chunk.data), _REMEDY_BUG)
         offset = _number(chunk.offset_ms, f"chunk {number} offset_ms")
         total += len(chunk.data)
         yield f"      - {{offset_ms: {offset}, size: {len(chunk.data)}}}\n"

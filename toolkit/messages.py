@@ -230,46 +230,49 @@ def otid_for(message_id: str, index: int) -> str:
     return str(uuid.UUID(int=mixed))
 
 
-def _concat(left: str | None, right: str | None) -> str | None:
-    if left is None:
-        return right
-    if right is None:
-        return left
-    return left + right
+def _joined(parts: list[str | None]) -> str | None:
+    present = [part for part in parts if part is not None]
+    return "".join(present) if present else None
 
 
-def _join(first: AgentMessage, second: AgentMessage) -> AgentMessage | None:
-    """``first`` and ``second`` as one message, or None when they are not one logical message."""
-    if type(first) is not type(second) or isinstance(first, ErrorMessage | UsageStatistics):
-        return None
-    assert isinstance(second, LettaMessage) and isinstance(first, LettaMessage)
-    if first.otid is None or first.otid != second.otid or first.id != second.id:
-        return None
-    if isinstance(first, ReasoningMessage) and isinstance(second, ReasoningMessage):
-        return first.model_copy(
-            update={
-                "reasoning": first.reasoning + second.reasoning,
-                "signature": second.signature or first.signature,
-            }
+_Mergeable: TypeAlias = (
+    ReasoningMessage | HiddenReasoningMessage | AssistantMessage | ToolCallMessage
+)
+
+
+def _combine(group: list[_Mergeable]) -> _Mergeable:
+    """One message from the deltas of one logical message, each text joined once."""
+    first = group[0]
+    if len(group) == 1:
+        return first
+    if isinstance(first, ReasoningMessage):
+        parts = [m for m in group if isinstance(m, ReasoningMessage)]
+        signature = next((m.signature for m in reversed(parts) if m.signature), None)
+        reasoning = "".join(m.reasoning for m in parts)
+        return first.model_copy(update={"reasoning": reasoning, "signature": signature})
+    if isinstance(first, HiddenReasoningMessage):
+        hidden = _joined(
+            [m.hidden_reasoning for m in group if isinstance(m, HiddenReasoningMessage)]
         )
-    if isinstance(first, HiddenReasoningMessage) and isinstance(second, HiddenReasoningMessage):
-        return first.model_copy(
-            update={"hidden_reasoning": _concat(first.hidden_reasoning, second.hidden_reasoning)}
-        )
-    if isinstance(first, AssistantMessage) and isinstance(second, AssistantMessage):
-        return first.model_copy(update={"content": first.content + second.content})
-    if isinstance(first, ToolCallMessage) and isinstance(second, ToolCallMessage):
-        a, b = first.tool_call, second.tool_call
-        name = _concat(a.name, b.name)
-        arguments = _concat(a.arguments, b.arguments)
-        call_id = a.tool_call_id or b.tool_call_id
+        return first.model_copy(update={"hidden_reasoning": hidden})
+    if isinstance(first, AssistantMessage):
+        content = "".join(m.content for m in group if isinstance(m, AssistantMessage))
+        return first.model_copy(update={"content": content})
+    if isinstance(first, ToolCallMessage):
+        calls = [m.tool_call for m in group if isinstance(m, ToolCallMessage)]
+        name = _joined([call.name for call in calls])
+        arguments = _joined([call.arguments for call in calls])
+        call_id = next((call.tool_call_id for call in calls if call.tool_call_id), None)
         joined: ToolCall | ToolCallDelta
         if name is not None and arguments is not None and call_id is not None:
             joined = ToolCall(name=name, arguments=arguments, tool_call_id=call_id)
         else:
             joined = ToolCallDelta(name=name, arguments=arguments, tool_call_id=call_id)
         return first.model_copy(update={"tool_call": joined})
-    return None
+    return first  # unreachable: every mergeable type is handled above
+
+
+_MERGEABLE = (ReasoningMessage, HiddenReasoningMessage, AssistantMessage, ToolCallMessage)
 
 
 def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
@@ -279,19 +282,18 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
     parallel tool calls interleave, and the inner thoughts of a call can sit between two of its
     argument deltas. Messages without an otid (the non-streaming path) are never joined. The
     result does not depend on where the provider split the stream: it is what tests, snapshots
-    and diffs compare.
+    and diffs compare. Each message's text is joined once, so merging is linear in the stream.
     """
-    merged: list[AgentMessage] = []
-    position: dict[tuple[str, str, str], int] = {}
+    slots: list[AgentMessage | list[_Mergeable]] = []
+    groups: dict[tuple[str, str, str], list[_Mergeable]] = {}
     for message in messages:
-        if isinstance(message, LettaMessage) and message.otid is not None:
+        if isinstance(message, _MERGEABLE) and message.otid is not None:
             key = (message.message_type, message.id, message.otid)
-            found = position.get(key)
-            if found is not None:
-                joined = _join(merged[found], message)
-                if joined is not None:
-                    merged[found] = joined
-                    continue
-            position[key] = len(merged)
-        merged.append(message)
-    return merged
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+                slots.append(group)
+            group.append(message)
+        else:
+            slots.append(message)
+    return [_combine(slot) if isinstance(slot, list) else slot for slot in slots]

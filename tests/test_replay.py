@@ -252,3 +252,14 @@ def test_a_parser_without_error_reporting_still_gets_error_messages() -> None:
         parser=EchoParser,
     )
     assert isinstance(result.messages[-1], ErrorMessage) and "boom" in result.messages[-1].error
+
+
+def test_a_chosen_message_id_names_the_first_step_and_numbers_the_rest() -> None:
+    steps = [streamed(sse([chunk({"content": text})])) for text in ("a", "b", "c")]
+    chosen = "message-6b1f3d52-7a0e-4f0a-9c1e-3d2b4a5c6d7e"
+    result = replay(Cassette(steps), message_id=chosen)
+    assert [step.message_id for step in result.interactions] == [
+        chosen,
+        f"{chosen}-1",
+        f"{chosen}-2",
+    ]

@@ -41,6 +41,7 @@ from .providers import (
     detect_stream,
     http_error_fault,
 )
+from .storage import load_cassette
 
 __all__ = [
     "ChunkRecord",
@@ -236,6 +237,13 @@ def _message_id(seed: str, index: int) -> str:
     return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
 
 
+def _step_id(chosen: str | None, step: int) -> str | None:
+    """A chosen message id names the first step; each later step is its own LLM call."""
+    if chosen is None or step == 0:
+        return chosen
+    return f"{chosen}-{step}"
+
+
 def _timing(chunks: Sequence[ChunkRecord], known: bool) -> Timing:
     if not known or not chunks:
         return Timing(None, None, None)
@@ -330,8 +338,6 @@ def replay(
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
     """
-    from .storage import load_cassette
-
     loaded = cassette if isinstance(cassette, Cassette) else load_cassette(cassette)
     settings = settings or InterfaceSettings(use_assistant_message=True)
     driver = _Driver((parser or default_parser)(settings))
@@ -346,7 +352,7 @@ def replay(
                 driver,
                 index,
                 interaction,
-                message_id=message_id or _message_id(seed, index),
+                message_id=_step_id(message_id, len(results)) or _message_id(seed, index),
                 message_date=message_date
                 or interaction.recorded_at
                 or loaded.info.recorded_at
@@ -356,8 +362,6 @@ def replay(
                 api=api,
             )
         )
-        if message_id is not None:
-            message_id = f"{message_id}-{index + 1}"  # each step is its own LLM call
     tail = driver.close()
     if results and tail:
         results[-1].messages.extend(tail)

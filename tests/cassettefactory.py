@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from toolkit.cassette import (
+from streamreel.cassettes.storage import save_cassette
+from streamreel.core.cassette import (
     BodyChunk,
     Cassette,
     CassetteInfo,
@@ -16,7 +17,6 @@ from toolkit.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from toolkit.storage import save_cassette
 
 URL = "https://api.openai.com/v1/chat/completions"
 MODEL = "gpt-4o-mini-2024-07-18"

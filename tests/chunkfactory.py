@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from toolkit.interface import messages_from_chunks
-from toolkit.messages import AgentMessage, merge_deltas, to_wire
-from toolkit.parser import InterfaceSettings
+from streamreel.core.messages import AgentMessage, merge_deltas, to_wire
+from streamreel.core.parser import InterfaceSettings
+from streamreel.letta.interface import messages_from_chunks
 
 MESSAGE_ID = "message-6b1f3d52-7a0e-4f0a-9c1e-3d2b4a5c6d7e"
 DATE = datetime(2024, 5, 1, tzinfo=UTC)

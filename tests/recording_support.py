@@ -19,7 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
 
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 
 from click.testing import CliRunner
-
-from toolkit.bench import (
+from streamreel.cli import main
+from streamreel.cli.benchmark import (
     CassetteBenchResult,
     run_cassette_benchmark,
     synthetic_cases,
 )
-from toolkit.cli import main
 
 _RATIO = r"\d+\.\d\dx"
 

@@ -25,9 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from toolkit.messages import AssistantMessage
-from toolkit.replay import replay
+from streamreel.core.messages import AssistantMessage
+from streamreel.playback.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "explore-a-recorded-stream.ipynb"

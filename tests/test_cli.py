@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 from chunkfactory import chunk, tool_stream
 from click.testing import CliRunner
-
-from toolkit.cli import main
+from streamreel.cli import main
 
 
 def write_chunks(path: Path, chunks: list[dict[str, object]], *, prefix: str = "") -> Path:
@@ -117,8 +117,14 @@ def test_every_command_has_help() -> None:
 
 
 def test_inspect_lists_interactions_with_features(tmp_path: Path) -> None:
-    from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
-    from toolkit.storage import save_cassette
+    from streamreel.cassettes.storage import save_cassette
+    from streamreel.core.cassette import (
+        BodyChunk,
+        Cassette,
+        Interaction,
+        RecordedRequest,
+        RecordedResponse,
+    )
 
     body = (
         b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in tool_stream(SEND))
@@ -208,5 +214,14 @@ def test_load_ext_toolkit_registers_the_record_cell_magic() -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "toolkit")
+    shell.run_line_magic("load_ext", "streamreel")
     assert shell.find_cell_magic("record") is not None
+
+
+def test_the_help_listing_says_what_each_command_says_of_itself() -> None:
+    from streamreel.cli import _COMMANDS
+
+    for name, entry in _COMMANDS.items():
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+        assert (command.help or "").splitlines()[0] == entry.summary, name

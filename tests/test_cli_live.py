@@ -12,11 +12,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from recording_support import OPENAI_MODEL, SEND_MESSAGE_TOOL, all_scripted, openai_body
-
-from toolkit.cassette import BodyChunk
-from toolkit.cli import main
-from toolkit.emulator import Emulator, EmulatorServer
-from toolkit.storage import save_cassette
+from streamreel.cassettes.storage import save_cassette
+from streamreel.cli import main
+from streamreel.core.cassette import BodyChunk
+from streamreel.recording.emulator import Emulator, EmulatorServer
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def test_record_shows_agent_messages_live_as_chunks_arrive(
 def test_the_chunk_observer_sees_every_chunk_in_order_as_it_is_recorded(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    from toolkit.recorder import record
+    from streamreel.recording.recorder import record
 
     seen: list[bytes] = []
     body = openai_body("Say hello", stream=True)
@@ -107,7 +106,7 @@ def test_serve_answers_like_the_provider(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from toolkit.cli import main; main()",
+            "from streamreel.cli import main; main()",
             "serve",
             str(source),
             "--speed",

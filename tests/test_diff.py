@@ -8,9 +8,12 @@ from pathlib import Path
 import cassettefactory as cf
 import pytest
 from click.testing import CliRunner
-
-from toolkit.cli import main
-from toolkit.diff import (
+from streamreel.cli import main
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.parser import InterfaceSettings
+from streamreel.letta.interface import StreamingServerInterface
+from streamreel.playback.replay import replay
+from streamreel.testing.diff import (
     Side,
     apply_knobs,
     compare_results,
@@ -21,10 +24,6 @@ from toolkit.diff import (
     render_html,
     render_text,
 )
-from toolkit.errors import ConfigurationError
-from toolkit.interface import StreamingServerInterface
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import replay
 
 
 def builtin(settings: InterfaceSettings) -> StreamingServerInterface:
@@ -85,7 +84,7 @@ def test_apply_knobs_checks_types() -> None:
 
 def test_load_factory_finds_dotted_attributes_and_explains_failures() -> None:
     assert load_factory("test_diff:builtin") is builtin
-    dotted: object = load_factory("toolkit.diff:Side.replay")
+    dotted: object = load_factory("streamreel.testing.diff:Side.replay")
     assert dotted is Side.replay
     for spec, message in [
         ("test_diff", "expected MODULE:FACTORY, got 'test_diff'"),

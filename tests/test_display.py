@@ -14,9 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
-from toolkit.display import (
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.messages import (
+    AssistantMessage,
+    ErrorMessage,
+    ReasoningMessage,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallMessage,
+    merge_deltas,
+    to_wire,
+)
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import ReplayResult
+from streamreel.notebook.display import (
     MessageList,
     diff_html,
     diff_messages,
@@ -30,18 +47,7 @@ from toolkit.display import (
     steps_of,
     timing_html,
 )
-from toolkit.messages import (
-    AssistantMessage,
-    ErrorMessage,
-    ReasoningMessage,
-    ToolCall,
-    ToolCallDelta,
-    ToolCallMessage,
-    merge_deltas,
-    to_wire,
-)
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import ReplayResult, replay
+from streamreel.playback.replay import replay
 
 URL = "https://api.openai.com/v1/chat/completions"
 
@@ -388,7 +394,7 @@ def test_timing_without_chunks_says_so() -> None:
 
 @pytest.mark.parametrize("top", [0.4, 1, 7, 89, 250, 1234, 98765])
 def test_ticks_are_round_and_cover_the_range(top: float) -> None:
-    from toolkit.display import _ticks
+    from streamreel.notebook.display import _ticks
 
     ticks = _ticks(top)
     assert ticks[0] == 0 and ticks[-1] >= top and 2 <= len(ticks) <= 7

@@ -24,10 +24,9 @@ from recording_support import (
     openai_text_stream,
     openai_tool_stream,
 )
-
-from toolkit.emulator import Emulator, EmulatorServer, Faults, error_event, serve
-from toolkit.errors import ConfigurationError
-from toolkit.storage import save_cassette
+from streamreel.cassettes.storage import save_cassette
+from streamreel.core.errors import ConfigurationError
+from streamreel.recording.emulator import Emulator, EmulatorServer, Faults, error_event, serve
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from toolkit.errors import StreamDecodeError, StreamreelError
-from toolkit.framing import JSONArrayDecoder, NDJSONDecoder
+from streamreel.core.errors import StreamDecodeError, StreamreelError
+from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
 
 Decoder = NDJSONDecoder | JSONArrayDecoder
 

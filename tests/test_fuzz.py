@@ -14,10 +14,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from toolkit.chunks import ChatCompletionChunk, parse_chunk
-from toolkit.cli import main
-from toolkit.fuzz import (
+from streamreel.cassettes.storage import load_cassette
+from streamreel.cli import main
+from streamreel.core.chunks import ChatCompletionChunk, parse_chunk
+from streamreel.core.messages import AgentMessage, AssistantMessage, otid_for
+from streamreel.core.parser import InterfaceSettings
+from streamreel.playback.replay import replay
+from streamreel.testing.fuzz import (
     RechunkingParser,
     Split,
     Variant,
@@ -32,11 +35,7 @@ from toolkit.fuzz import (
     shrink,
     split_at,
 )
-from toolkit.messages import AgentMessage, AssistantMessage, otid_for
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import replay
-from toolkit.storage import load_cassette
-from toolkit.testing import assert_split_invariant, cut_points, rechunked, splits
+from streamreel.testing.strategies import assert_split_invariant, cut_points, rechunked, splits
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = [

@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 from chunkfactory import DATE, MESSAGE_ID, chunk, tool_stream
-
-from toolkit.errors import ConfigurationError
-from toolkit.interface import QueuingInterface, StreamingServerInterface
-from toolkit.messages import (
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.messages import (
     AssistantMessage,
     ErrorMessage,
     HiddenReasoningMessage,
@@ -23,6 +21,7 @@ from toolkit.messages import (
     merge_deltas,
     otid_for,
 )
+from streamreel.letta.interface import QueuingInterface, StreamingServerInterface
 
 
 @dataclass

@@ -8,16 +8,15 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from toolkit.cassette import Interaction, RecordedRequest, RecordedResponse
-from toolkit.errors import ConfigurationError, NoMatchError
-from toolkit.matching import (
+from streamreel.cassettes.matching import (
     DEFAULT_IGNORED_BODY_KEYS,
     EMULATOR_FIELDS,
     Difference,
     Matcher,
     ReplayQueue,
 )
+from streamreel.core.cassette import Interaction, RecordedRequest, RecordedResponse
+from streamreel.core.errors import ConfigurationError, NoMatchError
 
 URL = "https://api.openai.com/v1/chat/completions"
 

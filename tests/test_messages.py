@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from chunkfactory import MESSAGE_ID, run, tool_stream
-
-from toolkit.messages import (
+from streamreel.core.messages import (
     AssistantMessage,
     ErrorMessage,
     HiddenReasoningMessage,

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from chunkfactory import DATE, MESSAGE_ID, chunk, kinds, merged, run, split, tool, tool_stream
-
-from toolkit.messages import (
+from streamreel.core.messages import (
     AssistantMessage,
     ErrorMessage,
     ReasoningMessage,
@@ -162,8 +161,8 @@ def test_defect_2_usage_chunk_with_empty_choices_is_counted_not_a_crash() -> Non
         chunk({"content": "hi"}),
         {"id": "x", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}},
     ]
-    from toolkit.chunks import parse_chunk
-    from toolkit.parser import StreamParser
+    from streamreel.core.chunks import parse_chunk
+    from streamreel.core.parser import StreamParser
 
     parser = StreamParser()
     out = []
@@ -344,8 +343,8 @@ def test_defect_7_json_in_content_is_emitted_once_and_reset_between_steps() -> N
         ("tool", "search", '{"q": "rust \\u00e9"}'),
     ]
     # A second step must not see the first step's content.
-    from toolkit.chunks import parse_chunk
-    from toolkit.parser import StreamParser
+    from streamreel.core.chunks import parse_chunk
+    from streamreel.core.parser import StreamParser
 
     parser = StreamParser()
     first = [

@@ -147,7 +147,7 @@ def test_a_missing_cassette_says_where_it_looked(project: pytest.Pytester) -> No
 
 PRECEDENCE_TESTS = """
 import pytest
-from toolkit.parser import InterfaceSettings
+from streamreel.core.parser import InterfaceSettings
 
 def kinds(result):
     return [m.message_type for m in result.interactions[1].merged]
@@ -172,7 +172,7 @@ def test_settings_precedence_fixture_marker_call(project: pytest.Pytester) -> No
     project.makeconftest(
         """
         import pytest
-        from toolkit.parser import InterfaceSettings
+        from streamreel.core.parser import InterfaceSettings
 
         @pytest.fixture
         def streamreel_settings():
@@ -188,7 +188,7 @@ def test_the_command_line_beats_everything(project: pytest.Pytester) -> None:
         project,
         """
         import pytest
-        from toolkit.parser import InterfaceSettings
+        from streamreel.core.parser import InterfaceSettings
 
         @pytest.mark.cassette("send", use_assistant_message=True)
         def test_it(replay):
@@ -203,7 +203,7 @@ def test_the_command_line_beats_everything(project: pytest.Pytester) -> None:
 
 
 PARSERS = """
-from toolkit.interface import StreamingServerInterface
+from streamreel.letta.interface import StreamingServerInterface
 
 USED = []
 
@@ -270,18 +270,18 @@ def test_expect_reasoning_content_from_the_marker_reaches_the_replay(
         project,
         """
         import pytest
-        import toolkit.plugin
+        import streamreel.testing.replayer
 
         SEEN = []
 
         @pytest.fixture(autouse=True)
         def spy(monkeypatch):
             SEEN.clear()
-            real = toolkit.plugin.replay_file
+            real = streamreel.testing.replayer.replay_file
             def fake(*args, **kwargs):
                 SEEN.append(kwargs["expect_reasoning_content"])
                 return real(*args, **kwargs)
-            monkeypatch.setattr(toolkit.plugin, "replay_file", fake)
+            monkeypatch.setattr(streamreel.testing.replayer, "replay_file", fake)
 
         @pytest.mark.cassette("send", expect_reasoning_content=True)
         def test_marker(replay):
@@ -338,7 +338,7 @@ def test_the_record_mode_reaches_the_recorder(project: pytest.Pytester) -> None:
         """
         import contextlib
         import pytest
-        import toolkit.recorder
+        import streamreel.recording.recorder
 
         CALLS = []
 
@@ -347,7 +347,7 @@ def test_the_record_mode_reaches_the_recorder(project: pytest.Pytester) -> None:
             def record(path, *, mode=None, **kwargs):
                 CALLS.append((path, mode))
                 return contextlib.nullcontext()
-            monkeypatch.setattr(toolkit.recorder, "record", record)
+            monkeypatch.setattr(streamreel.recording.recorder, "record", record)
             return CALLS
 
         @pytest.fixture

@@ -8,9 +8,8 @@ from typing import Any
 from chunkfactory import chunk, merged, run, split, tool, tool_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from toolkit.arguments import ERROR, REST, VALUE, ArgumentsReader, Route
-from toolkit.messages import ErrorMessage, ToolCallMessage
+from streamreel.core.arguments import ERROR, REST, VALUE, ArgumentsReader, Route
+from streamreel.core.messages import ErrorMessage, ToolCallMessage
 
 # Text with what breaks naive parsers: quotes, backslashes, escapes' letters, non-ASCII,
 # astral characters (surrogate pairs in \u escapes), JSON punctuation.

@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from toolkit.cassette import RecordedRequest, RecordedResponse
-from toolkit.chunks import ChatCompletionChunk, StreamFault
-from toolkit.errors import (
+from streamreel.core.cassette import RecordedRequest, RecordedResponse
+from streamreel.core.chunks import ChatCompletionChunk, StreamFault
+from streamreel.core.errors import (
     ChunkError,
     StreamDecodeError,
     StreamreelError,
     UnsupportedStreamError,
 )
-from toolkit.providers import (
+from streamreel.core.providers import (
     StreamDecoder,
     StreamKind,
     chunks_from_json_body,

@@ -23,18 +23,17 @@ from openai._models import construct_type
 from openai._streaming import SSEDecoder as SDKSSEDecoder
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk as SDKChunk
-
-from toolkit.cassette import Interaction
-from toolkit.chunks import ChatCompletionChunk, StreamFault
-from toolkit.errors import UnsupportedStreamError
-from toolkit.providers import (
+from streamreel.cassettes.storage import load_cassette
+from streamreel.core.cassette import Interaction
+from streamreel.core.chunks import ChatCompletionChunk, StreamFault
+from streamreel.core.errors import UnsupportedStreamError
+from streamreel.core.providers import (
     StreamDecoder,
     StreamKind,
     chunks_from_json_body,
     detect_stream,
     http_error_fault,
 )
-from toolkit.storage import load_cassette
 
 Out = ChatCompletionChunk | StreamFault
 

@@ -39,13 +39,19 @@ from recording_support import (
     openai_text_stream,
     openai_tool_stream,
 )
-
-from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
-from toolkit.emulator import Emulator, EmulatorServer, Faults
-from toolkit.errors import ConfigurationError, NoMatchError, RecordingError
-from toolkit.interception import BodyDecoder
-from toolkit.magic import load_ipython_extension, parse_arguments
-from toolkit.recorder import (
+from streamreel.cassettes.storage import load_cassette, save_cassette
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.errors import ConfigurationError, NoMatchError, RecordingError
+from streamreel.recording.emulator import Emulator, EmulatorServer, Faults
+from streamreel.recording.interception import BodyDecoder
+from streamreel.recording.magic import load_ipython_extension, parse_arguments
+from streamreel.recording.recorder import (
     Capture,
     Recording,
     RecordMode,
@@ -54,8 +60,7 @@ from toolkit.recorder import (
     record,
     resolve_mode,
 )
-from toolkit.session import load_tools, record_session
-from toolkit.storage import load_cassette, save_cassette
+from streamreel.recording.session import load_tools, record_session
 
 LIBS = [httpx, httpx2]
 FIRST_BYTE_SLACK_MS = 2000.0

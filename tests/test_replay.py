@@ -12,13 +12,24 @@ from typing import Any
 
 import pytest
 from chunkfactory import chunk, tool_stream
-
-from toolkit.cassette import BodyChunk, Cassette, Interaction, RecordedRequest, RecordedResponse
-from toolkit.errors import CassetteError
-from toolkit.messages import AgentMessage, AssistantMessage, ErrorMessage, ReasoningMessage, to_wire
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import replay
-from toolkit.storage import save_cassette
+from streamreel.cassettes.storage import save_cassette
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.errors import CassetteError
+from streamreel.core.messages import (
+    AgentMessage,
+    AssistantMessage,
+    ErrorMessage,
+    ReasoningMessage,
+    to_wire,
+)
+from streamreel.core.parser import InterfaceSettings
+from streamreel.playback.replay import replay
 
 URL = "https://api.openai.com/v1/chat/completions"
 SEND = {"inner_thoughts": "Greet them.", "message": "Hello, caf\u00e9!"}

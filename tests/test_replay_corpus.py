@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from toolkit.messages import ReasoningMessage, ToolCallMessage
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import InteractionResult, replay
-from toolkit.storage import load_cassette
+from streamreel.cassettes.storage import load_cassette
+from streamreel.core.messages import ReasoningMessage, ToolCallMessage
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import InteractionResult
+from streamreel.playback.replay import replay
 
 PASSTHROUGH = InterfaceSettings(use_assistant_message=False, inner_thoughts_in_kwargs=False)
 

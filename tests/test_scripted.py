@@ -15,12 +15,13 @@ import httpx
 import pytest
 import vcr
 from click.testing import CliRunner
-from vcr.serialize import deserialize
-from vcr.serializers import yamlserializer
-
-from toolkit.cassette import Cassette
-from toolkit.cli import main
-from toolkit.messages import (
+from scripted import CHUNK_FILE, SCENARIOS, build_all, chunk_file_text
+from scripted import main as scripted_main
+from streamreel.cassettes.scrubbing import DEFAULT_SECRET_HEADERS, REDACTED, Scrubber
+from streamreel.cassettes.storage import dump_cassette, load_cassette
+from streamreel.cli import main
+from streamreel.core.cassette import Cassette
+from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
     ErrorMessage,
@@ -29,25 +30,15 @@ from toolkit.messages import (
     ToolCallMessage,
     merge_deltas,
 )
-from toolkit.replay import InteractionResult, ReplayResult, replay, replay_chunk_file
-from toolkit.scripted import (
-    CHUNK_FILE,
-    RECORDED_AT,
-    SCENARIOS,
-    SCRIPTED,
-    build_all,
-    chunk_file_text,
-    scaled_cassette,
-)
-from toolkit.scripted import (
-    main as scripted_main,
-)
-from toolkit.scrubbing import DEFAULT_SECRET_HEADERS, REDACTED, Scrubber
-from toolkit.storage import dump_cassette, load_cassette
+from streamreel.core.results import InteractionResult, ReplayResult
+from streamreel.playback.replay import replay, replay_chunk_file
+from streamreel.testing.synthetic import RECORDED_AT, SCRIPTED, scaled_cassette
+from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 NAMES = list(SCENARIOS)
-REGENERATE = "regenerate the bundled cassettes: python -m toolkit.scripted cassettes/"
+REGENERATE = "regenerate the bundled cassettes: python devtools/scripted.py cassettes/"
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from recording_support import Script, gzip_pieces, loopback
-
-from toolkit.cassette import BodyChunk, Interaction, RecordedRequest, RecordedResponse
-from toolkit.errors import ConfigurationError
-from toolkit.recorder import record
-from toolkit.scrubbing import (
+from streamreel.cassettes.scrubbing import (
     DEFAULT_SECRET_HEADERS,
     MIN_LEARNED_LENGTH,
     REDACTED,
@@ -24,7 +20,10 @@ from toolkit.scrubbing import (
     base64_forms,
     replace_in_chunks,
 )
-from toolkit.storage import load_cassette
+from streamreel.cassettes.storage import load_cassette
+from streamreel.core.cassette import BodyChunk, Interaction, RecordedRequest, RecordedResponse
+from streamreel.core.errors import ConfigurationError
+from streamreel.recording.recorder import record
 
 SECRET = "sk-proj-Zx81Qm4TvW9kLp2Rr7Yb"
 URL = "https://api.openai.com/v1/chat/completions"

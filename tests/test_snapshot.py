@@ -8,18 +8,17 @@ from pathlib import Path
 
 import cassettefactory as cf
 import pytest
-from syrupy.terminal import disable_color
-
-from toolkit.errors import ConfigurationError
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import replay
-from toolkit.snapshot import (
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.parser import InterfaceSettings
+from streamreel.playback.replay import replay
+from streamreel.testing.snapshot import (
     Placeholders,
     StreamDeltasSnapshotExtension,
     StreamSnapshotExtension,
     diff_streams,
     serialize_stream,
 )
+from syrupy.terminal import disable_color
 
 
 def lines(text: str) -> list[dict[str, object]]:

@@ -15,9 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamreel.testing.replayer import CassetteReplayer
 from syrupy.assertion import SnapshotAssertion
-
-from toolkit.plugin import CassetteReplayer
 
 ROOT = Path(__file__).resolve().parent.parent
 SUFFIXES = {".yaml", ".yml", ".json", ".har", ".jsonl"}

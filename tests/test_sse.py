@@ -8,9 +8,8 @@ from itertools import pairwise
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from toolkit.errors import StreamDecodeError
-from toolkit.sse import SSEDecoder, SSEEvent
+from streamreel.core.errors import StreamDecodeError
+from streamreel.core.sse import SSEDecoder, SSEEvent
 
 
 def decode(*pieces: bytes) -> list[SSEEvent]:

@@ -23,20 +23,8 @@ import vcr
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vcr.serialize import deserialize, serialize
-from vcr.serializers import yamlserializer
-
-from toolkit import storage
-from toolkit.cassette import (
-    BodyChunk,
-    Cassette,
-    CassetteInfo,
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-)
-from toolkit.errors import CassetteError, CassetteVersionError
-from toolkit.storage import (
+from streamreel.cassettes import storage
+from streamreel.cassettes.storage import (
     GRPC_METHOD,
     dump_cassette,
     import_cassette,
@@ -45,6 +33,17 @@ from toolkit.storage import (
     migrate,
     save_cassette,
 )
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    CassetteInfo,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.errors import CassetteError, CassetteVersionError
+from vcr.serialize import deserialize, serialize
+from vcr.serializers import yamlserializer
 
 SSE = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
 REQUEST_JSON = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}'

@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from toolkit.errors import CassetteError, CassetteVersionError
-from toolkit.storage import load_cassette, loads_cassette
+from streamreel.cassettes.storage import load_cassette, loads_cassette
+from streamreel.core.errors import CassetteError, CassetteVersionError
 
 BROKEN = Path(__file__).resolve().parent / "data" / "broken"
 SENTENCE = re.compile(r"cannot [^:]+: expected .+, got .+; \S.*", re.DOTALL)

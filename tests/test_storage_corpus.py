@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
+from streamreel.cassettes.storage import GRPC_METHOD, dump_cassette, load_cassette, loads_cassette
+from streamreel.core.cassette import Cassette, RecordedResponse
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
-
-from toolkit.cassette import Cassette, RecordedResponse
-from toolkit.storage import GRPC_METHOD, dump_cassette, load_cassette, loads_cassette
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 _ROWS: list[dict[str, Any]] = (

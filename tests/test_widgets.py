@@ -14,6 +14,19 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streamreel.cassettes.storage import save_cassette
+from streamreel.core.cassette import BodyChunk
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.messages import merge_deltas, to_wire
+from streamreel.core.parser import InterfaceSettings
+from streamreel.notebook.widgets import (
+    CassetteBrowser,
+    MessageView,
+    SequenceDiff,
+    StreamPlayer,
+    TimingView,
+)
+from streamreel.playback.replay import replay
 from test_display import (
     build,
     conversation,
@@ -21,20 +34,6 @@ from test_display import (
     send_message,
     text_stream,
     weather_call,
-)
-
-from toolkit.cassette import BodyChunk
-from toolkit.errors import ConfigurationError
-from toolkit.messages import merge_deltas, to_wire
-from toolkit.parser import InterfaceSettings
-from toolkit.replay import replay
-from toolkit.storage import save_cassette
-from toolkit.widgets import (
-    CassetteBrowser,
-    MessageView,
-    SequenceDiff,
-    StreamPlayer,
-    TimingView,
 )
 
 

@@ -1,0 +1,1 @@
+"""Cassette files: reading and writing every format, request matching and secret scrubbing."""

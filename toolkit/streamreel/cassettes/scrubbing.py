@@ -1,0 +1,383 @@
+"""Scrubbing: secrets never reach a cassette.
+
+Theory of operation
+-------------------
+A :class:`Scrubber` is configuration; :meth:`Scrubber.scrub` is a pure function from recorded
+interactions to scrubbed copies.  Three rules run, in this order, over every part of every
+interaction (URI, header values, request body, response body, each response chunk, the error
+text):
+
+1. **Secret headers and query parameters are replaced.**  The value of every header named in
+   :data:`DEFAULT_SECRET_HEADERS` (plus the user's), on requests *and* responses, becomes
+   ``REDACTED``; so does the value of every query parameter in
+   :data:`DEFAULT_SECRET_QUERY_PARAMS` (Gemini's ``?key=``).  The header stays, so a reader can
+   still see that a key was sent.
+2. **Every value removed by rule 1 is then hunted down everywhere else.**  Providers echo keys
+   back ("Incorrect API key provided: sk-...") and servers reflect cookies, so each removed value
+   (and its bare token, without ``Bearer``) becomes a literal to replace in bodies and in other
+   headers, together with its base64 encodings at all three byte alignments, standard and
+   URL-safe, because a secret inside a base64 blob is still a secret.  Values are learned from the
+   whole cassette before anything is replaced, so a key first seen in a later request is still
+   removed from an earlier response.  Values shorter than :data:`MIN_LEARNED_LENGTH` are not
+   learned: replacing ``1`` everywhere would wreck the bodies and protect nothing.
+3. **The user's regular expressions** replace what they match.  A pattern with a group named
+   ``secret`` replaces only that group, so ``"api_key": "(?P<secret>[^"]+)"`` keeps the JSON
+   valid.
+
+Bodies are scrubbed after content decoding: the recorder stores identity bytes, so a key inside
+a gzip body is plain text by the time it gets here.  A secret may straddle two chunks, so
+replacements run over the joined body and the chunk boundaries are mapped through each
+replacement afterwards: the chunk count and every offset stay as recorded, and a replacement that
+straddles a boundary lands whole in the chunk where the secret began.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_SECRET_HEADERS",
+    "DEFAULT_SECRET_QUERY_PARAMS",
+    "MIN_LEARNED_LENGTH",
+    "REDACTED",
+    "Scrubber",
+    "base64_forms",
+    "replace_in_chunks",
+]
+
+DEFAULT_SECRET_HEADERS: Final = (
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "openai-organization",
+    "openai-project",
+    "anthropic-organization-id",
+    "cookie",
+    "set-cookie",
+)
+DEFAULT_SECRET_QUERY_PARAMS: Final = ("key",)
+REDACTED: Final = "REDACTED"
+MIN_LEARNED_LENGTH: Final = 6
+
+_AUTH_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_-]*\s+(\S+)\s*$")
+
+
+def base64_forms(secret: bytes) -> set[bytes]:
+    """The base64 text that appears wherever ``secret`` is encoded, whatever precedes it.
+
+    Encoding shifts by the number of bytes before the secret modulo 3; for each shift only the
+    characters computed from the secret's bits alone are stable, and those are returned, in the
+    standard and URL-safe alphabets.
+    """
+    forms: set[bytes] = set()
+    bits = 8 * len(secret)
+    for lead in range(3):
+        encoded = base64.b64encode(b"\0" * lead + secret)
+        start = -(-8 * lead // 6)
+        end = (8 * lead + bits) // 6
+        core = encoded[start:end]
+        if len(core) >= MIN_LEARNED_LENGTH:
+            forms.add(core)
+            forms.add(core.translate(bytes.maketrans(b"+/", b"-_")))
+    return forms
+
+
+def replace_in_chunks(
+    chunks: Sequence[bytes], pattern: re.Pattern[bytes], replacement: bytes
+) -> list[bytes]:
+    """Replace matches across the joined chunks and split the result at the mapped boundaries.
+
+    A boundary inside a match moves to the end of its replacement.  The result has as many
+    chunks as the input, and its join equals the replacement applied to the input's join.
+    """
+    joined = b"".join(chunks)
+    spans = _spans(pattern, joined)
+    if not spans:
+        return list(chunks)
+    pieces: list[bytes] = []
+    cursor = 0
+    for start, end in spans:
+        pieces.append(joined[cursor:start])
+        pieces.append(replacement)
+        cursor = end
+    pieces.append(joined[cursor:])
+    result = b"".join(pieces)
+
+    out: list[bytes] = []
+    old_end = 0
+    new_start = 0
+    for chunk in chunks:
+        old_end += len(chunk)
+        new_end = _map_position(old_end, spans, len(replacement))
+        out.append(result[new_start:new_end])
+        new_start = new_end
+    return out
+
+
+def _spans(pattern: re.Pattern[bytes], data: bytes) -> list[tuple[int, int]]:
+    group = "secret" if "secret" in pattern.groupindex else 0
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(data):
+        start, end = match.span(group)
+        # Empty matches and unmatched optional groups replace nothing.
+        if start < end:
+            spans.append((start, end))
+    return spans
+
+
+def _map_position(position: int, spans: Sequence[tuple[int, int]], width: int) -> int:
+    shift = 0
+    for start, end in spans:
+        if position <= start:
+            break
+        if position < end:
+            return start + shift + width
+        shift += width - (end - start)
+    return position + shift
+
+
+def _literal_pattern(literals: Iterable[bytes]) -> re.Pattern[bytes] | None:
+    ordered = sorted(set(literals), key=lambda item: (-len(item), item))
+    if not ordered:
+        return None
+    # Longest first, so a whole "Bearer sk-..." goes before its bare token.
+    return re.compile(b"|".join(re.escape(item) for item in ordered))
+
+
+@dataclass(frozen=True, slots=True)
+class Scrubber:
+    """What to remove from recordings; the defaults apply unless ``defaults=False``.
+
+    ``headers`` and ``query_params`` are names added to the defaults (case-insensitive);
+    ``patterns`` are regular expressions (text or compiled, str or bytes) applied to URIs, header
+    values and bodies.
+    """
+
+    headers: Sequence[str] = ()
+    query_params: Sequence[str] = ()
+    patterns: Sequence[str | bytes | re.Pattern[str] | re.Pattern[bytes]] = ()
+    replacement: str = REDACTED
+    defaults: bool = True
+    _header_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _param_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _compiled: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        base_headers = DEFAULT_SECRET_HEADERS if self.defaults else ()
+        base_params = DEFAULT_SECRET_QUERY_PARAMS if self.defaults else ()
+        object.__setattr__(
+            self, "_header_names", frozenset(n.lower() for n in (*base_headers, *self.headers))
+        )
+        object.__setattr__(
+            self, "_param_names", frozenset(n.lower() for n in (*base_params, *self.query_params))
+        )
+        object.__setattr__(self, "_compiled", tuple(_compile(p) for p in self.patterns))
+
+    @property
+    def secret_headers(self) -> frozenset[str]:
+        return self._header_names
+
+    @property
+    def secret_query_params(self) -> frozenset[str]:
+        return self._param_names
+
+    def with_rules(
+        self,
+        *,
+        headers: Sequence[str] = (),
+        query_params: Sequence[str] = (),
+        patterns: Sequence[str | bytes | re.Pattern[str] | re.Pattern[bytes]] = (),
+    ) -> Scrubber:
+        """A scrubber with these names and patterns added to this one's."""
+        return Scrubber(
+            headers=(*self.headers, *headers),
+            query_params=(*self.query_params, *query_params),
+            patterns=(*self.patterns, *patterns),
+            replacement=self.replacement,
+            defaults=self.defaults,
+        )
+
+    # -- learning ----------------------------------------------------------------------------
+
+    def learn(self, interactions: Iterable[Interaction]) -> set[bytes]:
+        """The secret values these interactions carry in secret headers and query parameters."""
+        found: set[bytes] = set()
+        for interaction in interactions:
+            found |= self.learn_request(interaction.request)
+            found |= self._learn_headers(interaction.response.headers)
+        return found
+
+    def learn_request(self, request: RecordedRequest) -> set[bytes]:
+        found = self._learn_headers(request.headers)
+        for name, value in _query_pairs(request.uri):
+            if unquote(name).lower() in self._param_names:
+                found.update(_keep(v) for v in (value, unquote(value)))
+        return {item for item in found if item}
+
+    def _learn_headers(self, headers: dict[str, list[str]]) -> set[bytes]:
+        found: set[bytes] = set()
+        for name, values in headers.items():
+            if name.lower() not in self._header_names:
+                continue
+            for value in values:
+                found.add(_keep(value))
+                token = _AUTH_SCHEME.match(value)
+                if token:
+                    found.add(_keep(token.group(1)))
+                if name.lower() in ("cookie", "set-cookie"):
+                    for pair in value.split(";"):
+                        found.add(_keep(pair.partition("=")[2].strip()))
+        return {item for item in found if item and item != self.replacement.encode()}
+
+    # -- scrubbing ---------------------------------------------------------------------------
+
+    def scrub(
+        self, interactions: Sequence[Interaction], *, secrets: Iterable[bytes] = ()
+    ) -> list[Interaction]:
+        """Scrubbed copies of ``interactions``; the inputs are left untouched."""
+        literals = self._expand({*self.learn(interactions), *secrets})
+        return [
+            replace(
+                interaction,
+                request=self._request(interaction.request, literals),
+                response=self._response(interaction.response, literals),
+            )
+            for interaction in interactions
+        ]
+
+    def scrub_cassette(self, cassette: Cassette) -> Cassette:
+        return replace(cassette, interactions=self.scrub(cassette.interactions))
+
+    def scrub_request(
+        self, request: RecordedRequest, *, secrets: Iterable[bytes] = ()
+    ) -> RecordedRequest:
+        """A live request scrubbed the way its recording would be, so the two can be compared."""
+        literals = self._expand({*self.learn_request(request), *secrets})
+        return self._request(request, literals)
+
+    def _expand(self, secrets: Iterable[bytes]) -> list[re.Pattern[bytes]]:
+        literals: set[bytes] = set()
+        for secret in secrets:
+            if len(secret) >= MIN_LEARNED_LENGTH:
+                literals.add(secret)
+                literals |= base64_forms(secret)
+        learned = _literal_pattern(literals)
+        return [learned, *self._compiled] if learned is not None else list(self._compiled)
+
+    def _request(
+        self, request: RecordedRequest, patterns: Sequence[re.Pattern[bytes]]
+    ) -> RecordedRequest:
+        return replace(
+            request,
+            uri=self._text(self._uri(request.uri), patterns),
+            headers=self._headers(request.headers, patterns),
+            body=self._bytes(request.body, patterns),
+        )
+
+    def _response(
+        self, response: RecordedResponse, patterns: Sequence[re.Pattern[bytes]]
+    ) -> RecordedResponse:
+        chunks = response.chunks
+        body = response.body
+        if chunks is not None:
+            parts = [chunk.data for chunk in chunks]
+            for pattern in patterns:
+                parts = replace_in_chunks(parts, pattern, self.replacement.encode())
+            chunks = [
+                BodyChunk(chunk.offset_ms, data) for chunk, data in zip(chunks, parts, strict=True)
+            ]
+            if b"".join(c.data for c in response.chunks or ()) == body:
+                body = b"".join(parts)
+            else:
+                body = self._bytes(body, patterns)
+        else:
+            body = self._bytes(body, patterns)
+        error = response.error
+        return replace(
+            response,
+            headers=self._headers(response.headers, patterns),
+            body=body,
+            chunks=chunks,
+            error=self._text(error, patterns) if error is not None else None,
+        )
+
+    def _headers(
+        self, headers: dict[str, list[str]], patterns: Sequence[re.Pattern[bytes]]
+    ) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, values in headers.items():
+            if name.lower() in self._header_names:
+                out[name] = [self.replacement for _ in values]
+            else:
+                out[name] = [self._text(value, patterns) for value in values]
+        return out
+
+    def _uri(self, uri: str) -> str:
+        parts = urlsplit(uri)
+        if not parts.query or not self._param_names:
+            return uri
+        pairs = []
+        for piece in parts.query.split("&"):
+            name, sep, _ = piece.partition("=")
+            if sep and unquote(name).lower() in self._param_names:
+                pairs.append(f"{name}={self.replacement}")
+            else:
+                pairs.append(piece)
+        return urlunsplit(parts._replace(query="&".join(pairs)))
+
+    def _bytes(self, data: bytes, patterns: Sequence[re.Pattern[bytes]]) -> bytes:
+        for pattern in patterns:
+            data = replace_in_chunks([data], pattern, self.replacement.encode())[0]
+        return data
+
+    def _text(self, text: str, patterns: Sequence[re.Pattern[bytes]]) -> str:
+        data = text.encode("utf-8", "surrogateescape")
+        scrubbed = self._bytes(data, patterns)
+        return text if scrubbed == data else scrubbed.decode("utf-8", "surrogateescape")
+
+
+def _keep(value: str) -> bytes:
+    return value.strip().encode("utf-8", "surrogateescape")
+
+
+def _query_pairs(uri: str) -> list[tuple[str, str]]:
+    query = urlsplit(uri).query
+    pairs: list[tuple[str, str]] = []
+    for piece in query.split("&") if query else ():
+        name, sep, value = piece.partition("=")
+        if sep:
+            pairs.append((name, value))
+    return pairs
+
+
+def _compile(pattern: str | bytes | re.Pattern[str] | re.Pattern[bytes]) -> re.Pattern[bytes]:
+    try:
+        if isinstance(pattern, re.Pattern):
+            source = pattern.pattern
+            flags = pattern.flags & ~re.UNICODE
+            if isinstance(source, str):
+                return re.compile(source.encode("utf-8"), flags)
+            return re.compile(source, flags)
+        if isinstance(pattern, str):
+            return re.compile(pattern.encode("utf-8"))
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigurationError(
+            f"cannot use scrub pattern {pattern!r}: expected a regular expression, got {exc}; "
+            "do fix or escape the pattern"
+        ) from exc

@@ -1,0 +1,106 @@
+"""The ``streamreel`` command: a thin layer over the library, one module per command.
+
+The group knows its commands by name and loads a command's module only when that command
+runs, so ``streamreel --help`` costs little more than importing click: the one-line summaries
+it lists are kept here (``tests/test_cli.py`` checks them against each command's docstring).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+import click
+
+from streamreel._version import __version__
+
+
+class _Entry(NamedTuple):
+    module: str
+    function: str
+    summary: str
+
+
+_COMMANDS: dict[str, _Entry] = {
+    "bench": _Entry(
+        "bench",
+        "bench_command",
+        "Measure replay speed against the json.loads floor and when streams double.",
+    ),
+    "diff": _Entry(
+        "diff",
+        "diff_command",
+        "Replay CASSETTES through two parsers and show the messages that differ.",
+    ),
+    "fuzz": _Entry(
+        "fuzz",
+        "fuzz_command",
+        "Re-split every stream in CASSETTES at random points and compare the merged messages.",
+    ),
+    "import": _Entry(
+        "importer",
+        "import_command",
+        "Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.",
+    ),
+    "inspect": _Entry(
+        "inspect",
+        "inspect_command",
+        "Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing.",
+    ),
+    "record": _Entry(
+        "record",
+        "record_command",
+        "Record one session with a provider into a cassette, showing its messages as they stream.",
+    ),
+    "replay": _Entry(
+        "replay",
+        "replay_command",
+        "Replay SOURCE and print the agent messages its streams produce.",
+    ),
+    "serve": _Entry(
+        "serve",
+        "serve_command",
+        "Serve the interactions of SOURCES (cassettes or folders of them) as a live endpoint.",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(f"streamreel.cli.{entry.module}")
+        command = getattr(module, entry.function)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        width = formatter.width - 6 - max(len(name) for name in _COMMANDS)
+        rows = [
+            (name, click.Command(name, help=entry.summary).get_short_help_str(width))
+            for name, entry in sorted(_COMMANDS.items())
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="streamreel")
+def main() -> None:
+    """Record, replay and snapshot-test LLM provider streams.
+
+    Streams are replayed through a Letta-compatible streaming interface that turns provider
+    chunks into agent messages: reasoning, tool calls, assistant text and tool returns.
+    """
+
+
+__all__ = ["main"]

@@ -1,0 +1,173 @@
+"""``streamreel diff``: the same cassettes through two parsers, and the messages that differ."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from streamreel.cli.options import interface_options, settings_from
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.parser import InterfaceSettings
+from streamreel.playback.replay import ParserFactory
+from streamreel.testing.diff import (
+    Side,
+    apply_knobs,
+    diff_cassettes,
+    load_factory,
+    parse_knobs,
+    render_html,
+    render_text,
+)
+
+CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
+
+
+def expand_cassettes(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; folders as the cassette files in them, sorted (not recursive)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in CASSETTE_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def factory_option(value: str | None) -> ParserFactory | None:
+    """Load ``MODULE:FACTORY``; MODULE may live in the current directory, as with ``python -m``."""
+    if value is None:
+        return None
+    here = str(Path.cwd())
+    if here not in sys.path:
+        # An installed console script does not put the working directory on sys.path.
+        sys.path.insert(0, here)
+    try:
+        return load_factory(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
+    try:
+        return parse_knobs(pairs)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _side(
+    spec: str | None,
+    base: InterfaceSettings,
+    expect: bool,
+    knobs: dict[str, bool | str],
+) -> Side:
+    label = spec or "streamreel"
+    if knobs:
+        label += " [" + ", ".join(f"{k}={v}" for k, v in knobs.items()) + "]"
+    chosen = knobs.get("expect_reasoning_content", expect)
+    return Side(
+        label=label,
+        parser=factory_option(spec),
+        settings=apply_knobs(base, knobs),
+        expect_reasoning_content=bool(chosen),
+    )
+
+
+def _echo_report(lines: list[str]) -> None:
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith("- "):
+            click.secho(line, fg="red")
+        elif stripped.startswith("+ "):
+            click.secho(line, fg="green")
+        elif line.startswith("  "):
+            click.secho(line, fg="yellow")
+        else:
+            click.secho(line, bold=True)
+
+
+@click.command("diff")
+@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--against",
+    metavar="MODULE:FACTORY",
+    help="The right-hand parser: a callable taking InterfaceSettings. [default: streamreel's]",
+)
+@click.option(
+    "--parser",
+    metavar="MODULE:FACTORY",
+    help="The left-hand parser. [default: streamreel's]",
+)
+@click.option(
+    "--left-settings",
+    "left_pairs",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="An interface knob for the left side only (repeatable).",
+)
+@click.option(
+    "--right-settings",
+    "right_pairs",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="An interface knob for the right side only (repeatable).",
+)
+@click.option(
+    "--deltas",
+    is_flag=True,
+    help="Compare the raw deltas instead of the merged messages.",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write a self-contained HTML report (both sequences side by side) to FILE.",
+)
+@interface_options
+def diff_command(
+    cassettes: tuple[Path, ...],
+    against: str | None,
+    parser: str | None,
+    left_pairs: tuple[str, ...],
+    right_pairs: tuple[str, ...],
+    deltas: bool,
+    html_file: Path | None,
+    **knobs: Any,
+) -> None:
+    """Replay CASSETTES through two parsers and show the messages that differ.
+
+    Each side is a parser and its settings: the interface options set both sides, and
+    --left-settings / --right-settings change one side's knobs (e.g.
+    --right-settings use_assistant_message=false). A CASSETTES folder means the cassette files
+    in it. Messages are compared merged, with ids, otids, dates and tool-call ids as
+    placeholders. Exits with status 1 when any cassette differs.
+    """
+    left_knobs, right_knobs = knobs_option(left_pairs), knobs_option(right_pairs)
+    if against is None and parser is None and left_knobs == right_knobs:
+        raise click.UsageError(
+            "cannot compare: expected two different sides, got the same parser and settings "
+            "twice; pass --against MODULE:FACTORY or --left-settings/--right-settings"
+        )
+    base = settings_from(knobs)
+    expect = knobs["expect_reasoning_content"]
+    left = _side(parser, base, expect, left_knobs)
+    right = _side(against, base, expect, right_knobs)
+    if left.label == right.label:
+        left = Side(
+            "left: " + left.label, left.parser, left.settings, left.expect_reasoning_content
+        )
+        right = Side(
+            "right: " + right.label, right.parser, right.settings, right.expect_reasoning_content
+        )
+    diffs = diff_cassettes(expand_cassettes(cassettes), left=left, right=right, merge=not deltas)
+    _echo_report(render_text(diffs, left=left.label, right=right.label))
+    if html_file is not None:
+        html_file.write_text(
+            render_html(diffs, left=left.label, right=right.label), encoding="utf-8"
+        )
+        click.echo(f"HTML report written to {html_file}", err=True)
+    if any(d.differs for d in diffs):
+        raise SystemExit(1)

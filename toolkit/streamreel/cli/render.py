@@ -1,0 +1,96 @@
+"""How the commands print messages: a readable table, wire-JSON lines, or the SSE wire stream."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import textwrap
+from collections.abc import Iterable, Iterator
+
+from streamreel.core.messages import (
+    AgentMessage,
+    AssistantMessage,
+    ErrorMessage,
+    HiddenReasoningMessage,
+    ReasoningMessage,
+    SystemMessage,
+    ToolCallMessage,
+    ToolReturnMessage,
+    UsageStatistics,
+    UserMessage,
+    to_sse,
+    to_wire,
+)
+
+_LABEL_WIDTH = 12
+_TEXT_WIDTH = 84
+
+
+def label(message: AgentMessage) -> str:
+    """The short kind a message is shown under, in the table and in the live view."""
+    if isinstance(message, ReasoningMessage):
+        return "reasoning" if message.source == "non_reasoner_model" else "thinking"
+    if isinstance(message, HiddenReasoningMessage):
+        return "hidden"
+    if isinstance(message, AssistantMessage):
+        return "assistant"
+    if isinstance(message, ToolCallMessage):
+        return "tool call"
+    if isinstance(message, ToolReturnMessage):
+        return f"return {message.status}"
+    if isinstance(message, UserMessage | SystemMessage):
+        return message.message_type.removesuffix("_message")
+    if isinstance(message, ErrorMessage):
+        return "ERROR"
+    raise AssertionError(f"unknown message type {type(message).__name__}")
+
+
+def _text(message: AgentMessage) -> str:
+    if isinstance(message, ReasoningMessage):
+        signature = f"\n[signature {message.signature[:16]}...]" if message.signature else ""
+        return message.reasoning + signature
+    if isinstance(message, HiddenReasoningMessage):
+        return f"[{message.state}] {message.hidden_reasoning or ''}".rstrip()
+    if isinstance(message, ToolCallMessage):
+        call = message.tool_call
+        head = " ".join(
+            p for p in (call.name, f"({call.tool_call_id})" if call.tool_call_id else None) if p
+        )
+        arguments = call.arguments or ""
+        with contextlib.suppress(ValueError):  # not JSON: show the text as it came
+            arguments = json.dumps(json.loads(arguments), ensure_ascii=False, indent=2)
+        return f"{head}\n{arguments}".strip()
+    if isinstance(message, ToolReturnMessage):
+        return message.tool_return
+    if isinstance(message, ErrorMessage):
+        return message.error
+    return message.content
+
+
+def render_table(messages: Iterable[AgentMessage], usage: UsageStatistics | None = None) -> str:
+    """One block per message: its kind, then its text wrapped and indented beneath."""
+    lines: list[str] = []
+    indent = " " * (_LABEL_WIDTH + 1)
+    for message in messages:
+        kind, text = label(message), _text(message)
+        body: list[str] = []
+        for paragraph in text.split("\n") or [""]:
+            body.extend(textwrap.wrap(paragraph, _TEXT_WIDTH, replace_whitespace=False) or [""])
+        lines.append(f"{kind:<{_LABEL_WIDTH}} {body[0]}".rstrip())
+        lines.extend(f"{indent}{line}".rstrip() for line in body[1:])
+    if usage is not None:
+        lines.append(
+            f"{'usage':<{_LABEL_WIDTH}} {usage.prompt_tokens} prompt + {usage.completion_tokens}"
+            f" completion = {usage.total_tokens} tokens, {usage.step_count} step"
+            + ("s" if usage.step_count != 1 else "")
+        )
+    return "\n".join(lines)
+
+
+def render_jsonl(messages: Iterable[AgentMessage]) -> Iterator[str]:
+    for message in messages:
+        yield to_wire(message)
+
+
+def render_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None) -> Iterator[str]:
+    yield from to_sse(messages, usage)

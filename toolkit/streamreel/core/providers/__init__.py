@@ -1,0 +1,46 @@
+"""Provider streams in, ``chat.completion.chunk`` objects out.
+
+::
+
+    kind = detect_stream(request, response)          # provider, API, framing
+    decoder = StreamDecoder(kind, status=response.status)
+    items = decoder.feed(body_piece) ...             # chunks and faults, in order
+    items += decoder.close()                         # + StreamFault("incomplete") if cut
+
+Adapted APIs (the ``api`` of :class:`StreamKind`): ``chat-completions`` (OpenAI and every
+compatible server: Azure, Groq, DeepSeek, Mistral, OpenRouter, Together, Hugging Face, vLLM,
+Z.ai, Writer), ``completions`` (legacy text completions), ``responses`` (OpenAI Responses, also
+from DeepSeek and OpenRouter), ``messages`` (Anthropic), ``generate-content`` (Gemini and
+Vertex, ``alt=sse`` or a JSON array), ``ollama-chat`` and ``ollama-generate``.
+
+Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`: Anthropic
+legacy
+``/v1/complete``, OpenAI Assistants, Cohere chat, Bedrock (ConverseStream,
+InvokeModelWithResponseStream, InvokeAgent), gRPC (xAI) and the Gemini Interactions API.
+
+Every module here is sans-I/O: pure, synchronous and push-driven.
+"""
+
+from __future__ import annotations
+
+from streamreel.core.providers._adapter import Adapter, Output
+from streamreel.core.providers.detection import ADAPTED_APIS, Framing, StreamKind, detect_stream
+from streamreel.core.providers.pipeline import (
+    StreamDecoder,
+    chunks_from_json_body,
+    http_error_fault,
+    make_adapter,
+)
+
+__all__ = [
+    "ADAPTED_APIS",
+    "Adapter",
+    "Framing",
+    "Output",
+    "StreamDecoder",
+    "StreamKind",
+    "chunks_from_json_body",
+    "detect_stream",
+    "http_error_fault",
+    "make_adapter",
+]

@@ -1,0 +1,201 @@
+"""Server-sent events, decoded from bytes as the WHATWG HTML standard says.
+
+Theory of operation
+-------------------
+
+An event stream is UTF-8 text cut into lines; a blank line dispatches the event built from the
+lines before it. :class:`SSEDecoder` is a push parser with no I/O: hand it bytes as they arrive
+with :meth:`~SSEDecoder.feed`, in pieces of any size, and it returns the events those bytes
+completed. :meth:`~SSEDecoder.close` says the body has ended.
+
+Three layers, each holding only what it cannot finish yet:
+
+1. *Bytes to text.* An incremental UTF-8 decoder keeps the bytes of a character split between
+   two pieces. Invalid bytes become U+FFFD, because the standard decodes the stream with
+   "UTF-8 decode", which never fails. One leading byte order mark is dropped.
+2. *Text to lines.* A line ends at CR, LF or CRLF and nowhere else (not at the other Unicode
+   line breaks ``str.splitlines`` knows). A CR that ends one piece might be the first half of a
+   CRLF whose LF opens the next piece, so the decoder remembers it and swallows that LF. The
+   unfinished line is kept as a list of fragments and joined once, when its end arrives, so a
+   long line fed one byte at a time still costs time proportional to its length: nothing
+   already seen is ever scanned again.
+3. *Lines to events.* ``field: value`` lines fill the event being built; one space after the
+   colon is dropped; a line without a colon is a field with an empty value; a line starting
+   with a colon is a comment (a gateway's ``: PROCESSING`` keep-alive, say) and is
+   ignored; unknown fields are ignored. ``data`` lines are joined with LF. A blank line
+   dispatches the event unless no ``data`` line was seen, which is what the standard does with
+   an event that carries no data.
+
+The standard keeps the last event id across events, so :attr:`SSEEvent.id` is the id in force
+when the event was dispatched. ``retry`` is reported on the event that carried it (it is a
+hint to a reconnecting client, not event content).
+
+At the end of the body, an event that never got its blank line is discarded, as the standard
+says (``close(keep_unterminated=True)`` dispatches it instead); :attr:`SSEDecoder.pending`
+tells a caller, before closing, whether there is such an event.
+
+Nothing in this module can fail on any input: the only error is using the decoder after
+:meth:`~SSEDecoder.close`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+from streamreel.core.errors import StreamDecodeError
+
+__all__ = ["SSEDecoder", "SSEEvent"]
+
+# Only these three end a line in an event stream.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event.
+
+    ``event`` is the type (``"message"`` when the stream named none), ``data`` the ``data``
+    lines joined by LF, ``id`` the last event id seen so far (``""`` when none), ``retry`` the
+    reconnection time in milliseconds when this event carried a valid ``retry`` field.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Push bytes in, get :class:`SSEEvent` objects out."""
+
+    __slots__ = (
+        "_after_cr",
+        "_closed",
+        "_data",
+        "_event",
+        "_has_data",
+        "_last_id",
+        "_line",
+        "_retry",
+        "_started",
+        "_text",
+    )
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._started = False  # whether the first character (a possible BOM) has been seen
+        self._after_cr = False  # the last piece ended with CR: a leading LF completes a CRLF
+        self._line: list[str] = []  # fragments of the unfinished line
+        self._event = ""
+        self._data: list[str] = []
+        self._has_data = False
+        self._last_id = ""
+        self._retry: int | None = None
+        self._closed = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether input has started an event (or a line) that no blank line has finished yet."""
+        return bool(self._line) or self._has_data or bool(self._event) or self._retry is not None
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        """Decode the next piece of the body; return the events it completed."""
+        self._check_open()
+        return self._lines(self._text.decode(data))
+
+    def close(self, *, keep_unterminated: bool = False) -> list[SSEEvent]:
+        """End the body. An event the body ends inside is discarded, as the standard says.
+
+        With ``keep_unterminated`` it is dispatched instead, as if its last line end and blank
+        line had come: recorders that strip trailing whitespace from a body remove exactly
+        those. Whether such an event is whole or was cut is for the caller to judge.
+        """
+        self._check_open()
+        events = self._lines(self._text.decode(b"", final=True))
+        if keep_unterminated:
+            if self._line:
+                self._process("".join(self._line))
+            event = self._dispatch()
+            if event is not None:
+                events.append(event)
+        self._closed = True
+        self._line.clear()
+        self._reset_event()
+        return events
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StreamDecodeError(
+                "cannot decode SSE: expected an open decoder, got one that was already closed;"
+                " create a new SSEDecoder for each body"
+            )
+
+    def _lines(self, text: str) -> list[SSEEvent]:
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            if text.startswith(_BOM):
+                text = text[1:]
+        start = 0
+        if self._after_cr and text.startswith("\n"):
+            start = 1
+        self._after_cr = False
+        events: list[SSEEvent] = []
+        for match in _LINE_END.finditer(text, start):
+            self._line.append(text[start : match.start()])
+            line = "".join(self._line)
+            self._line.clear()
+            event = self._process(line)
+            if event is not None:
+                events.append(event)
+            start = match.end()
+            if match.group() == "\r" and start == len(text):
+                self._after_cr = True
+        if start < len(text):
+            self._line.append(text[start:])
+        return events
+
+    def _process(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            # An id with NUL is ignored so that a client never sends one back in a header.
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= 18:
+            # Only ASCII digits count; a value too long for int() is no usable delay either.
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        if not self._has_data:
+            self._reset_event()
+            return None
+        event = SSEEvent(
+            event=self._event or "message",
+            data="\n".join(self._data),
+            id=self._last_id,
+            retry=self._retry,
+        )
+        self._reset_event()
+        return event
+
+    def _reset_event(self) -> None:
+        self._event = ""
+        self._data.clear()
+        self._has_data = False
+        self._retry = None

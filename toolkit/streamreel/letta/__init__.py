@@ -1,0 +1,1 @@
+"""Letta's streaming-interface API over the core parser (``StreamingServerInterface``)."""

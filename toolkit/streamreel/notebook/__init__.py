@@ -1,0 +1,1 @@
+"""Notebook display: rich reprs of results and messages, and the ipywidgets views."""

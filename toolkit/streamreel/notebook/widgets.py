@@ -1,0 +1,1010 @@
+"""Notebook widgets for exploring replayed streams: a player, message and timing views, a diff,
+and a cassette browser.
+
+Theory of operation
+-------------------
+Each widget is a plain Python object that *owns* an ipywidgets tree (``.widget``) rather than
+being one. Its state lives in ordinary attributes and properties, and every user action is a
+method (``step``, ``seek``, ``play``, ``open``...) that the buttons merely call. That keeps the
+behaviour testable in plain pytest, with no browser and no kernel: build the object, call
+``Button.click()`` or set a slider's ``value``, then read the properties or the HTML.
+
+The panes are HTML widgets filled by the pure renderers of :mod:`streamreel.notebook.display`, so
+what a
+widget shows and what a result shows by itself are drawn by the same code.
+
+Displaying a widget object in a notebook yields three representations: the live widget view, a
+``text/plain`` line describing the state (what ``pytest --nbval`` compares; the view's model id
+is random and nbval skips it) and a ``text/html`` snapshot of the current state. The snapshot
+is what a static HTML export or a code host shows, since neither runs a kernel to draw the
+widget.
+
+Playback (:class:`StreamPlayer`) runs as an ``asyncio`` task on the loop the kernel already
+runs (ipykernel, and so Voila, execute cells and widget callbacks on it), so the kernel stays
+responsive while a stream plays: a pause click is handled between two chunks. Waits are
+measured against the loop's clock from the moment play starts, so they do not drift, and the
+message pane is redrawn at most every few tens of milliseconds when chunks come faster than that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from streamreel.core.errors import ConfigurationError, StreamreelError
+from streamreel.core.messages import AgentMessage, merge_deltas
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
+from streamreel.notebook.display import (
+    DEFAULT_IGNORED_FIELDS,
+    STYLE,
+    DiffRow,
+    MessageSource,
+    diff_html,
+    diff_messages,
+    diff_text,
+    fold_rows,
+    kind_counts,
+    messages_html,
+    messages_text,
+    show,
+    timing_html,
+)
+from streamreel.playback.replay import replay
+
+__all__ = [
+    "CASSETTE_SUFFIXES",
+    "CassetteBrowser",
+    "CassetteEntry",
+    "Frame",
+    "MessageView",
+    "SequenceDiff",
+    "StreamPlayer",
+    "TimingView",
+]
+
+CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
+"""The file suffixes :class:`CassetteBrowser` lists."""
+
+_REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 25 frames a second)
+_RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _name(result: ReplayResult) -> str:
+    return result.path.name if result.path is not None else "(in memory)"
+
+
+class _View:
+    """What every widget object shares: the widget tree and how it displays in a notebook."""
+
+    widget: widgets.Widget
+
+    def snapshot_html(self) -> str:
+        """The current state as static HTML (for exports and code hosts, which draw no widget)."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = repr(self)
+        bundle["text/html"] = self.snapshot_html()
+        return bundle
+
+
+# -- StreamPlayer ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One step of playback: a body chunk arriving, and what the messages look like after it.
+
+    ``produced`` holds the positions, in the merged messages, that this chunk wrote to. Merging
+    only ever changes the last merged message, so the merged messages after any frame are the
+    final ones cut to ``merged_count`` with ``last`` in the final place: every frame costs O(1)
+    memory however long the stream.
+    """
+
+    step: int
+    interaction: InteractionResult
+    chunk: ChunkRecord | None
+    at_ms: float
+    delay_ms: float
+    produced: tuple[int, ...]
+    merged_count: int
+    last: AgentMessage | None
+
+
+def _releases(interaction: InteractionResult) -> list[int]:
+    """How many of the interaction's messages have been emitted after each of its chunks.
+
+    Chunk records hold the same message objects as the interaction, so they are matched by
+    identity; messages no chunk claims (an error message after a decode failure) are released
+    with the next chunk that emits something, and the rest with the last chunk.
+    """
+    position = {id(message): index for index, message in enumerate(interaction.messages)}
+    released = 0
+    cuts: list[int] = []
+    for record in interaction.chunks:
+        for message in record.messages:
+            released = max(released, position.get(id(message), released - 1) + 1)
+        cuts.append(released)
+    if cuts:
+        cuts[-1] = len(interaction.messages)
+    return cuts
+
+
+def _timeline(interactions: Sequence[InteractionResult]) -> tuple[list[Frame], list[AgentMessage]]:
+    """Every frame of the given interactions played one after another, and the final messages."""
+    frames: list[Frame] = []
+    merged: list[AgentMessage] = []
+    clock = 0.0
+    for step, interaction in enumerate(interactions):
+        records: list[ChunkRecord | None] = list(interaction.chunks)
+        cuts = _releases(interaction)
+        if not records and interaction.messages:  # an HTTP error or a whole JSON body
+            records, cuts = [None], [len(interaction.messages)]
+        released = 0
+        previous_offset = 0.0
+        step_start = clock
+        for record, cut in zip(records, cuts, strict=True):
+            touched: list[int] = []
+            for message in interaction.messages[released:cut]:
+                joined = merge_deltas([merged[-1], message]) if merged else []
+                if len(joined) == 1:  # a delta of the last logical message
+                    merged[-1] = joined[0]
+                else:
+                    merged.append(message)
+                if len(merged) - 1 not in touched:
+                    touched.append(len(merged) - 1)
+            released = cut
+            offset = record.offset_ms if record is not None else previous_offset
+            delay = max(offset - previous_offset, 0.0)
+            previous_offset = offset
+            clock = step_start + offset
+            frames.append(
+                Frame(
+                    step=step,
+                    interaction=interaction,
+                    chunk=record,
+                    at_ms=clock,
+                    delay_ms=delay,
+                    produced=tuple(touched),
+                    merged_count=len(merged),
+                    last=merged[-1] if merged else None,
+                )
+            )
+    return frames, merged
+
+
+_SPEEDS: list[tuple[str, float]] = [
+    ("×0 no waits", 0.0),
+    ("×0.1", 0.1),
+    ("×0.5", 0.5),
+    ("×1 recorded", 1.0),
+    ("×2", 2.0),
+    ("×5", 5.0),
+]
+
+
+class StreamPlayer(_View):
+    """Play a replayed stream chunk by chunk, at the recorded pace.
+
+    ``speed`` multiplies the recorded waits between chunks, as the emulator's ``speed`` does:
+    1 is the recorded pace, 0.5 twice as fast, 2 twice as slow, 0 no waits at all. ``position``
+    counts the chunks delivered, from 0 (nothing yet) to :attr:`frame_count` (the whole stream).
+
+    A replay result plays its interactions one after another, as the steps of the agent turn
+    they were replayed as. An interaction without body chunks (an HTTP error, a JSON body) is
+    one frame.
+    """
+
+    def __init__(
+        self,
+        source: ReplayResult | InteractionResult,
+        *,
+        speed: float = 1.0,
+        position: int = 0,
+    ) -> None:
+        if speed < 0:
+            raise ConfigurationError(
+                f"cannot play at speed {speed}: expected a factor >= 0 for the recorded waits;"
+                " use 0 for no waits, 1 for the recorded pace"
+            )
+        if isinstance(source, ReplayResult):
+            self.label = _name(source)
+            interactions = list(source.interactions)
+        else:
+            self.label = f"interaction #{source.index}"
+            interactions = [source]
+        self.interactions = interactions
+        frames, self.final_messages = _timeline(interactions)
+        self.frames: tuple[Frame, ...] = tuple(frames)
+        self.speed = speed
+        self._position = 0
+        self._task: asyncio.Task[None] | None = None
+        self.failure: BaseException | None = None
+        self._quiet = False
+
+        self.rewind_button = widgets.Button(description="|◀", tooltip="back to the start")
+        self.back_button = widgets.Button(description="◀ step", tooltip="one chunk back")
+        self.play_button = widgets.Button(
+            description="▶ play", button_style="primary", tooltip="play at the chosen pace"
+        )
+        self.step_button = widgets.Button(description="step ▶", tooltip="one chunk forward")
+        self.end_button = widgets.Button(description="▶|", tooltip="to the end of the stream")
+        for button in (self.rewind_button, self.back_button, self.step_button, self.end_button):
+            button.layout = widgets.Layout(width="auto")
+        self.play_button.layout = widgets.Layout(width="90px")
+        options = list(_SPEEDS)
+        if speed not in {value for _, value in options}:
+            options.append((f"×{speed:g}", speed))
+            options.sort(key=lambda option: option[1])
+        self.speed_dropdown = widgets.Dropdown(
+            options=options,
+            value=speed,
+            description="waits",
+            layout=widgets.Layout(width="190px"),
+            style={"description_width": "40px"},
+        )
+        self.slider = widgets.IntSlider(
+            value=0,
+            min=0,
+            max=len(self.frames),
+            description="chunk",
+            continuous_update=True,
+            layout=widgets.Layout(width="98%"),
+        )
+        self.status = widgets.HTML()
+        self.raw_pane = widgets.HTML(layout=widgets.Layout(width="40%", overflow="auto"))
+        self.messages_pane = widgets.HTML(layout=widgets.Layout(width="60%", overflow="auto"))
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [
+                        self.rewind_button,
+                        self.back_button,
+                        self.play_button,
+                        self.step_button,
+                        self.end_button,
+                        self.speed_dropdown,
+                    ]
+                ),
+                self.slider,
+                self.status,
+                widgets.HBox(
+                    [self.raw_pane, self.messages_pane],
+                    layout=widgets.Layout(max_height="520px", align_items="flex-start"),
+                ),
+            ]
+        )
+        self.widget.add_class("streamreel-player")
+        self.raw_pane.add_class("streamreel-raw-pane")
+        self.messages_pane.add_class("streamreel-messages-pane")
+        self.rewind_button.on_click(lambda _: self.rewind())
+        self.back_button.on_click(lambda _: self.step(-1))
+        self.step_button.on_click(lambda _: self.step())
+        self.end_button.on_click(lambda _: self.to_end())
+        self.play_button.on_click(lambda _: self.toggle())
+        self.slider.observe(self._slid, names="value")
+        self.speed_dropdown.observe(self._speed_chosen, names="value")
+        self.seek(position)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.frames)
+
+    @property
+    def position(self) -> int:
+        """Chunks delivered so far."""
+        return self._position
+
+    @position.setter
+    def position(self, value: int) -> None:
+        self.seek(value)
+
+    @property
+    def current(self) -> Frame | None:
+        """The frame last delivered, or None before the first."""
+        return self.frames[self._position - 1] if self._position else None
+
+    @property
+    def messages(self) -> list[AgentMessage]:
+        """The merged messages built from the chunks delivered so far."""
+        frame = self.current
+        if frame is None or frame.last is None:
+            return []
+        return [*self.final_messages[: frame.merged_count - 1], frame.last]
+
+    @property
+    def highlighted(self) -> tuple[int, ...]:
+        """Positions in :attr:`messages` of what the current chunk produced."""
+        frame = self.current
+        return frame.produced if frame is not None else ()
+
+    @property
+    def raw_text(self) -> str:
+        """The current chunk's bytes as text (undecodable bytes replaced)."""
+        frame = self.current
+        if frame is None or frame.chunk is None:
+            return ""
+        return frame.chunk.data.decode("utf-8", errors="replace")
+
+    @property
+    def playing(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def at_end(self) -> bool:
+        return self._position >= len(self.frames)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def seek(self, position: int) -> None:
+        """Show the stream after ``position`` chunks (clamped to the stream)."""
+        self._position = max(0, min(int(position), len(self.frames)))
+        self._render()
+
+    def step(self, count: int = 1) -> None:
+        """Move ``count`` chunks forward (backward when negative)."""
+        self.seek(self._position + count)
+
+    def rewind(self) -> None:
+        self.seek(0)
+
+    def to_end(self) -> None:
+        self.seek(len(self.frames))
+
+    def play(self) -> asyncio.Task[None]:
+        """Start playing on the running event loop and return the task.
+
+        From the start again when at the end. In a notebook the kernel's loop is running; in a
+        script, ``await player.run()`` instead.
+        """
+        if self.playing:
+            assert self._task is not None
+            return self._task
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigurationError(
+                "cannot play: expected a running event loop (a notebook kernel has one), got"
+                " none; step through with step()/seek(), or await player.run()"
+            ) from None
+        self._task = loop.create_task(self.run())
+        self._task.add_done_callback(self._finished)
+        self._render()
+        return self._task
+
+    def pause(self) -> None:
+        """Stop playing where the stream is."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        self._render()
+
+    def toggle(self) -> None:
+        """What the play button does: pause when playing, else play."""
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+
+    async def run(self) -> None:
+        """Play from the current position to the end, waiting the recorded delays × speed."""
+        loop = asyncio.get_running_loop()
+        if self.at_end:
+            self.seek(0)
+        base_time, base_at = loop.time(), self._clock()
+        last_draw = float("-inf")
+        while not self.at_end:
+            frame = self.frames[self._position]
+            due = base_time + (frame.at_ms - base_at) * self.speed / 1000.0
+            await asyncio.sleep(max(due - loop.time(), 0.0))
+            if self._position >= len(self.frames) or self.frames[self._position] is not frame:
+                # Scrubbed or stepped while waiting: carry on from there, with a new time base.
+                base_time, base_at = loop.time(), self._clock()
+                continue
+            self._position += 1
+            now = loop.time()
+            upcoming = (
+                (self.frames[self._position].delay_ms * self.speed / 1000.0)
+                if not self.at_end
+                else 0.0
+            )
+            if self.at_end or upcoming >= _REDRAW_S or now - last_draw >= _REDRAW_S:
+                self._render()
+                last_draw = now
+
+    def _clock(self) -> float:
+        frame = self.current
+        return frame.at_ms if frame is not None else 0.0
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.failure = task.exception()
+        if self._task is task:
+            self._task = None
+        self._render()
+
+    # -- widget glue -------------------------------------------------------------------------
+
+    def _slid(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.seek(int(change["new"]))
+
+    def _speed_chosen(self, change: dict[str, Any]) -> None:
+        self.speed = float(change["new"])
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet, was = True, self._quiet
+        try:
+            yield
+        finally:
+            self._quiet = was
+
+    def status_text(self) -> str:
+        """Where playback is, in words."""
+        frame = self.current
+        total = len(self.frames)
+        if frame is None:
+            where = f"0 of {total} chunks"
+        else:
+            chunk = f"chunk #{frame.chunk.index}" if frame.chunk is not None else "no chunks"
+            where = (
+                f"{self._position} of {total} chunks · step {frame.step + 1}: {chunk}"
+                f" · {frame.at_ms:,.0f} ms"
+            )
+        playing = " · playing" if self.playing else ""
+        failed = f" · playback failed: {self.failure}" if self.failure is not None else ""
+        return f"{where}{playing}{failed}"
+
+    def raw_html(self) -> str:
+        """The current chunk: where it came, its text, and what it produced."""
+        frame = self.current
+        if frame is None:
+            return "<div class='sr-muted'>No chunk yet: press play or step.</div>"
+        if frame.chunk is None:
+            head = f"step {frame.step + 1}: HTTP {frame.interaction.status}, no body chunks"
+            body = ""
+        else:
+            chunk = frame.chunk
+            head = (
+                f"step {frame.step + 1} · chunk #{chunk.index} · +{frame.delay_ms:,.0f} ms"
+                f" · {_plural(len(chunk.data), 'byte')}"
+            )
+            text = self.raw_text
+            if len(text) > _RAW_LIMIT:
+                text = text[:_RAW_LIMIT] + f"\n… {len(text) - _RAW_LIMIT:,} more characters"
+            body = f"<pre class='streamreel-raw'>{_e(text)}</pre>"
+        produced = len(frame.chunk.produced) if frame.chunk is not None else 0
+        made = [self.messages[i] for i in frame.produced if i < len(self.messages)]
+        outcome = (
+            f"→ {_plural(produced, 'provider chunk')}; "
+            + (f"writes to {kind_counts(made)}" if made else "no message from it")
+        )  # fmt: skip
+        return (
+            f"{STYLE}<div class='sr-root'><div class='sr-step-head'>{_e(head)}</div>{body}"
+            f"<div class='sr-muted'>{_e(outcome)}</div></div>"
+        )
+
+    def messages_html(self) -> str:
+        return messages_html(self.messages, highlight=self.highlighted, open_reasoning=True)
+
+    def _render(self) -> None:
+        with self._quietly():
+            self.slider.value = self._position
+        self.status.value = f"<span class='streamreel-status'>{_e(self.status_text())}</span>"
+        self.raw_pane.value = self.raw_html()
+        self.messages_pane.value = self.messages_html()
+        self.play_button.description = "‖ pause" if self.playing else "▶ play"
+
+    def snapshot_html(self) -> str:
+        return (
+            f"{STYLE}<div class='sr-root'><div class='sr-title'>{_e(repr(self))}</div>"
+            f"<div class='sr-muted'>{_e(self.status_text())}</div></div>"
+            f"<div style='display:flex;gap:12px;align-items:flex-start'>"
+            f"<div style='flex:2;min-width:0'>{self.raw_html()}</div>"
+            f"<div style='flex:3;min-width:0'>{self.messages_html()}</div></div>"
+        )
+
+    def __repr__(self) -> str:
+        steps = len(self.interactions)
+        return (
+            f"<StreamPlayer {self.label}: {_plural(len(self.frames), 'chunk')} in"
+            f" {_plural(steps, 'step')}, at {self._position}/{len(self.frames)},"
+            f" {_plural(len(self.messages), 'message')} so far, waits ×{self.speed:g}>"
+        )
+
+
+# -- MessageView -----------------------------------------------------------------------------
+
+
+class MessageView(_View):
+    """Messages grouped by step and coloured by type, merged or as the raw deltas.
+
+    Reasoning folds into ``<details>`` (``open_reasoning`` unfolds it), tool arguments are
+    pretty-printed, error messages stand out in red.
+    """
+
+    def __init__(
+        self, source: MessageSource, *, merged: bool = True, open_reasoning: bool = False
+    ) -> None:
+        self.source = source
+        self.mode = widgets.ToggleButtons(
+            options=[("merged", True), ("deltas", False)],
+            value=merged,
+            style={"button_width": "80px"},
+        )
+        self.expand = widgets.Checkbox(value=open_reasoning, description="unfold reasoning")
+        self.pane = widgets.HTML()
+        self.widget = widgets.VBox([widgets.HBox([self.mode, self.expand]), self.pane])
+        self.widget.add_class("streamreel-messages")
+        self.mode.observe(lambda _: self._render(), names="value")
+        self.expand.observe(lambda _: self._render(), names="value")
+        self._render()
+
+    @property
+    def merged(self) -> bool:
+        return bool(self.mode.value)
+
+    @property
+    def messages(self) -> list[AgentMessage]:
+        return list(show(self.source, merge=self.merged))
+
+    @property
+    def html(self) -> str:
+        return str(self.pane.value)
+
+    def _html(self) -> str:
+        if isinstance(self.source, ReplayResult) and self.merged:
+            return messages_html(self.source, open_reasoning=bool(self.expand.value))
+        shown = show(self.source, merge=self.merged)
+        return messages_html(shown, steps=shown.step_sizes, open_reasoning=bool(self.expand.value))
+
+    def _render(self) -> None:
+        self.pane.value = self._html()
+
+    def snapshot_html(self) -> str:
+        return self._html()
+
+    def __repr__(self) -> str:
+        shown = show(self.source, merge=self.merged)
+        name = "MessageView" if self.merged else "MessageView deltas"
+        return messages_text(shown, steps=shown.step_sizes, name=name)
+
+
+# -- SequenceDiff ----------------------------------------------------------------------------
+
+
+class SequenceDiff(_View):
+    """Two message sequences side by side, on their merged wire JSON.
+
+    The fields in ``ignore`` (by default ``id``, ``otid`` and ``date``, which name the
+    recording rather than its content) are left out of the comparison, so two recordings of the
+    same conversation compare equal; pass ``ignore=()`` to compare every byte. Runs of identical
+    messages fold to one line, keeping ``context`` messages around each difference.
+    """
+
+    def __init__(
+        self,
+        left: MessageSource,
+        right: MessageSource,
+        *,
+        labels: tuple[str, str] = ("left", "right"),
+        ignore: Collection[str] = DEFAULT_IGNORED_FIELDS,
+        context: int = 1,
+        fold: bool = True,
+    ) -> None:
+        self.labels = labels
+        self.ignore = tuple(ignore)
+        self.context = context
+        self.left = list(show(left))
+        self.right = list(show(right))
+        self.rows: list[DiffRow] = diff_messages(self.left, self.right, ignore=self.ignore)
+        self.fold_box = widgets.Checkbox(value=fold, description="fold identical runs")
+        self.pane = widgets.HTML()
+        self.widget = widgets.VBox([self.fold_box, self.pane])
+        self.widget.add_class("streamreel-diff")
+        self.fold_box.observe(lambda _: self._render(), names="value")
+        self._render()
+
+    @property
+    def identical(self) -> bool:
+        return all(row.kind == "same" for row in self.rows)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many rows of each kind: same, changed, removed (left only), added (right only)."""
+        found = {"same": 0, "changed": 0, "removed": 0, "added": 0}
+        for row in self.rows:
+            found[row.kind] += 1
+        return found
+
+    @property
+    def visible_rows(self) -> list[DiffRow]:
+        """The rows as shown: folded when the fold box is ticked."""
+        return fold_rows(self.rows, context=self.context) if self.fold_box.value else self.rows
+
+    @property
+    def html(self) -> str:
+        return str(self.pane.value)
+
+    def _html(self) -> str:
+        return diff_html(self.visible_rows, labels=self.labels, ignore=self.ignore)
+
+    def _render(self) -> None:
+        self.pane.value = self._html()
+
+    def snapshot_html(self) -> str:
+        return self._html()
+
+    def __repr__(self) -> str:
+        return diff_text(self.rows, labels=self.labels)
+
+
+# -- TimingView ------------------------------------------------------------------------------
+
+
+class TimingView(_View):
+    """Time to first chunk, the wait before each chunk, and chunks over time, as inline SVG.
+
+    With several interactions a dropdown picks one, or all of them overlaid.
+    """
+
+    def __init__(self, source: ReplayResult | InteractionResult) -> None:
+        if isinstance(source, ReplayResult):
+            self.label = _name(source)
+            self.interactions = list(source.interactions)
+        else:
+            self.label = f"interaction #{source.index}"
+            self.interactions = [source]
+        options: list[tuple[str, int | None]] = [("all steps", None)]
+        options += [
+            (f"step {n} · {i.request.model or i.request.url}", n - 1)
+            for n, i in enumerate(self.interactions, start=1)
+        ]
+        self.choice = widgets.Dropdown(options=options, value=None, description="show")
+        if len(self.interactions) < 2:
+            self.choice.layout.display = "none"
+        self.pane = widgets.HTML()
+        self.widget = widgets.VBox([self.choice, self.pane])
+        self.widget.add_class("streamreel-timing")
+        self.choice.observe(lambda _: self._render(), names="value")
+        self._render()
+
+    @property
+    def selected(self) -> list[InteractionResult]:
+        """The interactions plotted now."""
+        chosen = self.choice.value
+        return self.interactions if chosen is None else [self.interactions[int(chosen)]]
+
+    def gaps(self, step: int = 0) -> list[float]:
+        """The wait before each chunk of one step, in ms (the first is the time to first chunk)."""
+        chunks = self.interactions[step].chunks
+        offsets = [0.0, *(c.offset_ms for c in chunks)]
+        return [b - a for a, b in itertools.pairwise(offsets)]
+
+    @property
+    def html(self) -> str:
+        return str(self.pane.value)
+
+    def _html(self) -> str:
+        chosen = self.selected
+        labels = [f"step {self.interactions.index(i) + 1}" for i in chosen]
+        return timing_html(chosen, labels=labels)
+
+    def _render(self) -> None:
+        self.pane.value = self._html()
+
+    def snapshot_html(self) -> str:
+        return self._html()
+
+    def __repr__(self) -> str:
+        parts = []
+        for number, item in enumerate(self.interactions, start=1):
+            timing = item.timing
+            if timing.time_to_first_chunk_ms is None or timing.duration_ms is None:
+                parts.append(f"step {number}: no chunk timing")
+                continue
+            longest = max(self.gaps(number - 1)[1:], default=0.0)
+            parts.append(
+                f"step {number}: first chunk {timing.time_to_first_chunk_ms:,.0f} ms,"
+                f" {_plural(len(item.chunks), 'chunk')} over {timing.duration_ms:,.0f} ms,"
+                f" longest gap {longest:,.0f} ms"
+            )
+        return f"<TimingView {self.label}: {'; '.join(parts) or 'no interactions'}>"
+
+
+# -- CassetteBrowser -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CassetteEntry:
+    """One file of the browsed folder, replayed once to learn what it holds."""
+
+    name: str
+    path: Path
+    result: ReplayResult | None
+    problem: str | None = None
+
+    @property
+    def kinds(self) -> str:
+        """``openai chat-completions, anthropic messages``: each provider and API, once."""
+        if self.result is None:
+            return ""
+        kinds = (i.kind for i in self.result.interactions)
+        return ", ".join(dict.fromkeys(f"{k.provider} {k.api}" for k in kinds if k is not None))
+
+    @property
+    def interactions(self) -> int:
+        return len(self.result.interactions) if self.result is not None else 0
+
+    @property
+    def chunks(self) -> int:
+        if self.result is None:
+            return 0
+        return sum(len(i.chunks) for i in self.result.interactions)
+
+    @property
+    def providers(self) -> list[str]:
+        if self.result is None:
+            return []
+        kinds = (i.kind for i in self.result.interactions)
+        return list(dict.fromkeys(k.provider for k in kinds if k is not None))
+
+    @property
+    def apis(self) -> list[str]:
+        if self.result is None:
+            return []
+        kinds = (i.kind for i in self.result.interactions)
+        return list(dict.fromkeys(k.api for k in kinds if k is not None))
+
+    @property
+    def models(self) -> list[str]:
+        if self.result is None:
+            return []
+        models = (i.request.model for i in self.result.interactions)
+        return list(dict.fromkeys(m for m in models if m))
+
+    @property
+    def features(self) -> list[str]:
+        if self.result is None:
+            return []
+        found = (f for i in self.result.interactions for f in i.features)
+        return list(dict.fromkeys(found))
+
+    @property
+    def has_errors(self) -> bool:
+        return self.problem is not None or bool(self.result and self.result.errors)
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``unreadable``, or the number of errors and whether a stream was cut."""
+        if self.result is None:
+            return "unreadable"
+        errors = len(self.result.errors)
+        cut = not all(i.complete for i in self.result.interactions)
+        if not errors and not cut:
+            return "ok"
+        parts = [_plural(errors, "error")] if errors else []
+        return ", ".join([*parts, "incomplete"] if cut else parts)
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` appears in the name, providers, APIs, models or features."""
+        needle = text.strip().lower()
+        haystack = " ".join([self.name, *self.providers, *self.apis, *self.models, *self.features])
+        return needle in haystack.lower()
+
+
+_COLUMNS = ("34%", "16%", "12%", "26%", "12%")
+
+
+class CassetteBrowser(_View):
+    """The cassettes of a folder as a table, with filters; opening one shows its player.
+
+    Every file is loaded and replayed once, up front, so the table can tell what each stream
+    holds (provider, API, features such as tool calls or reasoning, errors). A file that cannot
+    be read stays in the table as ``unreadable``, with the reason.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        settings: InterfaceSettings | None = None,
+        speed: float = 1.0,
+    ) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise ConfigurationError(
+                f"cannot browse {self.folder}: expected a folder of cassettes, got"
+                f" {'a file' if self.folder.exists() else 'nothing'}; pass the folder's path",
+                path=self.folder,
+            )
+        self.settings = settings
+        self.speed = speed
+        self.entries: list[CassetteEntry] = [self._entry(p) for p in self._files()]
+        self.opened: CassetteEntry | None = None
+        self.player: StreamPlayer | None = None
+
+        providers = sorted({p for e in self.entries for p in e.providers})
+        self.provider_filter = widgets.Dropdown(
+            options=[("all providers", ""), *((p, p) for p in providers)],
+            value="",
+            description="provider",
+        )
+        self.text_filter = widgets.Text(
+            value="", placeholder="name, model or feature", description="filter"
+        )
+        self.errors_only = widgets.Checkbox(value=False, description="errors only")
+        self.open_buttons: dict[str, widgets.Button] = {}
+        self._rows: dict[str, widgets.HBox] = {}
+        for entry in self.entries:
+            button = widgets.Button(
+                description=entry.name,
+                tooltip=f"open {entry.name}",
+                layout=widgets.Layout(width=_COLUMNS[0]),
+            )
+            button.add_class("streamreel-open")
+            button.on_click(self._opener(entry.name))
+            self.open_buttons[entry.name] = button
+            cells = [
+                entry.kinds or "–",
+                f"{_plural(entry.interactions, 'call')}, {_plural(entry.chunks, 'chunk')}",
+                ", ".join(entry.features) or "–",
+                entry.status if entry.problem is None else f"unreadable: {entry.problem}",
+            ]
+            self._rows[entry.name] = widgets.HBox(
+                [
+                    button,
+                    *(
+                        widgets.HTML(_e(text), layout=widgets.Layout(width=width))
+                        for text, width in zip(cells, _COLUMNS[1:], strict=True)
+                    ),
+                ]
+            )
+        header = widgets.HBox(
+            [
+                widgets.HTML(f"<b>{title}</b>", layout=widgets.Layout(width=width))
+                for title, width in zip(
+                    ("cassette", "provider · API", "size", "features", "status"),
+                    _COLUMNS,
+                    strict=True,
+                )
+            ]
+        )
+        self.count = widgets.HTML()
+        self.table = widgets.VBox(layout=widgets.Layout(max_height="360px", overflow="auto"))
+        self.detail = widgets.VBox()
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.provider_filter, self.text_filter, self.errors_only]),
+                self.count,
+                header,
+                self.table,
+                self.detail,
+            ]
+        )
+        self.widget.add_class("streamreel-browser")
+        for control in (self.provider_filter, self.text_filter, self.errors_only):
+            control.observe(lambda _: self._filter(), names="value")
+        self._filter()
+
+    def _files(self) -> list[Path]:
+        found = self.folder.rglob("*")
+        return sorted(p for p in found if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES)
+
+    def _entry(self, path: Path) -> CassetteEntry:
+        name = path.relative_to(self.folder).as_posix()
+        try:
+            return CassetteEntry(name, path, replay(path, settings=self.settings))
+        except StreamreelError as exc:
+            return CassetteEntry(name, path, None, exc.reason)
+
+    def _opener(self, name: str) -> Callable[[widgets.Button], None]:
+        def clicked(_: widgets.Button) -> None:
+            self.open(name)
+
+        return clicked
+
+    @property
+    def visible(self) -> list[str]:
+        """The names the filters let through, in table order."""
+        provider = str(self.provider_filter.value)
+        text = str(self.text_filter.value)
+        return [
+            entry.name
+            for entry in self.entries
+            if (not provider or provider in entry.providers)
+            and (not text.strip() or entry.matches(text))
+            and (not self.errors_only.value or entry.has_errors)
+        ]
+
+    def _filter(self) -> None:
+        shown = self.visible
+        self.table.children = [self._rows[name] for name in shown]
+        self.count.value = (
+            # Row buttons hold names: left-aligned like the rest of the table.
+            "<style>.streamreel-browser .streamreel-open{text-align:left}</style>"
+            f"<span class='streamreel-count'>{len(shown)} of"
+            f" {_plural(len(self.entries), 'cassette')}</span>"
+        )
+
+    def open(self, name: str) -> StreamPlayer | None:
+        """Show the player of cassette ``name`` below the table (None for an unreadable one)."""
+        entry = next((e for e in self.entries if e.name == name), None)
+        if entry is None:
+            known = ", ".join(e.name for e in self.entries) or "none"
+            raise ConfigurationError(
+                f"cannot open {name!r}: expected one of the cassettes in {self.folder}, got an"
+                f" unknown name; known: {known}",
+                path=self.folder,
+            )
+        if self.player is not None:
+            self.player.pause()
+        self.opened = entry
+        title = widgets.HTML(f"<h4 style='margin:8px 0 4px 0'>{_e(entry.name)}</h4>")
+        if entry.result is None:
+            self.player = None
+            problem = widgets.HTML(f"<pre style='color:#b91c1c'>{_e(entry.problem)}</pre>")
+            self.detail.children = [title, problem]
+            return None
+        self.player = StreamPlayer(entry.result, speed=self.speed)
+        self.detail.children = [title, self.player.widget]
+        return self.player
+
+    def table_html(self) -> str:
+        """The filtered table as static HTML."""
+        rows = [
+            "<tr><th>cassette</th><th>provider · API</th><th>interactions</th><th>chunks</th>"
+            "<th>features</th><th>status</th></tr>"
+        ]
+        for entry in self.entries:
+            if entry.name not in self.visible:
+                continue
+            rows.append(
+                f"<tr><td>{_e(entry.name)}</td><td>{_e(entry.kinds or '–')}</td>"
+                f"<td class='sr-num'>{entry.interactions}</td>"
+                f"<td class='sr-num'>{entry.chunks}</td>"
+                f"<td>{_e(', '.join(entry.features) or '–')}</td><td>{_e(entry.status)}</td></tr>"
+            )
+        table = f"<table class='sr-table'>{''.join(rows)}</table>"
+        return f"{STYLE}<div class='sr-root'>{table}</div>"
+
+    def snapshot_html(self) -> str:
+        opened = self.player.snapshot_html() if self.player is not None else ""
+        return self.table_html() + opened
+
+    def __repr__(self) -> str:
+        shown = self.visible
+        lines = [
+            f"<CassetteBrowser {self.folder.name}: {len(shown)} of"
+            f" {_plural(len(self.entries), 'cassette')} shown"
+            + (f", {self.opened.name} open" if self.opened is not None else "")
+            + ">"
+        ]
+        for entry in self.entries:
+            if entry.name in shown:
+                lines.append(
+                    f"  {entry.name}: {', '.join(entry.providers) or '–'};"
+                    f" {', '.join(entry.features) or '–'}; {entry.status}"
+                )
+        return "\n".join(lines)

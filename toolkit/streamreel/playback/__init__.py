@@ -1,0 +1,1 @@
+"""Replaying cassettes and chunk files through a streaming interface."""

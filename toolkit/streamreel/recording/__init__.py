@@ -1,0 +1,1 @@
+"""Recording live sessions: HTTP interception, the recorder, the loopback provider emulator."""

@@ -1,0 +1,391 @@
+"""Recording and replaying HTTP sessions: ``with record("cassettes/x.yaml"): ...``.
+
+Theory of operation
+-------------------
+Inside ``record(...)`` every request sent through an ``httpx`` or ``httpx2`` network transport,
+sync or async (and so through the ``openai`` and ``anthropic`` SDKs built on them), is handed to
+the active :class:`Recording`.  The recording decides, per request, to *replay* a recorded
+interaction or to *capture* a live one; :mod:`streamreel.recording.interception` carries the
+decision out at
+the transport.
+
+The decision and the bookkeeping live in :class:`Session`, which does no I/O:
+
+* :meth:`Session.begin` takes the live request, scrubs it the way a recording of it would be
+  scrubbed (so a key in the URL cannot stop a match), and returns a :class:`Replay` or a
+  :class:`Capture`, or raises :class:`~streamreel.core.errors.NoMatchError`.
+* A :class:`Capture` collects what the transport reports: status, headers, each decoded chunk
+  with its offset, and the error text if the stream was cut.
+* :meth:`Session.result` builds the cassette to save, or None when nothing should be written.
+
+Record modes keep vcrpy's meanings:
+
+* ``none``: replay only; an unmatched request raises :class:`~streamreel.core.errors.NoMatchError`;
+  nothing is ever written.
+* ``once``: with no cassette file, record everything and write it; with one, behave as ``none``.
+* ``new_episodes``: replay what matches, record what does not, and write old + new.
+* ``all``: record every request, replay nothing; write the new interactions after the old ones
+  they did not re-record.
+
+The default is ``once``, or ``none`` when the ``CI`` environment variable is set (to anything but
+``""``, ``0``, ``false`` or ``no``) so a CI run never reaches a provider by accident; an explicit
+``mode=`` always wins.  Only interactions loaded from the file are replayed: a session never
+answers a request with something it recorded itself a moment earlier.
+
+Writes are all or nothing.  The cassette is written once, when the block exits normally, through
+:func:`streamreel.cassettes.storage.save_cassette` (temp file + ``os.replace``), so an exception
+inside the
+block, or a crash, leaves the previous file exactly as it was.  A stream cut mid-way is not an
+exception of the block: the caller gets its exception, and if it handles it, the interaction is
+saved with the chunks received and ``response.error`` set.  Concurrent requests (threads,
+``asyncio.gather``) each get their own interaction; they are stored in the order their requests
+started.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+from urllib.parse import urlsplit
+
+from streamreel.cassettes.matching import Matcher, ReplayQueue
+from streamreel.cassettes.scrubbing import Scrubber
+from streamreel.core.cassette import (
+    BodyChunk,
+    Cassette,
+    CassetteInfo,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+)
+from streamreel.core.errors import ConfigurationError, NoMatchError, RecordingError
+from streamreel.recording.modes import RecordMode, resolve_mode
+
+__all__ = [
+    "Capture",
+    "ChunkObserver",
+    "RecordMode",
+    "Recording",
+    "Replay",
+    "Session",
+    "record",
+    "resolve_mode",
+]
+
+ChunkObserver = Callable[["Capture", BodyChunk], None]
+"""Called with a capture and each body chunk as it is recorded."""
+
+_DECODED_HEADERS: Final = frozenset({"content-encoding", "content-length"})
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Serve this recorded response; ``speed`` scales its offsets (0 = no waiting)."""
+
+    response: RecordedResponse
+    speed: float
+    index: int
+
+
+@dataclass(slots=True)
+class Capture:
+    """A live exchange being recorded; the transport shell fills it in as bytes arrive."""
+
+    sequence: int
+    request: RecordedRequest
+    started_at: datetime
+    status: int | None = None
+    reason: str = ""
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    chunks: list[BodyChunk] = field(default_factory=list)
+    error: str | None = None
+    done: bool = False
+    observer: ChunkObserver | None = field(default=None, repr=False)
+
+    def response_started(
+        self, status: int, reason: str, headers: dict[str, list[str]], *, decoded: bool
+    ) -> None:
+        """The status line and headers arrived.
+
+        ``decoded`` says the shell stores the body content-decoded; the encoding and length
+        headers then describe bytes the cassette does not hold, so they are dropped.
+        """
+        self.status = status
+        self.reason = reason
+        if decoded:
+            headers = {k: v for k, v in headers.items() if k.lower() not in _DECODED_HEADERS}
+        self.headers = headers
+
+    def chunk(self, offset_ms: float, data: bytes) -> None:
+        if data:
+            piece = BodyChunk(round(offset_ms, 3), data)
+            self.chunks.append(piece)
+            if self.observer is not None:
+                self.observer(self, piece)
+
+    def finish(self, error: str | None = None) -> None:
+        """The body ended, was cut (``error``), or the client stopped reading it."""
+        if not self.done:
+            self.error = error
+            self.done = True
+
+    def interaction(self) -> Interaction:
+        error = self.error
+        if not self.done:
+            error = "the recording ended while the client was still reading this body"
+        return Interaction(
+            request=self.request,
+            response=RecordedResponse(
+                status=self.status if self.status is not None else 0,
+                reason=self.reason,
+                headers=self.headers,
+                body=b"".join(chunk.data for chunk in self.chunks),
+                chunks=list(self.chunks),
+                error=error,
+            ),
+            recorded_at=self.started_at,
+        )
+
+
+@dataclass(slots=True)
+class Session:
+    """The pure core of a recording: what to replay, what to record, what to save."""
+
+    mode: RecordMode
+    loaded: Cassette | None
+    matcher: Matcher = field(default_factory=Matcher)
+    scrubber: Scrubber = field(default_factory=Scrubber)
+    speed: float = 0.0
+    source: str = "the cassette"
+    observer: ChunkObserver | None = None
+    queue: ReplayQueue = field(init=False)
+    captures: list[Capture] = field(init=False, default_factory=list)
+    played: list[int] = field(init=False, default_factory=list)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.speed < 0:
+            raise ConfigurationError(
+                f"cannot replay: expected a speed >= 0, got {self.speed}; "
+                "do pass 0 for no waiting or 1 for the recorded pace"
+            )
+        recorded = self.loaded.interactions if self.loaded is not None else []
+        self.queue = ReplayQueue(recorded, self.matcher)
+
+    def begin(self, request: RecordedRequest, *, now: datetime) -> Replay | Capture:
+        """Decide how to answer ``request``: replay, record, or raise NoMatchError."""
+        probe = self.scrubber.scrub_request(request)
+        with self._lock:
+            if self.mode is not RecordMode.ALL:
+                hit = self.queue.take(probe)
+                if hit is not None:
+                    index, interaction = hit
+                    self.played.append(index)
+                    return Replay(interaction.response, self.speed, index)
+                if not self._may_record():
+                    raise self._no_match(probe)
+            capture = Capture(len(self.captures), request, now, observer=self.observer)
+            self.captures.append(capture)
+            return capture
+
+    def cancel(self, capture: Capture) -> None:
+        """Forget a capture whose request never got a response (connection refused...)."""
+        with self._lock:
+            if capture in self.captures:
+                self.captures.remove(capture)
+
+    def _may_record(self) -> bool:
+        if self.mode is RecordMode.NONE:
+            return False
+        return not (self.mode is RecordMode.ONCE and self.loaded is not None)
+
+    def _no_match(self, probe: RecordedRequest) -> NoMatchError:
+        if self.mode is RecordMode.NONE:
+            hint = (
+                "record it with mode='once' on a new cassette, 'new_episodes' or 'all' "
+                "(mode 'none' is the default when CI is set)"
+            )
+        else:
+            hint = "re-record with mode='new_episodes' or 'all', or delete the cassette"
+        if self.loaded is None:
+            return NoMatchError(
+                f"cannot answer {probe.method} {probe.uri}: expected a recorded cassette at "
+                f"{self.source}, got no file; do {hint}"
+            )
+        return self.queue.no_match(probe, source=self.source, hint=hint)
+
+    def result(self, *, now: datetime, tool_version: str | None = None) -> Cassette | None:
+        """The cassette to save, or None when this session recorded nothing."""
+        with self._lock:
+            # Captures are appended as requests start, which is the order to store them in.
+            captures = list(self.captures)
+        if not captures:
+            return None
+        new = [capture.interaction() for capture in captures]
+        old = list(self.loaded.interactions) if self.loaded is not None else []
+        scrubbed = self.scrubber.scrub([*old, *new])
+        old, new = scrubbed[: len(old)], scrubbed[len(old) :]
+        if self.mode is RecordMode.ALL:
+            # Re-recorded requests replace what they match; the rest of the file survives.
+            old = [
+                interaction
+                for interaction in old
+                if not any(self.matcher.matches(n.request, interaction.request) for n in new)
+            ]
+        info = self.loaded.info if self.loaded is not None else CassetteInfo()
+        info = replace(
+            info,
+            tool_version=tool_version,
+            recorded_at=now,
+            recorded_against=_origin(new[0].request.uri),
+            source="streamreel",
+        )
+        path = self.loaded.path if self.loaded is not None else None
+        return Cassette(interactions=[*old, *new], info=info, path=path)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Recording:
+    """The shell around a :class:`Session`: loads and saves the file, activates interception.
+
+    Use it through :func:`record`, as a sync or async context manager, or call :meth:`start`
+    and :meth:`stop` when a block does not fit (the ``%%record`` magic does).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mode: RecordMode | str | None = None,
+        scrub: Scrubber | None = None,
+        match: Matcher | None = None,
+        speed: float = 0.0,
+        environ: Mapping[str, str] | None = None,
+        on_chunk: ChunkObserver | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.on_chunk = on_chunk
+        self.mode = resolve_mode(mode, environ)
+        self.scrubber = scrub if scrub is not None else Scrubber()
+        self.matcher = match if match is not None else Matcher()
+        self.speed = speed
+        self.cassette: Cassette | None = None
+        """After a normal exit: the cassette as saved, or as loaded when nothing was recorded."""
+        self.saved = False
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RecordingError(
+                f"cannot inspect the recording of {self.path}: expected a started recording, "
+                "got one not started; do enter the `with record(...)` block first"
+            )
+        return self._session
+
+    def start(self) -> Self:
+        from streamreel.recording import interception
+
+        if self._session is not None:
+            raise RecordingError(
+                f"cannot start recording {self.path}: expected a recording not yet started, "
+                "got one already running; do create a new record(...) for each block"
+            )
+        loaded = _load(self.path) if self.path.exists() else None
+        self._session = Session(
+            mode=self.mode,
+            loaded=loaded,
+            matcher=self.matcher,
+            scrubber=self.scrubber,
+            speed=self.speed,
+            source=str(self.path),
+            observer=self.on_chunk,
+        )
+        interception.activate(self._session)
+        return self
+
+    def stop(self, *, save: bool = True) -> None:
+        """Deactivate; when ``save``, write the cassette if anything was recorded."""
+        from streamreel._version import __version__
+        from streamreel.recording import interception
+
+        session = self.session
+        interception.deactivate(session)
+        if not save:
+            return
+        cassette = session.result(now=datetime.now(UTC), tool_version=__version__)
+        if cassette is None:
+            self.cassette = session.loaded
+            return
+        cassette.path = self.path
+        _save(cassette, self.path)
+        self.cassette = cassette
+        self.saved = True
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(save=exc_type is None)
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(save=exc_type is None)
+
+
+def record(
+    path: str | os.PathLike[str],
+    *,
+    mode: RecordMode | str | None = None,
+    scrub: Scrubber | None = None,
+    match: Matcher | None = None,
+    speed: float = 0.0,
+    on_chunk: ChunkObserver | None = None,
+) -> Recording:
+    """Record or replay every httpx/httpx2 request made inside the block.
+
+    ``mode`` is one of ``none``, ``once`` (default; ``none`` when ``CI`` is set), ``new_episodes``,
+    ``all``.  ``scrub`` says which secrets to remove, ``match`` how requests are compared, and
+    ``speed`` how fast replayed streams flow: offsets are multiplied by it, so 0 (the default)
+    sends every chunk at once, 1 keeps the recorded pace, 0.1 is ten times faster.
+    ``on_chunk`` is called with the capture and each body chunk as it is recorded (on the thread
+    reading the response), before the caller gets it: a live view of what is being recorded.
+    """
+    return Recording(path, mode=mode, scrub=scrub, match=match, speed=speed, on_chunk=on_chunk)
+
+
+def _load(path: Path) -> Cassette:
+    from streamreel.cassettes.storage import load_cassette
+
+    cassette = load_cassette(path)
+    cassette.path = path
+    return cassette
+
+
+def _save(cassette: Cassette, path: Path) -> None:
+    from streamreel.cassettes.storage import save_cassette
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_cassette(cassette, path)

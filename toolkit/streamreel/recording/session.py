@@ -1,0 +1,242 @@
+"""Recording one live provider session: what ``streamreel record`` runs.
+
+:func:`record_session` makes a single call with the provider's official SDK inside
+:func:`streamreel.recording.recorder.record`, so the cassette holds exactly what the SDK sent and
+received,
+and reports the streamed text as it arrives through a callback (the command prints it).  This is
+one of the few places provider names belong: it is the adapter from "a prompt for provider X" to
+that provider's SDK call.
+
+The key comes from the provider's usual environment variable (``OPENAI_API_KEY``,
+``ANTHROPIC_API_KEY``; ``openai-compatible`` servers use ``OPENAI_API_KEY`` like the SDK does)
+unless ``api_key`` is given.  The SDK's retries are turned off: a retried call would record two
+interactions for one command, and a recording should show the failure that happened.
+
+Tool definitions are read from a JSON file holding a list (or ``{"tools": [...]}``) in either
+provider's shape, and converted when needed, so one file serves both providers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, cast, get_args
+
+from streamreel.core.errors import ConfigurationError, RecordingError
+from streamreel.recording.recorder import ChunkObserver, RecordMode, record
+
+__all__ = ["API_KEY_VARIABLES", "Provider", "SessionResult", "load_tools", "record_session"]
+
+Provider = Literal["openai", "anthropic", "openai-compatible"]
+
+API_KEY_VARIABLES: Final[Mapping[str, str]] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai-compatible": "OPENAI_API_KEY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """What a recorded session produced."""
+
+    text: str
+    output: Path
+    interactions: int
+    saved: bool
+
+
+def record_session(
+    provider: Provider,
+    *,
+    model: str,
+    prompt: str,
+    output: str | os.PathLike[str],
+    base_url: str | None = None,
+    tools: str | os.PathLike[str] | None = None,
+    stream: bool = True,
+    on_message: Callable[[str], None] | None = None,
+    on_chunk: ChunkObserver | None = None,
+    mode: RecordMode | str = RecordMode.ALL,
+    max_tokens: int = 1024,
+    api_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SessionResult:
+    """Send ``prompt`` to ``model`` once with the official SDK and record it to ``output``.
+
+    ``on_message`` receives each piece of assistant text as it streams (the whole text once when
+    ``stream`` is False); ``on_chunk`` receives each recorded body chunk (see ``record``).
+    ``mode`` defaults to ``all``: asking for a recording means calling the provider, even when
+    ``output`` already exists; other interactions in it are kept.
+    """
+    if provider not in get_args(Provider):
+        raise ConfigurationError(
+            f"cannot record a session: expected a provider among "
+            f"{', '.join(get_args(Provider))}, got {provider!r}; do pick one of those"
+        )
+    if provider == "openai-compatible" and not base_url:
+        raise ConfigurationError(
+            "cannot record an openai-compatible session: expected a base URL, got none; "
+            "do pass base_url (for example http://localhost:8000/v1)"
+        )
+    key = api_key or _key_from(provider, os.environ if environ is None else environ)
+    definitions = load_tools(tools, provider) if tools is not None else None
+    emit = on_message if on_message is not None else _ignore
+    with record(output, mode=mode, on_chunk=on_chunk) as recording:
+        if provider == "anthropic":
+            text = _anthropic(key, base_url, model, prompt, definitions, stream, max_tokens, emit)
+        else:
+            text = _openai(key, base_url, model, prompt, definitions, stream, emit)
+    saved = recording.cassette
+    return SessionResult(
+        text=text,
+        output=Path(output),
+        interactions=len(saved.interactions) if saved is not None else 0,
+        saved=recording.saved,
+    )
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def _key_from(provider: str, environ: Mapping[str, str]) -> str:
+    variable = API_KEY_VARIABLES[provider]
+    key = environ.get(variable, "").strip()
+    if not key:
+        raise RecordingError(
+            f"cannot record a {provider} session: expected an API key in ${variable}, "
+            f"got it unset or empty; do export {variable}=... (or pass api_key)"
+        )
+    return key
+
+
+def load_tools(path: str | os.PathLike[str], provider: Provider) -> list[dict[str, Any]]:
+    """Tool definitions from a JSON file, in ``provider``'s shape."""
+    where = Path(path)
+    try:
+        document = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"cannot read tool definitions: expected a JSON file, got {exc}; do check the file",
+            path=where,
+        ) from exc
+    if isinstance(document, dict) and isinstance(document.get("tools"), list):
+        document = document["tools"]
+    if not isinstance(document, list) or not all(isinstance(t, dict) for t in document):
+        raise ConfigurationError(
+            "cannot read tool definitions: expected a JSON list of tool objects, "
+            f"got {type(document).__name__}; do write a list like [{{'name': ...}}]",
+            path=where,
+        )
+    try:
+        if provider == "anthropic":
+            return [_as_anthropic(tool) for tool in document]
+        return [_as_openai(tool) for tool in document]
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"cannot read tool definitions: expected every tool to have a name, got one "
+            f"without {exc}; do add it",
+            path=where,
+        ) from exc
+
+
+def _as_openai(tool: dict[str, Any]) -> dict[str, Any]:
+    if "function" in tool:
+        return tool
+    function: dict[str, Any] = {"name": tool["name"]}
+    if "description" in tool:
+        function["description"] = tool["description"]
+    schema = tool.get("input_schema", tool.get("parameters"))
+    if schema is not None:
+        function["parameters"] = schema
+    return {"type": "function", "function": function}
+
+
+def _as_anthropic(tool: dict[str, Any]) -> dict[str, Any]:
+    if "input_schema" in tool:
+        return tool
+    function = tool.get("function", tool)
+    converted: dict[str, Any] = {"name": function["name"]}
+    if "description" in function:
+        converted["description"] = function["description"]
+    converted["input_schema"] = function.get("parameters", {"type": "object", "properties": {}})
+    return converted
+
+
+def _openai(
+    key: str,
+    base_url: str | None,
+    model: str,
+    prompt: str,
+    tools: list[dict[str, Any]] | None,
+    stream: bool,
+    emit: Callable[[str], None],
+) -> str:
+    import openai
+
+    client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
+    messages: Any = [{"role": "user", "content": prompt}]
+    tool_param: Any = tools if tools is not None else openai.omit
+    with client:
+        if not stream:
+            completion = client.chat.completions.create(
+                model=model, messages=messages, tools=tool_param
+            )
+            first = completion.choices[0].message if completion.choices else None
+            text = (first.content or "") if first is not None else ""
+            if text:
+                emit(text)
+            return text
+        pieces: list[str] = []
+        chunks = client.chat.completions.create(
+            model=model, messages=messages, tools=tool_param, stream=True
+        )
+        with chunks:
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+                        emit(choice.delta.content)
+        return "".join(pieces)
+
+
+def _anthropic(
+    key: str,
+    base_url: str | None,
+    model: str,
+    prompt: str,
+    tools: list[dict[str, Any]] | None,
+    stream: bool,
+    max_tokens: int,
+    emit: Callable[[str], None],
+) -> str:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0)
+    messages: Any = [{"role": "user", "content": prompt}]
+    tool_param: Any = tools if tools is not None else anthropic.omit
+    with client:
+        if not stream:
+            message = client.messages.create(
+                model=model, max_tokens=max_tokens, messages=messages, tools=tool_param
+            )
+            text = "".join(
+                cast(Any, block).text for block in message.content if block.type == "text"
+            )
+            if text:
+                emit(text)
+            return text
+        pieces: list[str] = []
+        events = client.messages.create(
+            model=model, max_tokens=max_tokens, messages=messages, tools=tool_param, stream=True
+        )
+        with events:
+            for event in events:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    pieces.append(event.delta.text)
+                    emit(event.delta.text)
+        return "".join(pieces)

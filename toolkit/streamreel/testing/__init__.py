@@ -1,0 +1,2 @@
+"""For test suites: the pytest plugin, syrupy extensions, diffs, the fuzzer, Hypothesis
+strategies."""

@@ -1,0 +1,160 @@
+"""What the plugin's ``replay`` fixture returns, and how cassette names become files.
+
+Imported by the fixtures when they run, never by :mod:`streamreel.testing.plugin` at load
+time: the plugin's module docstring describes the precedence this code implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamreel.core.errors import CassetteError, ConfigurationError
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import ReplayResult
+from streamreel.playback.replay import ParserFactory, replay_chunk_file
+from streamreel.playback.replay import replay as replay_file
+from streamreel.testing.diff import KNOBS, apply_knobs
+from streamreel.testing.plugin import Options
+
+__all__ = ["CassetteReplayer", "find_cassette", "new_cassette_path"]
+
+CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
+CHUNK_FILE_SUFFIXES = (".jsonl", ".ndjson")
+_MARKER_OPTIONS = {"parser", "record_mode"}
+
+
+# -- finding cassettes -------------------------------------------------------------------------
+
+
+def _candidates(name: str) -> list[str]:
+    if Path(name).suffix.lower() in CASSETTE_SUFFIXES:
+        return [name]
+    return [name, *(name + suffix for suffix in CASSETTE_SUFFIXES)]
+
+
+def find_cassette(name: str | Path, folders: Sequence[Path]) -> Path:
+    """The file ``name`` refers to: the first folder that holds it, by the rules above."""
+    path = Path(name)
+    if path.is_absolute():
+        if path.is_file():
+            return path
+        folders = [path.parent]
+        name = path.name
+    for folder in folders:
+        for candidate in _candidates(str(name)):
+            found = folder / candidate
+            if found.is_file():
+                return found
+    searched = ", ".join(str(folder) for folder in folders) or "no folder"
+    raise CassetteError(
+        f"cannot find cassette {str(name)!r}: expected it (or with a .yaml, .yml, .json or .har "
+        f"suffix) in {searched}, got no such file; do record it with streamreel_record, or fix "
+        "the name or the folder (--streamreel-cassettes)"
+    )
+
+
+def new_cassette_path(name: str | Path, folders: Sequence[Path]) -> Path:
+    """Where a cassette goes: the existing file, else a new ``.yaml`` in the right folder."""
+    try:
+        return find_cassette(name, folders)
+    except CassetteError:
+        pass
+    path = Path(name)
+    if not path.suffix:
+        path = path.with_name(path.name + ".yaml")
+    if path.is_absolute():
+        return path
+    if not folders:
+        raise ConfigurationError(
+            f"cannot place cassette {str(name)!r}: expected at least one cassette folder, got "
+            "none; do override streamreel_cassette_dirs with a non-empty list"
+        )
+    existing = [folder for folder in folders if folder.is_dir()]
+    return (existing[0] if existing else folders[-1]) / path
+
+
+# -- the replay fixture ------------------------------------------------------------------------
+
+
+class CassetteReplayer:
+    """What the ``replay`` fixture returns; see the module docstring for the precedence."""
+
+    def __init__(
+        self,
+        *,
+        folders: Sequence[Path],
+        options: Options,
+        marker: pytest.Mark | None,
+        settings: InterfaceSettings,
+        parser: ParserFactory | None,
+    ) -> None:
+        self.folders = list(folders)
+        self._options = options
+        self._marker_name: str | None = None
+        marker_kwargs: dict[str, Any] = {}
+        if marker is not None:
+            if marker.args:
+                self._marker_name = str(marker.args[0])
+            marker_kwargs = dict(marker.kwargs)
+        unknown = sorted(set(marker_kwargs) - set(KNOBS) - _MARKER_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"cannot read the cassette marker: expected options among "
+                f"{', '.join([*KNOBS, *sorted(_MARKER_OPTIONS)])}, got {', '.join(unknown)}; "
+                "do remove or rename them"
+            )
+        self.marker_kwargs = marker_kwargs
+        self._settings = apply_knobs(settings, marker_kwargs)
+        self._parser: ParserFactory | None = marker_kwargs.get("parser", parser)
+        expect = marker_kwargs.get("expect_reasoning_content")
+        self._expect: bool | None = expect if isinstance(expect, bool) else None
+
+    def name(self, name: str | Path | None = None) -> str | Path:
+        if name is not None:
+            return name
+        if self._marker_name is None:
+            raise ConfigurationError(
+                "cannot pick a cassette: expected a name, or a @pytest.mark.cassette(name) on "
+                "the test, got neither; do pass replay('name') or add the marker"
+            )
+        return self._marker_name
+
+    def path(self, name: str | Path | None = None) -> Path:
+        """The file a cassette name resolves to (raises when there is none)."""
+        return find_cassette(self.name(name), self.folders)
+
+    def __call__(
+        self,
+        name: str | Path | None = None,
+        *,
+        settings: InterfaceSettings | None = None,
+        parser: ParserFactory | None = None,
+        expect_reasoning_content: bool | None = None,
+        interactions: Sequence[int] | None = None,
+        provider: str | None = None,
+        api: str | None = None,
+    ) -> ReplayResult:
+        cli = dict(self._options.knobs)
+        chosen = apply_knobs(settings or self._settings, cli)
+        expect = cli.get("expect_reasoning_content", expect_reasoning_content)
+        if expect is None:
+            expect = self._expect
+        path = self.path(name)
+        factory = self._options.parser or parser or self._parser
+        if path.suffix.lower() in CHUNK_FILE_SUFFIXES:
+            return replay_chunk_file(
+                path, settings=chosen, parser=factory, expect_reasoning_content=bool(expect)
+            )
+        return replay_file(
+            path,
+            settings=chosen,
+            parser=factory,
+            expect_reasoning_content=bool(expect) if expect is not None else None,
+            interactions=interactions,
+            provider=provider,
+            api=api,
+        )

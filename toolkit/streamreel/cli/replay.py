@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from streamreel.cli.collector import collector_paused
 from streamreel.cli.options import (
     format_option,
     interface_options,
@@ -15,7 +16,7 @@ from streamreel.cli.options import (
     resolve_format,
     settings_from,
 )
-from streamreel.cli.render import render_jsonl, render_sse, render_table
+from streamreel.cli.render import render_jsonl, render_sse, render_table, write_blocks
 from streamreel.core.errors import StreamreelError
 from streamreel.core.messages import ErrorMessage
 from streamreel.core.results import ReplayResult
@@ -45,11 +46,11 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
         return
     shown = result.merged if merge else result.messages
     lines = render_jsonl(shown) if output_format == "jsonl" else render_sse(shown, result.usage)
-    for line in lines:
-        click.echo(line, nl=output_format == "jsonl")
+    write_blocks(lines, end="\n" if output_format == "jsonl" else "")
 
 
 @click.command("replay")
+@collector_paused
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--interaction",

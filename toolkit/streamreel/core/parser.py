@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from pydantic import TypeAdapter
+
 from streamreel.core.arguments import ERROR, REST, VALUE, ArgumentEvent, ArgumentsReader, Route
 from streamreel.core.chunks import ChatCompletionChunk, FunctionDelta
 from streamreel.core.messages import (
@@ -68,6 +70,7 @@ from streamreel.core.messages import (
     ToolCallMessage,
     UsageStatistics,
     otid_for,
+    trusted,
 )
 
 __all__ = ["InterfaceSettings", "StreamParser"]
@@ -82,6 +85,9 @@ class InterfaceSettings:
     assistant_message_tool_kwarg: str = "message"
     inner_thoughts_in_kwargs: bool = True
     inner_thoughts_kwarg: str = "inner_thoughts"
+
+
+_DATE = TypeAdapter(datetime)
 
 
 class _Mode(enum.Enum):
@@ -158,6 +164,10 @@ class StreamParser:
         numbers the following ones.
         """
         out: list[AgentMessage] = []
+        if type(message_date) is not datetime:
+            # The messages are built unvalidated (their values are the parser's own), so the one
+            # value that comes from the caller is checked here, once per chunk.
+            message_date = _DATE.validate_python(message_date)
         if message_id != self._message_id:
             self._close_call(out)
             self._begin_call(message_id, message_index)
@@ -172,7 +182,8 @@ class StreamParser:
             self._reasoning(delta.reasoning_content or "", delta.reasoning_content_signature, out)
         if delta.redacted_reasoning_content is not None:
             out.append(
-                HiddenReasoningMessage(
+                trusted(
+                    HiddenReasoningMessage,
                     id=message_id,
                     date=message_date,
                     name=name,
@@ -299,7 +310,8 @@ class StreamParser:
     ) -> ReasoningMessage:
         """A reasoning delta; runs (``key`` without an index) continue while nothing intervenes."""
         assert self._message_id is not None
-        return ReasoningMessage(
+        return trusted(
+            ReasoningMessage,
             id=self._message_id,
             date=self._date,
             name=self._name,
@@ -340,9 +352,9 @@ class StreamParser:
         if event.kind != VALUE:
             return
         delta = (
-            ToolCallDelta(name=event.text)
+            trusted(ToolCallDelta, name=event.text)
             if event.key == "name"
-            else ToolCallDelta(arguments=event.text)
+            else trusted(ToolCallDelta, arguments=event.text)
         )
         out.append(self._tool_message(delta, _CONTENT_CALL))
 
@@ -350,7 +362,8 @@ class StreamParser:
 
     def _tool_message(self, delta: ToolCallDelta, key: tuple[object, ...]) -> ToolCallMessage:
         assert self._message_id is not None
-        return ToolCallMessage(
+        return trusted(
+            ToolCallMessage,
             id=self._message_id,
             date=self._date,
             name=self._name,
@@ -412,7 +425,7 @@ class StreamParser:
                 self._decide(call, out)
         elif call.name_sent:
             # A name piece after the call was shown: send it as a name delta of the same call.
-            out.append(self._tool_message(ToolCallDelta(name=piece), ("call", call.index)))
+            out.append(self._tool_message(trusted(ToolCallDelta, name=piece), ("call", call.index)))
 
     def _decide(self, call: _ToolCall, out: list[AgentMessage]) -> None:
         s = self.settings
@@ -433,13 +446,15 @@ class StreamParser:
             return
         call.header_sent = True
         call.name_sent = True
-        delta = ToolCallDelta(name=call.name or None, tool_call_id=call.id)
+        delta = trusted(ToolCallDelta, name=call.name or None, tool_call_id=call.id)
         out.append(self._tool_message(delta, ("call", call.index)))
 
     def _arguments(self, call: _ToolCall, text: str, out: list[AgentMessage]) -> None:
         if call.reader is None:
             self._header(call, out)
-            out.append(self._tool_message(ToolCallDelta(arguments=text), ("call", call.index)))
+            out.append(
+                self._tool_message(trusted(ToolCallDelta, arguments=text), ("call", call.index))
+            )
             return
         for event in call.reader.feed(text):
             self._argument_event(call, event, out)
@@ -455,7 +470,8 @@ class StreamParser:
             elif call.mode is _Mode.ASSISTANT:
                 call.saw_text = True
                 out.append(
-                    AssistantMessage(
+                    trusted(
+                        AssistantMessage,
                         id=self._message_id,
                         date=self._date,
                         name=self._name,
@@ -468,7 +484,7 @@ class StreamParser:
                 call.held_rest.append(event.text)
             else:
                 self._header(call, out)
-                delta = ToolCallDelta(arguments=event.text)
+                delta = trusted(ToolCallDelta, arguments=event.text)
                 out.append(self._tool_message(delta, ("call", call.index)))
         else:
             if call.mode is not _Mode.ASSISTANT:
@@ -491,7 +507,7 @@ class StreamParser:
                     self.assistant_call_ids.discard(call.id)
                 self._header(call, out)
                 if call.held_rest:
-                    delta = ToolCallDelta(arguments="".join(call.held_rest))
+                    delta = trusted(ToolCallDelta, arguments="".join(call.held_rest))
                     out.append(self._tool_message(delta, ("call", call.index)))
             elif call.mode is not _Mode.ASSISTANT:
                 self._header(call, out)

@@ -1,0 +1,185 @@
+"""The fast paths give what pydantic gives: unvalidated messages, the wire writer, block output.
+
+Messages the parser builds skip validation and are written without pydantic's serializer; both
+are only worth having if nothing downstream can tell, so each is compared here with the slow
+path it replaces, field by field and byte by byte.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from chunkfactory import MESSAGE_ID, tool_stream
+from click.testing import CliRunner
+from streamreel.cli import main
+from streamreel.cli.collector import collector_paused
+from streamreel.cli.render import write_blocks
+from streamreel.core.chunks import parse_chunk
+from streamreel.core.messages import (
+    AgentMessage,
+    AssistantMessage,
+    ErrorMessage,
+    HiddenReasoningMessage,
+    ReasoningMessage,
+    SystemMessage,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallMessage,
+    ToolReturnMessage,
+    UsageStatistics,
+    UserMessage,
+    to_wire,
+    trusted,
+    wire_dict,
+)
+from streamreel.core.parser import InterfaceSettings, StreamParser
+from streamreel.playback.replay import replay_chunk_file
+
+DATE = datetime(2024, 5, 1, 2, 3, 4, 567890, tzinfo=timezone(timedelta(hours=2)))
+NAIVE = datetime(2024, 5, 1, 2, 3, 4)
+
+_EXAMPLES: list[tuple[type[Any], dict[str, Any]]] = [
+    (ReasoningMessage, {"id": "m", "date": DATE, "reasoning": "r\u00e9", "signature": "s"}),
+    (ReasoningMessage, {"id": "m", "date": NAIVE, "reasoning": "", "source": "reasoner_model"}),
+    (HiddenReasoningMessage, {"id": "m", "date": DATE, "state": "redacted"}),
+    (AssistantMessage, {"id": "m", "date": DATE, "name": "n", "content": '"q"\n'}),
+    (SystemMessage, {"id": "m", "date": DATE, "content": "sys"}),
+    (UserMessage, {"id": "m", "date": DATE, "content": "hi", "sender_id": "u"}),
+    (
+        ToolReturnMessage,
+        {
+            "id": "m",
+            "date": DATE,
+            "tool_return": "ok",
+            "status": "success",
+            "tool_call_id": "c",
+            "stdout": ["a"],
+        },
+    ),
+    (ToolCallMessage, {"id": "m", "date": DATE, "tool_call": ToolCallDelta(arguments="{")}),
+    (
+        ToolCallMessage,
+        {
+            "id": "m",
+            "date": DATE,
+            "otid": "o",
+            "tool_call": ToolCall(name="f", arguments="{}", tool_call_id="c"),
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "values"), _EXAMPLES)
+def test_a_trusted_message_equals_prints_and_writes_as_a_validated_one(
+    cls: type[Any], values: dict[str, Any]
+) -> None:
+    validated, built = cls(**values), trusted(cls, **values)
+    assert built == validated
+    assert repr(built) == repr(validated)
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert to_wire(built) == to_wire(validated)
+
+
+@pytest.mark.parametrize(("cls", "values"), _EXAMPLES)
+def test_the_wire_writer_matches_pydantics_serializer(
+    cls: type[Any], values: dict[str, Any]
+) -> None:
+    message = cls(**values)
+    exclude_none = cls is ToolCallMessage
+    expected = message.model_dump(mode="json", exclude_none=exclude_none)
+    written = wire_dict(message)
+    assert written == expected
+    assert list(written) == list(expected)  # the wire's key order
+    assert json.dumps(written) == json.dumps(expected)
+
+
+def test_errors_and_usage_keep_their_wire_form() -> None:
+    assert wire_dict(ErrorMessage(error="boom")) == {"error": "boom"}
+    usage = UsageStatistics(prompt_tokens=3, run_ids=["r"])
+    assert wire_dict(usage) == usage.model_dump(mode="json")
+
+
+def test_the_parser_still_checks_the_date_it_is_given() -> None:
+    parser = StreamParser(InterfaceSettings())
+    chunk = parse_chunk({"choices": [{"index": 0, "delta": {"content": "hi"}}]})
+    [message] = parser.feed(
+        chunk,
+        message_id=MESSAGE_ID,
+        message_date="2024-05-01T00:00:00Z",  # type: ignore[arg-type]
+    )
+    assert message.date == datetime(2024, 5, 1, tzinfo=UTC)  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="datetime"):
+        parser.feed(chunk, message_id=MESSAGE_ID, message_date="soon")  # type: ignore[arg-type]
+
+
+def test_block_output_is_the_lines_joined(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [f"line {i}" for i in range(5000)]
+    write_blocks(iter(lines))
+    assert capsys.readouterr().out == "".join(f"{line}\n" for line in lines)
+    write_blocks(["a\n\n", "b\n\n"], end="")
+    assert capsys.readouterr().out == "a\n\nb\n\n"
+    write_blocks([])
+    assert capsys.readouterr().out == ""
+
+
+def test_a_long_replay_prints_every_message_once_in_order(tmp_path: Path) -> None:
+    arguments = {"inner_thoughts": "t " * 1500, "message": "word " * 3000}
+    source = tmp_path / "long.jsonl"
+    source.write_text(
+        "\n".join(json.dumps(c) for c in tool_stream(arguments)) + "\n",
+        encoding="utf-8",
+    )
+    expected: list[AgentMessage] = replay_chunk_file(source).messages
+    assert len(expected) > 4096  # more than one block
+    for output_format, rendered in (
+        ("jsonl", "".join(to_wire(m) + "\n" for m in expected)),
+        ("sse", None),
+    ):
+        outcome = CliRunner().invoke(main, ["replay", str(source), "--format", output_format])
+        assert outcome.exit_code == 0, outcome.output
+        if rendered is not None:
+            assert outcome.stdout == rendered
+        else:
+            events = outcome.stdout.split("\n\n")
+            assert events[-2:] == ["data: [DONE]", ""]
+            assert [e.removeprefix("data: ") for e in events[: len(expected)]] == [
+                to_wire(m) for m in expected
+            ]
+
+
+def test_a_paused_command_resumes_the_collector_however_it_ends() -> None:
+    @collector_paused
+    def finish(how: str) -> str:
+        assert not gc.isenabled()
+        if how == "exit":
+            raise SystemExit(3)
+        if how == "click":
+            raise click.ClickException("no")
+        if how == "bug":
+            raise KeyError("bug")
+        return "done"
+
+    assert gc.isenabled()
+    assert finish("return") == "done"
+    with pytest.raises(SystemExit) as stopped:
+        finish("exit")
+    assert stopped.value.code == 3
+    with pytest.raises(click.ClickException):
+        finish("click")
+    with pytest.raises(KeyError) as bug:
+        finish("bug")
+    assert bug.traceback[-1].name == "finish"  # a bug keeps its traceback
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert finish("return") == "done"
+        assert not gc.isenabled()  # a collector paused by the caller stays paused
+    finally:
+        gc.enable()

@@ -39,6 +39,7 @@ __all__ = [
     "ToolReturnMessage",
     "UsageStatistics",
     "UserMessage",
+    "delta_key",
     "merge_deltas",
     "otid_for",
     "parse_wire",
@@ -345,6 +346,13 @@ def _combine(group: list[_Mergeable]) -> _Mergeable:
 _MERGEABLE = (ReasoningMessage, HiddenReasoningMessage, AssistantMessage, ToolCallMessage)
 
 
+def delta_key(message: AgentMessage) -> tuple[str, str, str] | None:
+    """What the deltas of one logical message share (type, id, otid); None if never merged."""
+    if isinstance(message, _MERGEABLE) and message.otid is not None:
+        return (message.message_type, message.id, message.otid)
+    return None
+
+
 def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
     """Join the deltas of each logical message (same type, id and otid) into one message.
 
@@ -357,13 +365,13 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
     slots: list[AgentMessage | list[_Mergeable]] = []
     groups: dict[tuple[str, str, str], list[_Mergeable]] = {}
     for message in messages:
-        if isinstance(message, _MERGEABLE) and message.otid is not None:
-            key = (message.message_type, message.id, message.otid)
+        key = delta_key(message)
+        if key is not None:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = []
                 slots.append(group)
-            group.append(message)
+            group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
         else:
             slots.append(message)
     return [_combine(slot) if isinstance(slot, list) else slot for slot in slots]

@@ -40,7 +40,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from streamreel.core.errors import ConfigurationError, StreamreelError
-from streamreel.core.messages import AgentMessage, merge_deltas
+from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
 from streamreel.notebook.display import (
@@ -113,10 +113,12 @@ class _View:
 class Frame:
     """One step of playback: a body chunk arriving, and what the messages look like after it.
 
-    ``produced`` holds the positions, in the merged messages, that this chunk wrote to. Merging
-    only ever changes the last merged message, so the merged messages after any frame are the
-    final ones cut to ``merged_count`` with ``last`` in the final place: every frame costs O(1)
-    memory however long the stream.
+    ``produced`` holds the positions, in the merged messages, that this chunk wrote to;
+    ``released`` counts the stream's messages (deltas) emitted up to and with it. A frame keeps
+    no messages of its own: merging only ever changes the last merged message, so the merged
+    messages after any frame are the final ones cut to ``merged_count``, the last of them
+    rebuilt from its deltas released so far when the frame is shown. A frame costs O(1) memory
+    however long the stream; keeping a merged copy per frame grew with the square of it.
     """
 
     step: int
@@ -126,7 +128,7 @@ class Frame:
     delay_ms: float
     produced: tuple[int, ...]
     merged_count: int
-    last: AgentMessage | None
+    released: int
 
 
 def _releases(interaction: InteractionResult) -> list[int]:
@@ -148,47 +150,66 @@ def _releases(interaction: InteractionResult) -> list[int]:
     return cuts
 
 
-def _timeline(interactions: Sequence[InteractionResult]) -> tuple[list[Frame], list[AgentMessage]]:
-    """Every frame of the given interactions played one after another, and the final messages."""
-    frames: list[Frame] = []
-    merged: list[AgentMessage] = []
-    clock = 0.0
-    for step, interaction in enumerate(interactions):
-        records: list[ChunkRecord | None] = list(interaction.chunks)
-        cuts = _releases(interaction)
-        if not records and interaction.messages:  # an HTTP error or a whole JSON body
-            records, cuts = [None], [len(interaction.messages)]
-        released = 0
-        previous_offset = 0.0
-        step_start = clock
-        for record, cut in zip(records, cuts, strict=True):
-            touched: list[int] = []
-            for message in interaction.messages[released:cut]:
-                joined = merge_deltas([merged[-1], message]) if merged else []
-                if len(joined) == 1:  # a delta of the last logical message
-                    merged[-1] = joined[0]
-                else:
-                    merged.append(message)
-                if len(merged) - 1 not in touched:
-                    touched.append(len(merged) - 1)
-            released = cut
-            offset = record.offset_ms if record is not None else previous_offset
-            delay = max(offset - previous_offset, 0.0)
-            previous_offset = offset
-            clock = step_start + offset
-            frames.append(
-                Frame(
-                    step=step,
-                    interaction=interaction,
-                    chunk=record,
-                    at_ms=clock,
-                    delay_ms=delay,
-                    produced=tuple(touched),
-                    merged_count=len(merged),
-                    last=merged[-1] if merged else None,
+class _Timeline:
+    """Every frame of the given interactions played one after another, and how to merge them.
+
+    ``deltas`` is the stream's messages in the order they were emitted and ``starts`` where
+    each merged message's run of deltas begins in it (the player merges a delta into the
+    message before it when both are deltas of one logical message). Both hold references
+    only, so the timeline is linear in the stream.
+    """
+
+    def __init__(self, interactions: Sequence[InteractionResult]) -> None:
+        self.frames: list[Frame] = []
+        self.deltas: list[AgentMessage] = []
+        self.starts: list[int] = []
+        last_key: tuple[str, str, str] | None = None
+        clock = 0.0
+        for step, interaction in enumerate(interactions):
+            records: list[ChunkRecord | None] = list(interaction.chunks)
+            cuts = _releases(interaction)
+            if not records and interaction.messages:  # an HTTP error or a whole JSON body
+                records, cuts = [None], [len(interaction.messages)]
+            released = 0
+            previous_offset = 0.0
+            step_start = clock
+            for record, cut in zip(records, cuts, strict=True):
+                touched: list[int] = []
+                for message in interaction.messages[released:cut]:
+                    key = delta_key(message)
+                    if key is None or key != last_key:
+                        self.starts.append(len(self.deltas))
+                    last_key = key
+                    self.deltas.append(message)
+                    if not touched or touched[-1] != len(self.starts) - 1:
+                        touched.append(len(self.starts) - 1)
+                released = cut
+                offset = record.offset_ms if record is not None else previous_offset
+                delay = max(offset - previous_offset, 0.0)
+                previous_offset = offset
+                clock = step_start + offset
+                self.frames.append(
+                    Frame(
+                        step=step,
+                        interaction=interaction,
+                        chunk=record,
+                        at_ms=clock,
+                        delay_ms=delay,
+                        produced=tuple(touched),
+                        merged_count=len(self.starts),
+                        released=len(self.deltas),
+                    )
                 )
-            )
-    return frames, merged
+
+    def merged_at(self, index: int, released: int) -> AgentMessage:
+        """Merged message ``index`` as it stood once ``released`` deltas had been emitted."""
+        start = self.starts[index]
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.deltas)
+        run = self.deltas[start : min(end, released)]
+        return run[0] if len(run) == 1 else merge_deltas(run)[0]
+
+    def final(self) -> list[AgentMessage]:
+        return [self.merged_at(index, len(self.deltas)) for index in range(len(self.starts))]
 
 
 _SPEEDS: list[tuple[str, float]] = [
@@ -232,8 +253,10 @@ class StreamPlayer(_View):
             self.label = f"interaction #{source.index}"
             interactions = [source]
         self.interactions = interactions
-        frames, self.final_messages = _timeline(interactions)
-        self.frames: tuple[Frame, ...] = tuple(frames)
+        self._timeline = _Timeline(interactions)
+        self.frames: tuple[Frame, ...] = tuple(self._timeline.frames)
+        self.final_messages: list[AgentMessage] = self._timeline.final()
+        self._shown: tuple[int, list[AgentMessage]] = (0, [])
         self.speed = speed
         self._position = 0
         self._task: asyncio.Task[None] | None = None
@@ -328,9 +351,14 @@ class StreamPlayer(_View):
     def messages(self) -> list[AgentMessage]:
         """The merged messages built from the chunks delivered so far."""
         frame = self.current
-        if frame is None or frame.last is None:
+        if frame is None or not frame.merged_count:
             return []
-        return [*self.final_messages[: frame.merged_count - 1], frame.last]
+        if self._shown[0] != self._position:
+            # Derived when shown, and kept while the position stays: a render reads it often.
+            count = frame.merged_count
+            last = self._timeline.merged_at(count - 1, frame.released)
+            self._shown = (self._position, [*self.final_messages[: count - 1], last])
+        return list(self._shown[1])
 
     @property
     def highlighted(self) -> tuple[int, ...]:

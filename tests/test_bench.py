@@ -7,20 +7,34 @@ every ratio column, the cassette's MB/s) and never the figures themselves.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 
+import pytest
 from click.testing import CliRunner
 from streamreel.cli import main
 from streamreel.cli.benchmark import (
     CassetteBenchResult,
+    best_of_interleaved,
     run_cassette_benchmark,
     synthetic_cases,
+)
+from streamreel.cli.measures import (
+    OUTPUT_FORMATS,
+    BenchError,
+    Measure,
+    measure_cassette_cli,
+    measure_cassette_load,
+    measure_chunk_file_cli,
+    measure_imports,
+    measure_player,
 )
 
 _RATIO = r"\d+\.\d\dx"
 
 
 def _run(*args: str) -> str:
-    outcome = CliRunner().invoke(main, ["bench", "--repeats", "1", *args])
+    outcome = CliRunner().invoke(main, ["bench", "--repeats", "1", "--no-users", *args])
     assert outcome.exit_code == 0, outcome.output
     return outcome.stdout
 
@@ -54,3 +68,84 @@ def test_the_cassette_result_carries_its_size() -> None:
     assert result.size_bytes > 0
     for value in (result.floor_ratio, result.scaling_ratio, result.megabytes_per_second):
         assert value > 0
+
+
+def _well_formed(measures: list[Measure]) -> None:
+    for measure in measures:
+        assert measure.value > 0, measure
+        assert measure.target > 0
+        assert measure.meets_target == (measure.value <= measure.target)
+        assert measure.detail
+
+
+def test_the_command_line_is_measured_in_every_format_and_doubled() -> None:
+    for measured, label in (
+        (measure_chunk_file_cli(40, repeats=1), "chunk file"),
+        (measure_cassette_cli(36, repeats=1), "cassette"),
+    ):
+        names = [m.name for m in measured]
+        assert names == [
+            *(f"replay {label} --format {fmt}" for fmt in OUTPUT_FORMATS),
+            f"replay {label}, doubled",
+        ]
+        _well_formed(measured)
+        assert "start-up" in measured[0].detail
+
+
+def test_loading_the_player_and_the_imports_are_measured() -> None:
+    load = measure_cassette_load(36, repeats=1)
+    assert load.name == "load_cassette vs libyaml"
+    memory, speed = measure_player(60, repeats=1)
+    assert memory.unit == "MB" and speed.unit == "x"
+    imports = measure_imports(repeats=1)
+    assert [m.name for m in imports] == [
+        "streamreel --help vs import click",
+        "pytest with the plugin vs without",
+    ]
+    _well_formed([load, memory, speed, *imports])
+
+
+def test_a_failing_command_is_an_error_not_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamreel.cli import measures
+
+    monkeypatch.setattr(measures, "_CLI", (sys.executable, "-c", "raise SystemExit(7)"))
+    with pytest.raises(BenchError, match="expected exit status 0 or 1, got 7"):
+        measure_chunk_file_cli(10, repeats=1)
+
+
+def test_round_robin_keeps_the_best_time_of_each_action() -> None:
+    calls: list[str] = []
+
+    def action(name: str) -> Callable[[], object]:
+        return lambda: calls.append(name)
+
+    times = best_of_interleaved([action("a"), action("b")], 3)
+    assert calls == ["a", "b"] * 3
+    assert len(times) == 2 and all(t >= 0 for t in times)
+
+
+def test_the_report_lists_what_users_run_and_check_fails_on_a_miss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamreel.cli import bench
+
+    def fixed(value: float) -> Callable[..., list[Measure]]:
+        return lambda *_a, **_k: [Measure("made up", value, 1.0, "x", "by the test")]
+
+    for name in ("measure_chunk_file_cli", "measure_cassette_cli", "measure_player"):
+        monkeypatch.setattr(bench, name, fixed(0.5))
+    monkeypatch.setattr(bench, "measure_imports", fixed(0.5))
+    monkeypatch.setattr(bench, "run_benchmarks", lambda *_a, **_k: [])  # tiny: noisy
+    monkeypatch.setattr(
+        bench, "measure_cassette_load", lambda *_a, **_k: Measure("load", 0.5, 1.0, "x", "d")
+    )
+    args = ["bench", "--quick", "--chunks", "12", "--no-cassette"]
+    passed = CliRunner().invoke(main, [*args, "--check"])
+    assert passed.exit_code == 0, passed.output
+    assert re.search(r"made up\s+0\.50x\s+1\.00x\s+ok\s+by the test", passed.stdout)
+    monkeypatch.setattr(bench, "measure_imports", fixed(3.0))
+    missed = CliRunner().invoke(main, [*args, "--check"])
+    assert missed.exit_code == 1
+    assert re.search(r"made up\s+3\.00x\s+1\.00x\s+MISSED", missed.stdout)
+    unchecked = CliRunner().invoke(main, args)
+    assert unchecked.exit_code == 0

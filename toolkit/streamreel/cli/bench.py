@@ -14,6 +14,15 @@ from streamreel.cli.benchmark import (
     run_cassette_benchmark,
     synthetic_cases,
 )
+from streamreel.cli.measures import (
+    BenchError,
+    Measure,
+    measure_cassette_cli,
+    measure_cassette_load,
+    measure_chunk_file_cli,
+    measure_imports,
+    measure_player,
+)
 
 
 def _row(result: BenchResult) -> str:
@@ -37,10 +46,28 @@ def _cassette_row(result: CassetteBenchResult) -> str:
     )
 
 
+def _measure_row(measure: Measure) -> str:
+    mark = "ok" if measure.meets_target else "MISSED"
+    return (
+        f"{measure.name:<40} {measure.shown(measure.value):>9} {measure.shown(measure.target):>9}"
+        f"  {mark:<6} {measure.detail}"
+    )
+
+
+QUICK_CHUNKS = 2_000
+"""``--quick``: every case at this size and run once, to check the machinery in seconds."""
+PLAYER_CHUNKS = 20_000
+
+
 @click.command("bench")
 @click.option("--chunks", "size", default=32_000, show_default=True, help="Chunks per stream.")
-@click.option("--repeats", default=5, show_default=True, help="Best of this many runs.")
+@click.option("--repeats", default=3, show_default=True, help="Best of this many runs.")
 @click.option("--check", is_flag=True, help="Exit with status 1 when a target is missed.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=f"Every stream of {QUICK_CHUNKS} chunks, run once: checks the machinery, not the speed.",
+)
 @click.option(
     "--cassette/--no-cassette",
     default=True,
@@ -54,8 +81,27 @@ def _cassette_row(result: CassetteBenchResult) -> str:
     help=f"Chunks in that cassette, over all its interactions."
     f"  [default: --chunks, at most {CASSETTE_CHUNKS_CAP}]",
 )
+@click.option(
+    "--users/--no-users",
+    default=True,
+    show_default=True,
+    help="Also measure what users run: the command line, loading, the player, import costs.",
+)
+@click.option(
+    "--player-chunks",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Chunks in the player's stream.  [default: {PLAYER_CHUNKS}]",
+)
 def bench_command(
-    size: int, repeats: int, check: bool, cassette: bool, cassette_chunks: int | None
+    size: int,
+    repeats: int,
+    check: bool,
+    quick: bool,
+    cassette: bool,
+    cassette_chunks: int | None,
+    users: bool,
+    player_chunks: int | None,
 ) -> None:
     """Measure replay speed against the json.loads floor and when streams double.
 
@@ -65,39 +111,67 @@ def bench_command(
     cassette: replay(path) of a scripted multi-provider cassette file against reading
               its YAML plus json.loads of every event (target <= 3x); MB/s is the
               file's size over the replay time
+
+    \b
+    What users run (each a ratio to a floor measured in the same run):
+    replay ... --format F: 'streamreel replay' as a subprocess, start-up subtracted,
+              against reading the file and json.loads + json.dumps of every event
+              (a cassette's floor parses its YAML with libyaml too)   (target <= 4x)
+    doubled:  the command on twice the chunks                      (target <= 2.2x)
+    load_cassette vs libyaml: the same file through libyaml's C loader (target <= 1.5x)
+    player:   tracemalloc peak of building a StreamPlayer and seeking to the end,
+              over the replay result (target <= 50 MB), and its time over the replay's
+    imports:  'streamreel --help' vs 'python -c "import click"'    (target <= 2.5x);
+              pytest in an empty project with the plugin vs -p no:streamreel (<= 1.15x)
     """
+    if quick:
+        size, repeats = min(size, QUICK_CHUNKS), 1
+        player_chunks = min(player_chunks or QUICK_CHUNKS, QUICK_CHUNKS)
+    chunks = cassette_chunks if cassette_chunks is not None else min(size, CASSETTE_CHUNKS_CAP)
+    measured: list[BenchResult | Measure] = []
+
+    def progress(name: str) -> None:
+        click.echo(f"  measuring {name}...", err=True)
+
     click.echo(
         f"streams of {size} chunks, best of {repeats}; targets: floor <= {FLOOR_TARGET}x,"
         f" doubled <= {SCALING_TARGET}x",
         err=True,
     )
-    results = run_benchmarks(
-        synthetic_cases(),
-        size=size,
-        repeats=repeats,
-        progress=lambda name: click.echo(f"  measuring {name}...", err=True),
-    )
+    results = run_benchmarks(synthetic_cases(), size=size, repeats=repeats, progress=progress)
     click.echo(f"{'case':<36} {'chunks':>8} {'us/chunk':>9} {'floor':>8} {'doubled':>9}")
     for result in results:
         click.echo(_row(result))
-    measured: list[BenchResult] = list(results)
+    measured.extend(results)
     if cassette:
-        chunks = cassette_chunks if cassette_chunks is not None else min(size, CASSETTE_CHUNKS_CAP)
         click.echo(
             f"cassette of {chunks} chunks; targets: floor <= {CASSETTE_FLOOR_TARGET}x,"
             f" doubled <= {SCALING_TARGET}x",
             err=True,
         )
-        result = run_cassette_benchmark(
-            size=chunks,
-            repeats=repeats,
-            progress=lambda name: click.echo(f"  measuring {name}...", err=True),
-        )
+        result = run_cassette_benchmark(size=chunks, repeats=repeats, progress=progress)
         click.echo(
             f"{'cassette':<36} {'chunks':>8} {'us/chunk':>9} {'floor':>8} {'doubled':>9}"
             f" {'MB/s':>8}"
         )
         click.echo(_cassette_row(result))
         measured.append(result)
-    if check and not all(r.meets_targets for r in measured):
+    if users:
+        try:
+            rows = [
+                *measure_chunk_file_cli(size, repeats=repeats, progress=progress),
+                *measure_cassette_cli(chunks, repeats=repeats, progress=progress),
+                measure_cassette_load(chunks, repeats=repeats, progress=progress),
+                *measure_player(player_chunks or PLAYER_CHUNKS, repeats=repeats, progress=progress),
+                *measure_imports(repeats=repeats, progress=progress),
+            ]
+        except BenchError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{'what users run':<40} {'measured':>9} {'target':>9}  {'result':<6} detail")
+        for row in rows:
+            click.echo(_measure_row(row))
+        measured.extend(rows)
+    if check and not all(
+        m.meets_target if isinstance(m, Measure) else m.meets_targets for m in measured
+    ):
         raise SystemExit(1)

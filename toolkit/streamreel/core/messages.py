@@ -17,6 +17,7 @@ only in where the provider split them merge to the same list.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -209,6 +210,7 @@ def trusted(cls: type[_Model], **values: Any) -> _Model:
     return instance
 
 
+@functools.lru_cache(maxsize=256)  # a stream's messages share a handful of dates
 def _wire_date(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -258,9 +260,13 @@ def wire_dict(message: AgentMessage | UsageStatistics) -> dict[str, Any]:
     return message.model_dump(mode="json")
 
 
+# One encoder for every message: json.dumps with separators builds a new encoder per call.
+_WIRE_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def to_wire(message: AgentMessage | UsageStatistics) -> str:
     """Compact, ASCII-escaped JSON: one message as it appears after ``data: ``."""
-    return json.dumps(wire_dict(message), separators=(",", ":"))
+    return _WIRE_ENCODER.encode(wire_dict(message))
 
 
 def parse_wire(text: str | dict[str, Any]) -> AgentMessage | UsageStatistics:

@@ -315,6 +315,21 @@ class StreamPlayer(_View):
                 ),
             ]
         )
+        self._widgets: list[widgets.Widget] = [
+            self.rewind_button,
+            self.back_button,
+            self.play_button,
+            self.step_button,
+            self.end_button,
+            self.speed_dropdown,
+            self.slider,
+            self.status,
+            self.raw_pane,
+            self.messages_pane,
+            *self.widget.children,
+            self.widget,
+        ]
+        self.closed = False
         self.widget.add_class("streamreel-player")
         self.raw_pane.add_class("streamreel-raw-pane")
         self.messages_pane.add_class("streamreel-messages-pane")
@@ -536,7 +551,32 @@ class StreamPlayer(_View):
     def messages_html(self) -> str:
         return messages_html(self.messages, highlight=self.highlighted, open_reasoning=True)
 
+    def close(self) -> None:
+        """Stop playing, close the widgets and let go of the stream.
+
+        ipywidgets keeps every widget alive until it is closed, and the widgets' callbacks keep
+        the player, so without this a player (and the replay result it holds) lives as long as
+        the kernel. A closed player shows nothing and plays no more.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        for widget in self._widgets:
+            widget.close()
+        self._widgets = []
+        self.interactions = []
+        self._timeline = _Timeline([])
+        self.frames = ()
+        self.final_messages = []
+        self._shown = (0, [])
+        self._position = 0
+
     def _render(self) -> None:
+        if self.closed:
+            return
         with self._quietly():
             self.slider.value = self._position
         self.status.value = f"<span class='streamreel-status'>{_e(self.status_text())}</span>"

@@ -204,6 +204,9 @@ class _Driver:
     def process(
         self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
     ) -> list[AgentMessage]:
+        if self._draining is not None:  # the parser lives here: no hop through a loop
+            self.parser.process_chunk(chunk, message_id, date, expect)
+            return self._draining.drain()
         self.call(lambda: self.parser.process_chunk(chunk, message_id, date, expect))
         return self.take()
 

@@ -1,0 +1,360 @@
+"""What users run, measured against floors: the command line, loading, the player, imports.
+
+:mod:`streamreel.cli.benchmark` measures the core; this module measures what a user waits
+for, each figure again a ratio to a floor taken in the same run, on the same files:
+
+* **the command line**: ``streamreel replay`` run as a subprocess, in every output format, on
+  a chunk file and on a cassette. Its floor is what any tool must do with the file: read it,
+  ``json.loads`` and ``json.dumps`` every event (for a cassette, parse its YAML with libyaml
+  first). Start-up (the interpreter, imports) is measured on a stream of a few chunks in the
+  same format and subtracted, so the ratio is about the work that grows with the file; start-up
+  has its own figure below. The doubling ratio doubles the file.
+* **cassette loading**: :func:`~streamreel.cassettes.storage.load_cassette` against libyaml's
+  C loader parsing the same text.
+* **the player's memory**: the tracemalloc peak of building a
+  :class:`~streamreel.notebook.widgets.StreamPlayer` on a long stream and seeking to its end,
+  over the memory the replay result already holds; and the time that takes over the replay's.
+* **import costs**: ``streamreel --help`` against ``python -c "import click"``, and a pytest
+  run in an empty project with the plugin against the same run with ``-p no:streamreel``.
+
+Times are CPU seconds (this process's, plus its waited-for children's), best of several runs
+taken round-robin, as in :mod:`streamreel.cli.benchmark`; memory is tracemalloc's count of
+Python allocations, which does not depend on what else the machine runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import yaml
+
+from streamreel.cli.benchmark import best_of_interleaved, send_message_lines
+from streamreel.core.errors import StreamreelError
+
+try:
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+
+__all__ = [
+    "CLI_FLOOR_TARGET",
+    "HELP_TARGET",
+    "LOAD_TARGET",
+    "OUTPUT_FORMATS",
+    "PLAYER_MEMORY_TARGET_MB",
+    "PLAYER_TIME_TARGET",
+    "PLUGIN_TARGET",
+    "SCALING_TARGET",
+    "BenchError",
+    "Measure",
+    "measure_cassette_cli",
+    "measure_cassette_load",
+    "measure_chunk_file_cli",
+    "measure_imports",
+    "measure_player",
+]
+
+CLI_FLOOR_TARGET = 4.0
+SCALING_TARGET = 2.2
+LOAD_TARGET = 1.5
+PLAYER_MEMORY_TARGET_MB = 50.0
+PLAYER_TIME_TARGET = 1.5
+""""About as long as the replay": building every frame is one more pass over the stream."""
+HELP_TARGET = 2.5
+PLUGIN_TARGET = 1.15
+OUTPUT_FORMATS = ("jsonl", "sse", "table")
+
+_STARTUP_CHUNKS = 8
+_RESOLUTION = 0.001
+"""Work left after subtracting start-up counts as at least this: a child's CPU time is kept in
+clock ticks, and on tiny streams (the tests') the difference is within a tick or below zero."""
+_CLI = (sys.executable, "-c", "import sys; from streamreel.cli import main; sys.exit(main())")
+
+
+class BenchError(StreamreelError):
+    """A measured command failed, so its time means nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One figure of the benchmark: ``value`` (a ratio, or megabytes) against ``target``."""
+
+    name: str
+    value: float
+    target: float
+    unit: str
+    detail: str
+
+    @property
+    def meets_target(self) -> bool:
+        return self.value <= self.target
+
+    def shown(self, value: float) -> str:
+        return f"{value:.2f}x" if self.unit == "x" else f"{value:.1f} MB"
+
+
+Progress = Callable[[str], None] | None
+
+
+def _say(progress: Progress, what: str) -> None:
+    if progress is not None:
+        progress(what)
+
+
+def _environment() -> dict[str, str]:
+    # Measured as a pipe would run it: no colour, no progress display.
+    return {**os.environ, "NO_COLOR": "1", "CI": "1"}
+
+
+def _run(command: Sequence[str], *, cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> None:
+    done = subprocess.run(
+        list(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_environment(),
+        cwd=cwd,
+        check=False,
+    )
+    if done.returncode not in ok:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise BenchError(
+            f"cannot measure {' '.join(command[3:] or command)}: expected exit status"
+            f" {' or '.join(map(str, ok))}, got {done.returncode} ({' / '.join(tail)});"
+            " run it by hand to see why"
+        )
+
+
+def _replay_cli(path: Path, output_format: str) -> None:
+    # Status 1 says a stream held an error message: still a complete replay.
+    _run([*_CLI, "replay", str(path), "--format", output_format], ok=(0, 1))
+
+
+def _lines_floor(path: Path) -> object:
+    text = path.read_text(encoding="utf-8")
+    return [json.dumps(json.loads(line)) for line in text.splitlines() if line.strip()]
+
+
+def _cassette_floor(path: Path, payloads: list[str]) -> object:
+    with _collector_paused():  # as the loader does: the least a YAML reader must spend
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+    return document, [json.dumps(json.loads(payload)) for payload in payloads]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cli_measures(
+    label: str,
+    floor: Callable[[Path], object],
+    files: tuple[Path, Path, Path],
+    repeats: int,
+) -> list[Measure]:
+    """The command on ``files`` (the stream, its double, a tiny one) in every format."""
+    small, doubled, tiny = files
+    actions: list[Callable[[], object]] = [partial(floor, small)]
+    for output_format in OUTPUT_FORMATS:
+        actions += [
+            partial(_replay_cli, small, output_format),
+            partial(_replay_cli, tiny, output_format),
+        ]
+    actions.append(partial(_replay_cli, doubled, "jsonl"))
+    times = best_of_interleaved(actions, repeats)
+    floor_time, doubled_time = times[0], times[-1]
+    measures: list[Measure] = []
+    work: dict[str, float] = {}
+    for position, output_format in enumerate(OUTPUT_FORMATS):
+        whole, startup = times[1 + 2 * position], times[2 + 2 * position]
+        work[output_format] = max(whole - startup, _RESOLUTION)
+        measures.append(
+            Measure(
+                f"replay {label} --format {output_format}",
+                work[output_format] / floor_time,
+                CLI_FLOOR_TARGET,
+                "x",
+                f"{whole:.2f}s - {startup:.2f}s start-up vs {floor_time:.2f}s floor",
+            )
+        )
+    doubled_work = max(doubled_time - times[2], _RESOLUTION)  # less the jsonl start-up
+    measures.append(
+        Measure(
+            f"replay {label}, doubled",
+            doubled_work / work["jsonl"],
+            SCALING_TARGET,
+            "x",
+            f"{doubled_work:.2f}s vs {work['jsonl']:.2f}s (jsonl)",
+        )
+    )
+    return measures
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def measure_chunk_file_cli(
+    size: int, *, repeats: int = 3, progress: Progress = None
+) -> list[Measure]:
+    """``streamreel replay`` on a ``size``-chunk ``send_message`` file, every format."""
+    _say(progress, f"the command line on a chunk file of {size} chunks")
+    with tempfile.TemporaryDirectory(prefix="streamreel-bench-") as folder:
+        base = Path(folder)
+        files = (
+            _write_lines(base / "stream.jsonl", send_message_lines(size)),
+            _write_lines(base / "doubled.jsonl", send_message_lines(2 * size)),
+            _write_lines(base / "tiny.jsonl", send_message_lines(_STARTUP_CHUNKS)),
+        )
+        return _cli_measures("chunk file", _lines_floor, files, repeats)
+
+
+def _event_payloads(path: Path) -> list[str]:
+    from streamreel.cassettes.storage import load_cassette
+    from streamreel.cli.benchmark import event_payloads
+
+    return event_payloads(load_cassette(path))
+
+
+def _write_cassette(path: Path, chunks: int) -> Path:
+    from streamreel.cassettes.storage import save_cassette
+    from streamreel.testing.synthetic import scaled_cassette
+
+    save_cassette(scaled_cassette(chunks), path)
+    return path
+
+
+def measure_cassette_cli(
+    size: int, *, repeats: int = 3, progress: Progress = None
+) -> list[Measure]:
+    """``streamreel replay`` on a scripted cassette of about ``size`` chunks, every format."""
+    _say(progress, f"the command line on a cassette of {size} chunks")
+    with tempfile.TemporaryDirectory(prefix="streamreel-bench-") as folder:
+        base = Path(folder)
+        files = (
+            _write_cassette(base / "cassette.yaml", size),
+            _write_cassette(base / "doubled.yaml", 2 * size),
+            _write_cassette(base / "tiny.yaml", _STARTUP_CHUNKS),
+        )
+        payloads = _event_payloads(files[0])
+        floor = partial(_cassette_floor, payloads=payloads)
+        return _cli_measures("cassette", floor, files, repeats)
+
+
+def measure_cassette_load(size: int, *, repeats: int = 3, progress: Progress = None) -> Measure:
+    """``load_cassette`` against libyaml's C loader on the same file."""
+    from streamreel.cassettes.storage import load_cassette
+
+    _say(progress, f"loading a cassette of {size} chunks")
+    with tempfile.TemporaryDirectory(prefix="streamreel-bench-") as folder:
+        path = _write_cassette(Path(folder) / "cassette.yaml", size)
+
+        def floor() -> object:
+            with _collector_paused():
+                return yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+
+        floor_time, load_time = best_of_interleaved([floor, partial(load_cassette, path)], repeats)
+        return Measure(
+            "load_cassette vs libyaml",
+            load_time / floor_time,
+            LOAD_TARGET,
+            "x",
+            f"{load_time:.2f}s vs {floor_time:.2f}s, {path.stat().st_size / 1e6:.1f} MB",
+        )
+
+
+def measure_player(size: int, *, repeats: int = 3, progress: Progress = None) -> list[Measure]:
+    """Build a player on a ``size``-chunk stream and seek to its end: memory and time."""
+    from streamreel.notebook.widgets import StreamPlayer
+    from streamreel.playback.replay import replay_chunk_file
+
+    _say(progress, f"the player on a stream of {size} chunks")
+    with tempfile.TemporaryDirectory(prefix="streamreel-bench-") as folder:
+        path = _write_lines(Path(folder) / "stream.jsonl", send_message_lines(size))
+
+        def play(result: object) -> object:
+            player = StreamPlayer(result)  # type: ignore[arg-type]
+            player.to_end()
+            player.close()
+            return player
+
+        tracemalloc.start()
+        try:
+            result = replay_chunk_file(path)
+            held = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            play(result)
+            peak = tracemalloc.get_traced_memory()[1] - held
+        finally:
+            tracemalloc.stop()
+        replay_time, play_time = best_of_interleaved(
+            [partial(replay_chunk_file, path), partial(play, result)], repeats
+        )
+    return [
+        Measure(
+            "player: memory over the replay result",
+            peak / 1e6,
+            PLAYER_MEMORY_TARGET_MB,
+            "MB",
+            f"result holds {held / 1e6:.1f} MB",
+        ),
+        Measure(
+            "player: build + seek to end vs replay",
+            play_time / replay_time,
+            PLAYER_TIME_TARGET,
+            "x",
+            f"{play_time:.2f}s vs {replay_time:.2f}s",
+        ),
+    ]
+
+
+def measure_imports(*, repeats: int = 3, progress: Progress = None) -> list[Measure]:
+    """What an installed streamreel costs a command line and a pytest run that do not use it."""
+    _say(progress, "import costs: streamreel --help, the pytest plugin")
+    with tempfile.TemporaryDirectory(prefix="streamreel-bench-") as folder:
+        project = Path(folder)
+        (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        (project / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+        pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        help_time, click_time, plugin_time, bare_time = best_of_interleaved(
+            [
+                partial(_run, [*_CLI, "--help"]),
+                partial(_run, [sys.executable, "-c", "import click"]),
+                partial(_run, pytest_run, cwd=project),
+                partial(_run, [*pytest_run, "-p", "no:streamreel"], cwd=project),
+            ],
+            repeats,
+        )
+    return [
+        Measure(
+            "streamreel --help vs import click",
+            help_time / click_time,
+            HELP_TARGET,
+            "x",
+            f"{help_time:.2f}s vs {click_time:.2f}s",
+        ),
+        Measure(
+            "pytest with the plugin vs without",
+            plugin_time / bare_time,
+            PLUGIN_TARGET,
+            "x",
+            f"{plugin_time:.2f}s vs {bare_time:.2f}s, an empty project",
+        ),
+    ]

@@ -49,6 +49,8 @@ from typing import Any, NamedTuple
 
 import demjson3
 
+from streamreel.core.errors import preview
+
 __all__ = ["ERROR", "REST", "VALUE", "ArgumentEvent", "ArgumentsReader", "Route", "decode_lenient"]
 
 VALUE = "value"
@@ -556,11 +558,11 @@ class ArgumentsReader:
         except ValueError:
             self._error(
                 f"cannot read the arguments: {self._failure}; not even a lenient decoder could"
-                f" repair {_preview(whole)}"
+                f" repair {preview(whole)}"
             )
             return
         if not isinstance(value, dict):
-            self._error(f"cannot read the arguments: expected a JSON object, got {_preview(whole)}")
+            self._error(f"cannot read the arguments: expected a JSON object, got {preview(whole)}")
             return
         rest: dict[str, Any] = {}
         for key, item in value.items():
@@ -580,7 +582,7 @@ class ArgumentsReader:
             what = "the remaining arguments" if key is None else f"the value of {key!r}"
             self._error(
                 f"cannot stream {what} correctly: the JSON was malformed ({self._failure}) and the"
-                f" text already sent differs from the repaired value {_preview(full)}"
+                f" text already sent differs from the repaired value {preview(full)}"
             )
             return
         tail = full[len(done) :]
@@ -595,7 +597,3 @@ class ArgumentsReader:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _preview(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -51,11 +51,29 @@ import demjson3
 
 from streamreel.core.errors import preview
 
-__all__ = ["ERROR", "REST", "VALUE", "ArgumentEvent", "ArgumentsReader", "Route", "decode_lenient"]
+__all__ = [
+    "ERROR",
+    "REST",
+    "VALUE",
+    "ArgumentEvent",
+    "ArgumentsReader",
+    "EventKind",
+    "Route",
+    "decode_lenient",
+]
 
-VALUE = "value"
-REST = "rest"
-ERROR = "error"
+
+class EventKind(enum.Enum):
+    """What an :class:`ArgumentEvent` carries."""
+
+    VALUE = "value"
+    REST = "rest"
+    ERROR = "error"
+
+
+VALUE = EventKind.VALUE
+REST = EventKind.REST
+ERROR = EventKind.ERROR
 
 
 class Route(enum.Enum):
@@ -68,7 +86,7 @@ class Route(enum.Enum):
 class ArgumentEvent(NamedTuple):
     """``kind`` is VALUE (``key`` set), REST (remainder JSON text) or ERROR (``text`` says why)."""
 
-    kind: str
+    kind: EventKind
     key: str | None
     text: str
 

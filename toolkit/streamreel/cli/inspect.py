@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from streamreel.cassettes.storage import load_cassette
+from streamreel.cassettes.reader import CassetteReader
+from streamreel.cli.collector import collector_paused
 from streamreel.core.errors import StreamreelError
 from streamreel.core.results import InteractionResult
-from streamreel.playback.replay import replay
+from streamreel.playback.replay import ReplaySteps
 
 
 def _ms(value: float | None) -> str:
@@ -32,23 +33,25 @@ def _line(result: InteractionResult) -> str:
 
 
 @click.command("inspect")
+@collector_paused
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def inspect_command(cassette: Path) -> None:
     """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing."""
     try:
-        loaded = load_cassette(cassette)
-        result = replay(loaded)
+        reader = CassetteReader(cassette)
+        # One interaction at a time: its line is printed and it is let go before the next.
+        steps = ReplaySteps(reader, lean=True)
+        info, count = reader.info, reader.count()
+        click.secho(f"{cassette}: {count} interactions", bold=True)
+        click.echo(
+            f"    written by {info.source}"
+            + (f" {info.tool_version}" if info.tool_version else "")
+            + (f", recorded {info.recorded_at:%Y-%m-%d %H:%M}" if info.recorded_at else "")
+            + (f" against {info.recorded_against}" if info.recorded_against else "")
+        )
+        for interaction in steps:
+            click.echo(_line(interaction))
+            for error in interaction.errors:
+                click.secho(f"    ! {error.describe()}", fg="yellow")
     except StreamreelError as exc:
         raise click.ClickException(str(exc)) from None
-    info = loaded.info
-    click.secho(f"{cassette}: {len(result.interactions)} interactions", bold=True)
-    click.echo(
-        f"    written by {info.source}"
-        + (f" {info.tool_version}" if info.tool_version else "")
-        + (f", recorded {info.recorded_at:%Y-%m-%d %H:%M}" if info.recorded_at else "")
-        + (f" against {info.recorded_against}" if info.recorded_against else "")
-    )
-    for interaction in result.interactions:
-        click.echo(_line(interaction))
-        for error in interaction.errors:
-            click.secho(f"    ! {error.describe()}", fg="yellow")

@@ -98,6 +98,12 @@ def render_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None) 
     yield from to_sse(messages, usage)
 
 
+def render_sse_events(messages: Iterable[AgentMessage]) -> Iterator[str]:
+    """The messages' SSE events alone: a stream printed a part at a time ends with render_sse."""
+    for message in messages:
+        yield f"data: {to_wire(message)}\n\n"
+
+
 _BLOCK_LINES = 2048
 
 

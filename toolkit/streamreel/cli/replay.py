@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,54 @@ from streamreel.cli.options import (
     resolve_format,
     settings_from,
 )
-from streamreel.cli.render import render_jsonl, render_sse, render_table, write_blocks
+from streamreel.cli.render import (
+    render_jsonl,
+    render_sse,
+    render_sse_events,
+    render_table,
+    write_blocks,
+)
 from streamreel.core.errors import StreamreelError
-from streamreel.core.messages import ErrorMessage
-from streamreel.core.results import ReplayResult
-from streamreel.playback.replay import replay, replay_chunk_file
+from streamreel.core.messages import ErrorMessage, UsageStatistics, merge_deltas
+from streamreel.core.results import ErrorEntry, InteractionResult
+from streamreel.playback.replay import ReplaySteps, replay_chunk_file
 
 CHUNK_FILE_SUFFIXES = {".jsonl", ".ndjson", ".txt"}
 
 
-def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
-    if output_format == "table":
-        for interaction in result.interactions:
+class _Printed:
+    """What the printed interactions held that decides the exit status and the notes after."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.failed: list[ErrorEntry] = []
+        self.error_message = False
+
+    def add(self, interaction: InteractionResult) -> None:
+        self.count += 1
+        self.failed += [e for e in interaction.errors if e.kind in ("decode", "stream", "http")]
+        self.error_message = self.error_message or any(
+            isinstance(m, ErrorMessage) for m in interaction.messages
+        )
+
+
+def _print(
+    results: Iterable[InteractionResult],
+    usage: Callable[[], UsageStatistics],
+    output_format: str,
+    merge: bool,
+    *,
+    wanted: tuple[int, ...],
+) -> _Printed:
+    """Print each interaction as it is replayed, then the usage; hold none of them after.
+
+    A logical message never spans interactions (each is its own LLM call), so merging each
+    interaction's messages gives what merging the whole stream gives.
+    """
+    printed = _Printed()
+    for interaction in results:
+        printed.add(interaction)
+        if output_format == "table":
             req = interaction.request
             what = " ".join(p for p in (req.provider, req.api, req.model) if p) or "chunks"
             state = "" if interaction.complete else "  [incomplete]"
@@ -42,11 +79,19 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
             for error in interaction.errors:
                 if error.kind in ("unsupported", "truncated", "incomplete"):
                     click.secho(f"   {error.describe()}", fg="yellow")
-        click.echo(render_table([], result.usage))
-        return
-    shown = result.merged if merge else result.messages
-    lines = render_jsonl(shown) if output_format == "jsonl" else render_sse(shown, result.usage)
-    write_blocks(lines, end="\n" if output_format == "jsonl" else "")
+            continue
+        shown = interaction.merged if merge else interaction.messages
+        if output_format == "jsonl":
+            write_blocks(render_jsonl(shown))
+        else:
+            write_blocks(render_sse_events(shown), end="")
+    if wanted and not printed.count:
+        raise click.BadParameter(f"the cassette has no interaction {list(wanted)}")
+    if output_format == "table":
+        click.echo(render_table([], usage()))
+    elif output_format == "sse":
+        write_blocks(render_sse([], usage()), end="")
+    return printed
 
 
 @click.command("replay")
@@ -94,6 +139,7 @@ def replay_command(
     are fine). Exits with status 1 when a stream held an error.
     """
     fmt = resolve_format(output_format)
+    shown_merged = fmt == "table" if merge is None else merge
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
     try:
@@ -105,8 +151,11 @@ def replay_command(
                 message_id=message_id,
                 message_date=message_date,
             )
+            printed = _print(
+                result.interactions, lambda: result.usage, fmt, shown_merged, wanted=()
+            )
         else:
-            result = replay(
+            steps = ReplaySteps(
                 source,
                 settings=settings,
                 expect_reasoning_content=expect,
@@ -115,15 +164,37 @@ def replay_command(
                 api=api,
                 message_id=message_id,
                 message_date=message_date,
+                lean=True,
+            )
+            printed = _print(
+                _with_tail(steps, fmt, shown_merged),
+                lambda: _usage(steps),
+                fmt,
+                shown_merged,
+                wanted=interactions,
             )
     except StreamreelError as exc:
         raise click.ClickException(str(exc)) from None
-    if interactions and not result.interactions:
-        raise click.BadParameter(f"the cassette has no interaction {list(interactions)}")
-    _print(result, fmt, fmt == "table" if merge is None else merge)
-    failed = [e for e in result.errors if e.kind in ("decode", "stream", "http")]
-    for error in failed:
+    for error in printed.failed:
         if fmt != "table" or error.kind == "decode":
             click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
-    if failed or any(isinstance(m, ErrorMessage) for m in result.messages):
+    if printed.failed or printed.error_message:
         raise SystemExit(1)
+
+
+def _with_tail(steps: ReplaySteps, output_format: str, merge: bool) -> Iterator[InteractionResult]:
+    """The steps as they come; the parser's last words, if any, are printed after them."""
+    yield from steps
+    if steps.tail and output_format != "table":
+        shown = merge_deltas(steps.tail) if merge else steps.tail
+        if output_format == "jsonl":
+            write_blocks(render_jsonl(shown))
+        else:
+            write_blocks(render_sse_events(shown), end="")
+    elif steps.tail:
+        click.echo(render_table(merge_deltas(steps.tail) if merge else steps.tail))
+
+
+def _usage(steps: ReplaySteps) -> UsageStatistics:
+    assert steps.usage is not None  # set once every interaction was replayed
+    return steps.usage

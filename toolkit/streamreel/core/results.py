@@ -21,6 +21,7 @@ from streamreel.core.providers.detection import StreamKind
 __all__ = [
     "ChunkRecord",
     "ErrorEntry",
+    "FeatureTally",
     "InteractionResult",
     "ReplayResult",
     "RequestSummary",
@@ -75,6 +76,45 @@ class Timing:
     chunks_per_second: float | None
 
 
+class FeatureTally:
+    """The features one interaction's provider chunks show, counted as the chunks pass."""
+
+    __slots__ = ("found", "tool_calls")
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self.tool_calls: set[int | str | None] = set()
+
+    def add(self, output: ChatCompletionChunk | StreamFault) -> None:
+        found = self.found
+        if isinstance(output, StreamFault):
+            found.add("refusal" if output.kind == "refusal" else f"{output.kind}-event")
+            return
+        if output.usage is not None:
+            found.add("usage")
+        for choice in output.choices:
+            delta = choice.delta
+            if delta.content:
+                found.add("text")
+            if delta.reasoning_content:
+                found.add("reasoning")
+            if delta.reasoning_content_signature:
+                found.add("signature")
+            if delta.redacted_reasoning_content:
+                found.add("redacted-reasoning")
+            for fragment in delta.tool_calls or ():
+                key = fragment.index if fragment.index is not None else fragment.id
+                self.tool_calls.add(key)
+
+    def names(self) -> set[str]:
+        found = set(self.found)
+        if self.tool_calls:
+            found.add("tool-calls")
+        if len(self.tool_calls) > 1:
+            found.add("parallel-tool-calls")
+        return found
+
+
 @dataclass(slots=True)
 class InteractionResult:
     index: int
@@ -87,6 +127,9 @@ class InteractionResult:
     errors: list[ErrorEntry]
     timing: Timing
     complete: bool
+    chunk_features: frozenset[str] | None = None
+    """What the provider chunks showed, when the replay kept no chunks to look at (a lean
+    replay, which holds each record's timing but not its payload)."""
 
     @property
     def merged(self) -> list[AgentMessage]:
@@ -96,32 +139,14 @@ class InteractionResult:
     @property
     def features(self) -> list[str]:
         """What the stream shows, in a fixed order: text, reasoning, tool calls, errors..."""
-        found: set[str] = set()
-        tool_calls: set[int | str | None] = set()
-        for record in self.chunks:
-            for output in record.produced:
-                if isinstance(output, StreamFault):
-                    found.add("refusal" if output.kind == "refusal" else f"{output.kind}-event")
-                    continue
-                if output.usage is not None:
-                    found.add("usage")
-                for choice in output.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        found.add("text")
-                    if delta.reasoning_content:
-                        found.add("reasoning")
-                    if delta.reasoning_content_signature:
-                        found.add("signature")
-                    if delta.redacted_reasoning_content:
-                        found.add("redacted-reasoning")
-                    for fragment in delta.tool_calls or ():
-                        key = fragment.index if fragment.index is not None else fragment.id
-                        tool_calls.add(key)
-        if tool_calls:
-            found.add("tool-calls")
-        if len(tool_calls) > 1:
-            found.add("parallel-tool-calls")
+        if self.chunk_features is not None:
+            found = set(self.chunk_features)
+        else:
+            tally = FeatureTally()
+            for record in self.chunks:
+                for output in record.produced:
+                    tally.add(output)
+            found = tally.names()
         found.update(
             f"{error.kind}-error" for error in self.errors if error.kind in ("http", "decode")
         )

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from streamreel.cassettes.storage import load_cassette
-from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
+from streamreel.cassettes.reader import CassetteReader
+from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
 from streamreel.core.errors import ChunkError, StreamreelError, UnsupportedStreamError
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
@@ -47,6 +47,7 @@ from streamreel.core.providers import (
 from streamreel.core.results import (
     ChunkRecord,
     ErrorEntry,
+    FeatureTally,
     InteractionResult,
     ReplayResult,
     RequestSummary,
@@ -58,6 +59,7 @@ __all__ = [
     "CountingUsage",
     "Draining",
     "ParserFactory",
+    "ReplaySteps",
     "ReportingErrors",
     "StreamingInterfaceLike",
     "default_parser",
@@ -333,8 +335,8 @@ def replay(
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
     """
     with _collector_paused():
-        return _replay(
-            cassette if isinstance(cassette, Cassette) else load_cassette(cassette),
+        steps = ReplaySteps(
+            cassette,
             settings=settings,
             parser=parser,
             expect_reasoning_content=expect_reasoning_content,
@@ -344,60 +346,139 @@ def replay(
             message_id=message_id,
             message_date=message_date,
         )
+        results = list(steps)
+        assert steps.usage is not None
+        return ReplayResult(
+            path=steps.path, settings=steps.settings, interactions=results, usage=steps.usage
+        )
 
 
-def _replay(
-    loaded: Cassette,
-    *,
-    settings: InterfaceSettings | None,
-    parser: ParserFactory | None,
-    expect_reasoning_content: bool | None,
-    interactions: Iterable[int] | None,
-    provider: str | None,
-    api: str | None,
-    message_id: str | None,
-    message_date: datetime | None,
-) -> ReplayResult:
-    settings = settings or InterfaceSettings(use_assistant_message=True)
-    driver = _Driver((parser or default_parser)(settings))
-    chosen = set(interactions) if interactions is not None else None
-    seed = str(loaded.path or id(loaded))
-    results: list[InteractionResult] = []
-    for index, interaction in enumerate(loaded.interactions):
-        if chosen is not None and index not in chosen:
-            continue
-        results.append(
-            _replay_interaction(
+class ReplaySteps:
+    """A cassette's replay taken one interaction at a time: what :func:`replay` collects.
+
+    Iterating gives each interaction's result as soon as it is replayed, and a cassette given
+    by its path is read one interaction at a time too
+    (:class:`~streamreel.cassettes.reader.CassetteReader`), so a caller that shows each result
+    and lets it go (the command line) holds one interaction, never the whole cassette or the
+    whole result. Unchosen ``interactions`` are skipped unread. :attr:`usage` is set once the
+    iteration ends, and :attr:`tail` holds what the parser emitted only when closed (appended
+    to the last result too); iterate once. ``progress`` is told how many bytes of the file
+    have been read. ``lean`` results keep each chunk's place and timing but not its payload
+    (bytes, provider chunks, messages per chunk): a tenth of the memory, enough to print the
+    messages or a summary; the features are tallied as the chunks pass. The other arguments
+    are :func:`replay`'s.
+    """
+
+    def __init__(
+        self,
+        cassette: Cassette | CassetteReader | str | Path,
+        *,
+        settings: InterfaceSettings | None = None,
+        parser: ParserFactory | None = None,
+        expect_reasoning_content: bool | None = None,
+        interactions: Iterable[int] | None = None,
+        provider: str | None = None,
+        api: str | None = None,
+        message_id: str | None = None,
+        message_date: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+        lean: bool = False,
+    ) -> None:
+        self.settings = settings or InterfaceSettings(use_assistant_message=True)
+        self._lean = lean
+        self._parser = parser or default_parser
+        self._expect = expect_reasoning_content
+        self._chosen = set(interactions) if interactions is not None else None
+        self._provider = provider
+        self._api = api
+        self._message_id = message_id
+        self._message_date = message_date
+        self._cassette: Cassette | None = None
+        self._reader: CassetteReader | None = None
+        if isinstance(cassette, Cassette):
+            self._cassette = cassette
+            self.path: Path | None = cassette.path
+            self._seed = str(cassette.path or id(cassette))
+        else:
+            self._reader = (
+                cassette
+                if isinstance(cassette, CassetteReader)
+                else CassetteReader(cassette, progress=progress)
+            )
+            self.path = self._reader.path
+            self._seed = str(self.path)
+        self.usage: UsageStatistics | None = None
+        self.tail: list[AgentMessage] = []
+
+    @property
+    def info(self) -> CassetteInfo:
+        """The cassette's metadata."""
+        if self._cassette is not None:
+            return self._cassette.info
+        assert self._reader is not None
+        return self._reader.info
+
+    def _interactions(self) -> Iterator[tuple[int, Interaction]]:
+        if self._reader is not None:
+            yield from self._reader.interactions(self._chosen)
+            return
+        assert self._cassette is not None
+        for index, interaction in enumerate(self._cassette.interactions):
+            if self._chosen is None or index in self._chosen:
+                yield index, interaction
+
+    def __iter__(self) -> Iterator[InteractionResult]:
+        driver = _Driver(self._parser(self.settings))
+        last: InteractionResult | None = None
+        steps = 0
+        for index, interaction in self._interactions():
+            last = _replay_interaction(
                 driver,
                 index,
                 interaction,
-                message_id=_step_id(message_id, len(results)) or _message_id(seed, index),
-                message_date=message_date
+                message_id=_step_id(self._message_id, steps) or _message_id(self._seed, index),
+                message_date=self._message_date
                 or interaction.recorded_at
-                or loaded.info.recorded_at
+                or self.info.recorded_at
                 or _DEFAULT_DATE,
-                expect_reasoning_content=expect_reasoning_content,
-                provider=provider,
-                api=api,
+                expect_reasoning_content=self._expect,
+                provider=self._provider,
+                api=self._api,
+                lean=self._lean,
             )
-        )
-    tail = driver.close()
-    if results and tail:
-        results[-1].messages.extend(tail)
-        if results[-1].chunks:
-            results[-1].chunks[-1].messages.extend(tail)
-    usage = driver.usage(len(results))
-    return ReplayResult(path=loaded.path, settings=settings, interactions=results, usage=usage)
+            steps += 1
+            # Yielded at once, not held back until the next one shows this is not the last:
+            # holding two results doubled what a cassette's replay needs at its peak.
+            yield last
+        self.tail = driver.close()
+        if last is not None and self.tail:
+            # What the parser still had at the very end belongs to the last step; a caller
+            # that already showed that step shows these too (``tail``).
+            last.messages.extend(self.tail)
+            if last.chunks:
+                last.chunks[-1].messages.extend(self.tail)
+        self.usage = driver.usage(steps)
 
 
 class _Step:
     """One interaction's replay as it accumulates: the records, messages and errors so far."""
 
-    def __init__(self, driver: _Driver, message_id: str, message_date: datetime, expect: bool):
+    def __init__(
+        self,
+        driver: _Driver,
+        message_id: str,
+        message_date: datetime,
+        expect: bool,
+        *,
+        lean: bool = False,
+    ) -> None:
         self.driver = driver
         self.message_id = message_id
         self.message_date = message_date
         self.expect = expect
+        # A lean step keeps each record's place and timing, not its payload: the provider
+        # chunks it produced were most of a result's memory, and are tallied here instead.
+        self.tally = FeatureTally() if lean else None
         self.records: list[ChunkRecord] = []
         self.messages: list[AgentMessage] = []
         self.errors: list[ErrorEntry] = []
@@ -405,7 +486,7 @@ class _Step:
 
     def emit(self, messages: list[AgentMessage], record: ChunkRecord | None = None) -> None:
         self.messages.extend(messages)
-        if record is not None:
+        if record is not None and self.tally is None:
             record.messages.extend(messages)
 
     def fail(self, entry: ErrorEntry, text: str | None = None) -> None:
@@ -422,7 +503,10 @@ class _Step:
         at = record.index if record is not None else None
         for output in outputs:
             if record is not None:
-                record.produced.append(output)
+                if self.tally is not None:
+                    self.tally.add(output)
+                else:
+                    record.produced.append(output)
             if not isinstance(output, StreamFault):
                 emitted = self.driver.process(
                     output, self.message_id, self.message_date, self.expect
@@ -441,7 +525,7 @@ class _Step:
         """Decode a streamed body piece by piece, as it arrived."""
         decoder = StreamDecoder(kind)
         for number, piece in enumerate(response.body_chunks()):
-            record = ChunkRecord(number, piece.offset_ms, piece.data)
+            record = ChunkRecord(number, piece.offset_ms, piece.data if self.tally is None else b"")
             self.records.append(record)
             try:
                 self.feed(decoder.feed(piece.data), record)
@@ -492,6 +576,7 @@ def _replay_interaction(
     expect_reasoning_content: bool | None,
     provider: str | None,
     api: str | None,
+    lean: bool = False,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -504,7 +589,7 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content))
+    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content), lean=lean)
     if response.status >= 400:
         step.http_error(response)
     elif kind.framing == "none":
@@ -525,6 +610,7 @@ def _replay_interaction(
         errors=step.errors,
         timing=_timing(step.records, response.chunks is not None),
         complete=step.complete,
+        chunk_features=frozenset(step.tally.names()) if step.tally is not None else None,
     )
 
 

@@ -7,18 +7,24 @@ No browser and no kernel: ``Button.click()`` runs the click handlers, setting a 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
+import tracemalloc
+import weakref
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ipywidgets.widgets.widget import _instances
 from streamreel.cassettes.storage import save_cassette
 from streamreel.core.cassette import BodyChunk
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.messages import merge_deltas, to_wire
 from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import ReplayResult
+from streamreel.notebook import widgets as widgets_module
 from streamreel.notebook.widgets import (
     CassetteBrowser,
     MessageView,
@@ -441,3 +447,128 @@ def test_any_chunking_plays_to_the_same_messages(data: st.DataObject) -> None:
         player.seek(position)
         assert wires(player.messages) == wires(merge_deltas(arrived))
     assert wires(player.messages) == wires(result.merged)
+
+
+# -- memory: frames derived when shown, close(), cells run again ------------------------------
+
+
+def _long_stream(pieces: int) -> ReplayResult:
+    text = "".join(f"w{i} " for i in range(pieces))
+    return replay(build(send_message("Thinking it over.", text)))
+
+
+def test_frames_hold_no_messages_of_their_own() -> None:
+    result = _long_stream(400)
+    player = StreamPlayer(result)
+    for frame in player.frames:
+        assert not hasattr(frame, "last")
+        assert isinstance(frame.released, int)
+    # The frames together hold references, not copies: their size does not grow with the text.
+    assert player.final_messages and wires(player.final_messages) == wires(result.merged)
+
+
+def test_the_players_memory_is_linear_in_the_stream() -> None:
+    def added(pieces: int) -> int:
+        result = _long_stream(pieces)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            player = StreamPlayer(result)
+            player.to_end()
+            peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            tracemalloc.stop()
+        player.close()
+        return peak
+
+    # Four times the chunks: a merged copy per frame made this sixteen times; linear is four.
+    assert added(2000) < 6 * added(500)
+
+
+def test_close_lets_go_of_the_stream_and_the_widgets() -> None:
+    result = conversation()
+    player = StreamPlayer(result)
+    player.end_button.click()
+    widget_ids = {w.model_id for w in player._widgets}
+    player.close()
+    assert player.closed and player.frames == () and player.final_messages == []
+    assert player.interactions == [] and player.messages == []
+    assert not widget_ids & set(_instances)  # ipywidgets' registry of live widgets
+    player.step()  # a closed player stays quiet
+    player.close()
+
+
+def test_a_closed_player_is_collected_although_its_widgets_were_shown() -> None:
+    player = StreamPlayer(conversation())
+    ref = weakref.ref(player)
+    player.close()
+    del player
+    gc.collect()
+    assert ref() is None
+
+
+def test_running_a_cell_again_closes_what_its_last_run_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    where: list[tuple[str, int] | None] = [("cell-a", 1)]
+    monkeypatch.setattr(widgets_module, "_CELL_VIEWS", widgets_module._CellViews(lambda: where[0]))
+    first, second = StreamPlayer(conversation()), StreamPlayer(conversation())
+    where[0] = ("cell-b", 2)
+    other = StreamPlayer(conversation())
+    assert not (first.closed or second.closed)  # another cell leaves them alone
+    where[0] = ("cell-a", 3)
+    again = StreamPlayer(conversation())
+    assert first.closed and second.closed
+    assert not other.closed and not again.closed
+    where[0] = None  # outside a notebook nothing is tracked
+    StreamPlayer(conversation())
+    assert not again.closed
+
+
+def test_the_running_cell_is_read_from_the_kernels_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Kernel:
+        def get_parent(self, channel: str) -> dict[str, object]:
+            assert channel == "shell"
+            return {"metadata": {"cellId": "c-1"}}
+
+    class Shell:
+        kernel = Kernel()
+        execution_count = 7
+
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    assert widgets_module._running_cell() == ("c-1", 7)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert widgets_module._running_cell() is None
+
+
+def test_a_browser_lists_at_once_and_scans_later(folder: Path) -> None:
+    browser = CassetteBrowser(folder, scan=False)
+    assert [e.status for e in browser.entries] == ["not scanned"] * 4
+    assert len(browser.table.children) == 4
+    seen: list[tuple[int, int]] = []
+    browser.scan(lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert browser.progress.value == 4 and browser.progress.layout.display == "none"
+    entry = {e.name: e for e in browser.entries}
+    assert entry["greeting.yaml"].status == "ok"
+    assert entry["broken.yaml"].status == "unreadable"
+    assert [label for label, _ in browser.provider_filter.options] == ["all providers", "openai"]
+    scanned = CassetteBrowser(folder)
+    assert [e.summary for e in scanned.entries] == [e.summary for e in browser.entries]
+
+
+def test_a_browser_keeps_summaries_and_replays_on_open(folder: Path) -> None:
+    browser = CassetteBrowser(folder, speed=0)
+    for entry in browser.entries:
+        assert not hasattr(entry, "result")
+    first = browser.open("greeting.yaml")
+    second = browser.open("nested/monologue.yaml")
+    assert first is not None and first.closed  # the player it replaced let go
+    assert second is not None and not second.closed
+    browser.close()
+    assert browser.closed and second.closed and browser.entries == []

@@ -31,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable, Collection, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ from streamreel.notebook.display import (
     show,
     timing_html,
 )
-from streamreel.playback.replay import replay
+from streamreel.playback.replay import ReplaySteps, replay
 
 __all__ = [
     "CASSETTE_SUFFIXES",
@@ -100,6 +101,69 @@ class _View:
         bundle["text/plain"] = repr(self)
         bundle["text/html"] = self.snapshot_html()
         return bundle
+
+
+def _running_cell() -> tuple[str, int] | None:
+    """The notebook cell running now (its id) and which run of it this is; None outside one.
+
+    Jupyter front ends send the cell's id with each execution request (``metadata.cellId``);
+    the shell counts executions.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    if shell is None or get_parent is None:
+        return None
+    parent = get_parent("shell") or {}
+    cell = (parent.get("metadata") or {}).get("cellId")
+    if not isinstance(cell, str):
+        return None
+    return cell, int(shell.execution_count)
+
+
+class _CellViews:
+    """The players and browsers each notebook cell made, so a cell run again closes its old ones.
+
+    ipywidgets keeps every widget alive until it is closed, and a player's widgets keep the
+    player and its replay result: each run of a cell that builds one would otherwise add a
+    stream's worth of memory for the life of the kernel. Running a cell again replaces its
+    output, so what its previous run built can no longer be seen, and is closed. Views are held
+    weakly: one closed or gone already is left alone.
+    """
+
+    def __init__(self, where: Callable[[], tuple[str, int] | None] = _running_cell) -> None:
+        self._where = where
+        self._runs: dict[str, tuple[int, list[weakref.ref[_Closable]]]] = {}
+
+    def adopt(self, view: _Closable) -> None:
+        where = self._where()
+        if where is None:
+            return
+        cell, run = where
+        previous = self._runs.get(cell)
+        if previous is not None and previous[0] != run:
+            for ref in previous[1]:
+                old = ref()
+                if old is not None:
+                    old.close()
+            previous = None
+        if previous is None:
+            previous = self._runs[cell] = (run, [])
+        previous[1].append(weakref.ref(view))
+
+
+class _Closable(_View):
+    """A view that holds data until closed: :class:`StreamPlayer`, :class:`CassetteBrowser`."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+_CELL_VIEWS = _CellViews()
 
 
 # -- StreamPlayer ----------------------------------------------------------------------------
@@ -218,7 +282,7 @@ _SPEEDS: list[tuple[str, float]] = [
 ]
 
 
-class StreamPlayer(_View):
+class StreamPlayer(_Closable):
     """Play a replayed stream chunk by chunk, at the recorded pace.
 
     ``speed`` multiplies the recorded waits between chunks, as the emulator's ``speed`` does:
@@ -337,6 +401,7 @@ class StreamPlayer(_View):
         self.slider.observe(self._slid, names="value")
         self.speed_dropdown.observe(self._speed_chosen, names="value")
         self.seek(position)
+        _CELL_VIEWS.adopt(self)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -801,71 +866,104 @@ class TimingView(_View):
 
 
 @dataclass(frozen=True, slots=True)
+class CassetteSummary:
+    """What a cassette's replay showed, kept instead of the replay itself.
+
+    A browser of a folder of big cassettes held every replay result, every chunk and message
+    of every file: 1.6 GB for two large ones. The table needs only this; a cassette is replayed
+    again when it is opened.
+    """
+
+    kinds: tuple[str, ...]
+    providers: tuple[str, ...]
+    apis: tuple[str, ...]
+    models: tuple[str, ...]
+    features: tuple[str, ...]
+    interactions: int
+    chunks: int
+    errors: int
+    complete: bool
+
+    @classmethod
+    def of(cls, results: Iterable[InteractionResult]) -> CassetteSummary:
+        kinds: dict[str, None] = {}
+        providers: dict[str, None] = {}
+        apis: dict[str, None] = {}
+        models: dict[str, None] = {}
+        features: dict[str, None] = {}
+        interactions = chunks = errors = 0
+        complete = True
+        for result in results:
+            interactions += 1
+            chunks += len(result.chunks)
+            errors += len(result.errors)
+            complete = complete and result.complete
+            if result.kind is not None:
+                kinds[f"{result.kind.provider} {result.kind.api}"] = None
+                providers[result.kind.provider] = None
+                apis[result.kind.api] = None
+            if result.request.model:
+                models[result.request.model] = None
+            features.update(dict.fromkeys(result.features))
+        return cls(
+            tuple(kinds), tuple(providers), tuple(apis), tuple(models), tuple(features),
+            interactions, chunks, errors, complete,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
 class CassetteEntry:
-    """One file of the browsed folder, replayed once to learn what it holds."""
+    """One file of the browsed folder: its name, and what a scan of it found (None before)."""
 
     name: str
     path: Path
-    result: ReplayResult | None
+    summary: CassetteSummary | None = None
     problem: str | None = None
+
+    @property
+    def scanned(self) -> bool:
+        return self.summary is not None or self.problem is not None
 
     @property
     def kinds(self) -> str:
         """``openai chat-completions, anthropic messages``: each provider and API, once."""
-        if self.result is None:
-            return ""
-        kinds = (i.kind for i in self.result.interactions)
-        return ", ".join(dict.fromkeys(f"{k.provider} {k.api}" for k in kinds if k is not None))
+        return ", ".join(self.summary.kinds) if self.summary is not None else ""
 
     @property
     def interactions(self) -> int:
-        return len(self.result.interactions) if self.result is not None else 0
+        return self.summary.interactions if self.summary is not None else 0
 
     @property
     def chunks(self) -> int:
-        if self.result is None:
-            return 0
-        return sum(len(i.chunks) for i in self.result.interactions)
+        return self.summary.chunks if self.summary is not None else 0
 
     @property
     def providers(self) -> list[str]:
-        if self.result is None:
-            return []
-        kinds = (i.kind for i in self.result.interactions)
-        return list(dict.fromkeys(k.provider for k in kinds if k is not None))
+        return list(self.summary.providers) if self.summary is not None else []
 
     @property
     def apis(self) -> list[str]:
-        if self.result is None:
-            return []
-        kinds = (i.kind for i in self.result.interactions)
-        return list(dict.fromkeys(k.api for k in kinds if k is not None))
+        return list(self.summary.apis) if self.summary is not None else []
 
     @property
     def models(self) -> list[str]:
-        if self.result is None:
-            return []
-        models = (i.request.model for i in self.result.interactions)
-        return list(dict.fromkeys(m for m in models if m))
+        return list(self.summary.models) if self.summary is not None else []
 
     @property
     def features(self) -> list[str]:
-        if self.result is None:
-            return []
-        found = (f for i in self.result.interactions for f in i.features)
-        return list(dict.fromkeys(found))
+        return list(self.summary.features) if self.summary is not None else []
 
     @property
     def has_errors(self) -> bool:
-        return self.problem is not None or bool(self.result and self.result.errors)
+        return self.problem is not None or bool(self.summary and self.summary.errors)
 
     @property
     def status(self) -> str:
-        """``ok``, ``unreadable``, or the number of errors and whether a stream was cut."""
-        if self.result is None:
-            return "unreadable"
-        errors = len(self.result.errors)
-        cut = not all(i.complete for i in self.result.interactions)
+        """``ok``, ``unreadable``, ``not scanned``, or the errors and whether a stream was cut."""
+        if self.summary is None:
+            return "unreadable" if self.problem is not None else "not scanned"
+        errors = self.summary.errors
+        cut = not self.summary.complete
         if not errors and not cut:
             return "ok"
         parts = [_plural(errors, "error")] if errors else []
@@ -881,12 +979,21 @@ class CassetteEntry:
 _COLUMNS = ("34%", "16%", "12%", "26%", "12%")
 
 
-class CassetteBrowser(_View):
+def _descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
+    """``widget`` and every widget inside it, innermost first."""
+    for child in getattr(widget, "children", ()):
+        yield from _descendants(child)
+    yield widget
+
+
+class CassetteBrowser(_Closable):
     """The cassettes of a folder as a table, with filters; opening one shows its player.
 
-    Every file is loaded and replayed once, up front, so the table can tell what each stream
-    holds (provider, API, features such as tool calls or reasoning, errors). A file that cannot
-    be read stays in the table as ``unreadable``, with the reason.
+    The scan replays every file once, one interaction at a time, and keeps only what the table
+    tells of it (provider, API, features such as tool calls or reasoning, errors), with a
+    progress bar while it runs; a cassette is replayed again when opened. With ``scan=False``
+    the folder lists at once, by name, and :meth:`scan` fills the table in later. A file that
+    cannot be read stays in the table as ``unreadable``, with the reason.
     """
 
     def __init__(
@@ -895,6 +1002,7 @@ class CassetteBrowser(_View):
         *,
         settings: InterfaceSettings | None = None,
         speed: float = 1.0,
+        scan: bool = True,
     ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
@@ -905,15 +1013,22 @@ class CassetteBrowser(_View):
             )
         self.settings = settings
         self.speed = speed
-        self.entries: list[CassetteEntry] = [self._entry(p) for p in self._files()]
+        self.entries: list[CassetteEntry] = [
+            CassetteEntry(path.relative_to(self.folder).as_posix(), path) for path in self._files()
+        ]
         self.opened: CassetteEntry | None = None
         self.player: StreamPlayer | None = None
+        self.closed = False
 
-        providers = sorted({p for e in self.entries for p in e.providers})
         self.provider_filter = widgets.Dropdown(
-            options=[("all providers", ""), *((p, p) for p in providers)],
-            value="",
-            description="provider",
+            options=[("all providers", "")], value="", description="provider"
+        )
+        self.progress = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=max(len(self.entries), 1),
+            description="scanning",
+            layout=widgets.Layout(display="none"),
         )
         self.text_filter = widgets.Text(
             value="", placeholder="name, model or feature", description="filter"
@@ -930,21 +1045,13 @@ class CassetteBrowser(_View):
             button.add_class("streamreel-open")
             button.on_click(self._opener(entry.name))
             self.open_buttons[entry.name] = button
-            cells = [
-                entry.kinds or "–",
-                f"{_plural(entry.interactions, 'call')}, {_plural(entry.chunks, 'chunk')}",
-                ", ".join(entry.features) or "–",
-                entry.status if entry.problem is None else f"unreadable: {entry.problem}",
-            ]
             self._rows[entry.name] = widgets.HBox(
                 [
                     button,
-                    *(
-                        widgets.HTML(escape(text), layout=widgets.Layout(width=width))
-                        for text, width in zip(cells, _COLUMNS[1:], strict=True)
-                    ),
+                    *(widgets.HTML(layout=widgets.Layout(width=w)) for w in _COLUMNS[1:]),
                 ]
             )
+            self._fill(entry)
         header = widgets.HBox(
             [
                 widgets.HTML(f"<b>{title}</b>", layout=widgets.Layout(width=width))
@@ -961,6 +1068,7 @@ class CassetteBrowser(_View):
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.provider_filter, self.text_filter, self.errors_only]),
+                self.progress,
                 self.count,
                 header,
                 self.table,
@@ -971,17 +1079,52 @@ class CassetteBrowser(_View):
         for control in (self.provider_filter, self.text_filter, self.errors_only):
             control.observe(lambda _: self._filter(), names="value")
         self._filter()
+        _CELL_VIEWS.adopt(self)
+        if scan:
+            self.scan()
 
     def _files(self) -> list[Path]:
         found = self.folder.rglob("*")
         return sorted(p for p in found if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES)
 
-    def _entry(self, path: Path) -> CassetteEntry:
-        name = path.relative_to(self.folder).as_posix()
-        try:
-            return CassetteEntry(name, path, replay(path, settings=self.settings))
-        except StreamreelError as exc:
-            return CassetteEntry(name, path, None, exc.reason)
+    def scan(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Replay every file not yet scanned and fill its row in; ``progress(done, total)``.
+
+        Each file is replayed one interaction at a time and only its summary kept, so the scan
+        holds one interaction of one file however big the folder.
+        """
+        waiting = [entry for entry in self.entries if not entry.scanned]
+        self.progress.max, self.progress.value = max(len(waiting), 1), 0
+        self.progress.layout.display = "" if waiting else "none"
+        for done, entry in enumerate(waiting, start=1):
+            try:
+                steps = ReplaySteps(entry.path, settings=self.settings, lean=True)
+                entry.summary = CassetteSummary.of(steps)
+            except StreamreelError as exc:
+                entry.problem = exc.reason
+            self._fill(entry)
+            self.progress.value = done
+            if progress is not None:
+                progress(done, len(waiting))
+        self.progress.layout.display = "none"
+        providers = sorted({p for e in self.entries for p in e.providers})
+        chosen = self.provider_filter.value
+        self.provider_filter.options = [("all providers", ""), *((p, p) for p in providers)]
+        self.provider_filter.value = chosen if chosen in providers else ""
+        self._filter()
+
+    def _fill(self, entry: CassetteEntry) -> None:
+        """Write what is known of ``entry`` into its row."""
+        cells = [
+            entry.kinds or "–",
+            f"{_plural(entry.interactions, 'call')}, {_plural(entry.chunks, 'chunk')}"
+            if entry.summary is not None
+            else "–",
+            ", ".join(entry.features) or "–",
+            entry.status if entry.problem is None else f"unreadable: {entry.problem}",
+        ]
+        for cell, text in zip(self._rows[entry.name].children[1:], cells, strict=True):
+            cell.value = escape(text)
 
     def _opener(self, name: str) -> Callable[[widgets.Button], None]:
         def clicked(_: widgets.Button) -> None:
@@ -1023,17 +1166,44 @@ class CassetteBrowser(_View):
                 path=self.folder,
             )
         if self.player is not None:
-            self.player.pause()
+            self.player.close()  # the player it replaces lets go of its stream
+        self.player = None
         self.opened = entry
         title = widgets.HTML(f"<h4 style='margin:8px 0 4px 0'>{escape(entry.name)}</h4>")
-        if entry.result is None:
-            self.player = None
-            problem = widgets.HTML(f"<pre style='color:#b91c1c'>{escape(entry.problem)}</pre>")
-            self.detail.children = [title, problem]
+        problem = entry.problem
+        result = None
+        if problem is None:
+            try:
+                result = replay(entry.path, settings=self.settings)
+            except StreamreelError as exc:
+                problem = entry.problem = exc.reason
+                self._fill(entry)
+        if result is None:
+            shown = widgets.HTML(f"<pre style='color:#b91c1c'>{escape(problem or '')}</pre>")
+            self.detail.children = [title, shown]
             return None
-        self.player = StreamPlayer(entry.result, speed=self.speed)
+        self.player = StreamPlayer(result, speed=self.speed)
         self.detail.children = [title, self.player.widget]
         return self.player
+
+    def close(self) -> None:
+        """Close the open player and every widget of the table, and let go of the entries."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.player is not None:
+            self.player.close()
+        self.player = None
+        for row in self._rows.values():
+            for cell in row.children:
+                cell.close()
+            row.close()
+        for widget in _descendants(self.widget):
+            widget.close()
+        self._rows = {}
+        self.open_buttons = {}
+        self.entries = []
+        self.opened = None
 
     def table_html(self) -> str:
         """The filtered table as static HTML."""

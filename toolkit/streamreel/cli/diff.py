@@ -10,13 +10,14 @@ from typing import Any
 import click
 
 from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.progress import bar
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ParserFactory
 from streamreel.testing.diff import (
     Side,
     apply_knobs,
-    diff_cassettes,
+    diff_cassette,
     load_factory,
     parse_knobs,
     render_html,
@@ -162,7 +163,12 @@ def diff_command(
         right = Side(
             "right: " + right.label, right.parser, right.settings, right.expect_reasoning_content
         )
-    diffs = diff_cassettes(expand_cassettes(cassettes), left=left, right=right, merge=not deltas)
+    paths = expand_cassettes(cassettes)
+    diffs = []
+    with bar(len(paths), "diff", unit="cassette") as meter:
+        for path in paths:
+            diffs.append(diff_cassette(path, left=left, right=right, merge=not deltas))
+            meter.update()
     _echo_report(render_text(diffs, left=left.label, right=right.label))
     if html_file is not None:
         html_file.write_text(

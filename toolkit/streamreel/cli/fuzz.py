@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,12 @@ import click
 
 from streamreel.cli.diff import expand_cassettes, factory_option
 from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.progress import Bar, bar, to, writing
 from streamreel.testing.fuzz import fuzz_cassette
+
+
+def _advance(meter: Bar, before: int, tried: int) -> None:
+    to(meter, before + tried)
 
 
 @click.command("fuzz")
@@ -54,21 +60,26 @@ def fuzz_command(
     expect = knobs["expect_reasoning_content"]
     click.echo(f"seed {chosen_seed}, {examples} splits per cassette", err=True)
     failed: list[Path] = []
-    for path in expand_cassettes(cassettes):
-        report = fuzz_cassette(
-            path,
-            seed=chosen_seed,
-            examples=examples,
-            parser=parser,
-            settings=settings,
-            expect_reasoning_content=expect,
-        )
-        lines = report.describe()
-        click.secho(lines[0], fg="red" if report.failed else None, bold=report.failed)
-        for line in lines[1:]:
-            click.echo(line)
-        if report.failed:
-            failed.append(path)
+    paths = expand_cassettes(cassettes)
+    with bar(len(paths) * examples, "fuzz", unit="split") as meter:
+        for done, path in enumerate(paths):
+            report = fuzz_cassette(
+                path,
+                seed=chosen_seed,
+                examples=examples,
+                parser=parser,
+                settings=settings,
+                expect_reasoning_content=expect,
+                progress=partial(_advance, meter, done * examples),
+            )
+            to(meter, (done + 1) * examples)  # a failing or skipped cassette stops early
+            lines = report.describe()
+            with writing():
+                click.secho(lines[0], fg="red" if report.failed else None, bold=report.failed)
+                for line in lines[1:]:
+                    click.echo(line)
+            if report.failed:
+                failed.append(path)
     if failed:
         again = " ".join(str(p) for p in failed)
         extra = f" --against {against}" if against else ""

@@ -8,6 +8,7 @@ import click
 
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.cli.collector import collector_paused
+from streamreel.cli.progress import bar, to, writing
 from streamreel.core.errors import StreamreelError
 from streamreel.core.results import InteractionResult
 from streamreel.playback.replay import ReplaySteps
@@ -38,20 +39,26 @@ def _line(result: InteractionResult) -> str:
 def inspect_command(cassette: Path) -> None:
     """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing."""
     try:
-        reader = CassetteReader(cassette)
-        # One interaction at a time: its line is printed and it is let go before the next.
-        steps = ReplaySteps(reader, lean=True)
-        info, count = reader.info, reader.count()
-        click.secho(f"{cassette}: {count} interactions", bold=True)
-        click.echo(
-            f"    written by {info.source}"
-            + (f" {info.tool_version}" if info.tool_version else "")
-            + (f", recorded {info.recorded_at:%Y-%m-%d %H:%M}" if info.recorded_at else "")
-            + (f" against {info.recorded_against}" if info.recorded_against else "")
-        )
-        for interaction in steps:
+        with bar(cassette.stat().st_size, cassette.name, unit="B", unit_scale=True) as meter:
+            _inspect(cassette, CassetteReader(cassette, progress=lambda read: to(meter, read)))
+    except StreamreelError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _inspect(cassette: Path, reader: CassetteReader) -> None:
+    """Print the header, then each interaction's line as soon as it is replayed."""
+    # One interaction at a time: its line is printed and it is let go before the next.
+    steps = ReplaySteps(reader, lean=True)
+    info, count = reader.info, reader.count()
+    click.secho(f"{cassette}: {count} interactions", bold=True)
+    click.echo(
+        f"    written by {info.source}"
+        + (f" {info.tool_version}" if info.tool_version else "")
+        + (f", recorded {info.recorded_at:%Y-%m-%d %H:%M}" if info.recorded_at else "")
+        + (f" against {info.recorded_against}" if info.recorded_against else "")
+    )
+    for interaction in steps:
+        with writing():
             click.echo(_line(interaction))
             for error in interaction.errors:
                 click.secho(f"    ! {error.describe()}", fg="yellow")
-    except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None

@@ -17,6 +17,7 @@ from streamreel.cli.options import (
     resolve_format,
     settings_from,
 )
+from streamreel.cli.progress import bar, to, writing
 from streamreel.cli.render import (
     render_jsonl,
     render_sse,
@@ -64,34 +65,40 @@ def _print(
     printed = _Printed()
     for interaction in results:
         printed.add(interaction)
-        if output_format == "table":
-            req = interaction.request
-            what = " ".join(p for p in (req.provider, req.api, req.model) if p) or "chunks"
-            state = "" if interaction.complete else "  [incomplete]"
-            click.secho(
-                f"-- interaction {interaction.index}: {req.method} {req.url}  ({what}, HTTP"
-                f" {interaction.status}, {len(interaction.chunks)} chunks){state}",
-                bold=True,
-            )
-            shown = interaction.merged if merge else interaction.messages
-            if shown:
-                click.echo(render_table(shown))
-            for error in interaction.errors:
-                if error.kind in ("unsupported", "truncated", "incomplete"):
-                    click.secho(f"   {error.describe()}", fg="yellow")
-            continue
-        shown = interaction.merged if merge else interaction.messages
-        if output_format == "jsonl":
-            write_blocks(render_jsonl(shown))
-        else:
-            write_blocks(render_sse_events(shown), end="")
+        with writing():
+            _print_one(interaction, output_format, merge)
     if wanted and not printed.count:
         raise click.BadParameter(f"the cassette has no interaction {list(wanted)}")
-    if output_format == "table":
-        click.echo(render_table([], usage()))
-    elif output_format == "sse":
-        write_blocks(render_sse([], usage()), end="")
+    with writing():
+        if output_format == "table":
+            click.echo(render_table([], usage()))
+        elif output_format == "sse":
+            write_blocks(render_sse([], usage()), end="")
     return printed
+
+
+def _print_one(interaction: InteractionResult, output_format: str, merge: bool) -> None:
+    if output_format == "table":
+        req = interaction.request
+        what = " ".join(p for p in (req.provider, req.api, req.model) if p) or "chunks"
+        state = "" if interaction.complete else "  [incomplete]"
+        click.secho(
+            f"-- interaction {interaction.index}: {req.method} {req.url}  ({what}, HTTP"
+            f" {interaction.status}, {len(interaction.chunks)} chunks){state}",
+            bold=True,
+        )
+        shown = interaction.merged if merge else interaction.messages
+        if shown:
+            click.echo(render_table(shown))
+        for error in interaction.errors:
+            if error.kind in ("unsupported", "truncated", "incomplete"):
+                click.secho(f"   {error.describe()}", fg="yellow")
+        return
+    shown = interaction.merged if merge else interaction.messages
+    if output_format == "jsonl":
+        write_blocks(render_jsonl(shown))
+    else:
+        write_blocks(render_sse_events(shown), end="")
 
 
 @click.command("replay")
@@ -142,37 +149,41 @@ def replay_command(
     shown_merged = fmt == "table" if merge is None else merge
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
+    size = source.stat().st_size
     try:
-        if source.suffix.lower() in CHUNK_FILE_SUFFIXES:
-            result = replay_chunk_file(
-                source,
-                settings=settings,
-                expect_reasoning_content=expect,
-                message_id=message_id,
-                message_date=message_date,
-            )
-            printed = _print(
-                result.interactions, lambda: result.usage, fmt, shown_merged, wanted=()
-            )
-        else:
-            steps = ReplaySteps(
-                source,
-                settings=settings,
-                expect_reasoning_content=expect,
-                interactions=interactions or None,
-                provider=provider,
-                api=api,
-                message_id=message_id,
-                message_date=message_date,
-                lean=True,
-            )
-            printed = _print(
-                _with_tail(steps, fmt, shown_merged),
-                lambda: _usage(steps),
-                fmt,
-                shown_merged,
-                wanted=interactions,
-            )
+        with bar(size, source.name, unit="B", unit_scale=True) as meter:
+            if source.suffix.lower() in CHUNK_FILE_SUFFIXES:
+                result = replay_chunk_file(
+                    source,
+                    settings=settings,
+                    expect_reasoning_content=expect,
+                    message_id=message_id,
+                    message_date=message_date,
+                    progress=lambda read: to(meter, read),
+                )
+                printed = _print(
+                    result.interactions, lambda: result.usage, fmt, shown_merged, wanted=()
+                )
+            else:
+                steps = ReplaySteps(
+                    source,
+                    settings=settings,
+                    expect_reasoning_content=expect,
+                    interactions=interactions or None,
+                    provider=provider,
+                    api=api,
+                    message_id=message_id,
+                    message_date=message_date,
+                    lean=True,
+                    progress=lambda read: to(meter, read),
+                )
+                printed = _print(
+                    _with_tail(steps, fmt, shown_merged),
+                    lambda: _usage(steps),
+                    fmt,
+                    shown_merged,
+                    wanted=interactions,
+                )
     except StreamreelError as exc:
         raise click.ClickException(str(exc)) from None
     for error in printed.failed:

@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 _DEFAULT_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+_PROGRESS_LINES = 4096  # a chunk file reports its progress this often
 _T = TypeVar("_T")
 
 
@@ -622,12 +623,14 @@ def replay_chunk_file(
     expect_reasoning_content: bool = False,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
     A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
-    message before it is kept.
+    message before it is kept. ``progress`` is told, every few thousand lines, about how
+    many bytes have been read.
     """
     with _collector_paused():
         return _replay_chunk_file(
@@ -637,6 +640,7 @@ def replay_chunk_file(
             expect_reasoning_content=expect_reasoning_content,
             message_id=message_id,
             message_date=message_date,
+            progress=progress,
         )
 
 
@@ -648,6 +652,7 @@ def _replay_chunk_file(
     expect_reasoning_content: bool,
     message_id: str | None,
     message_date: datetime | None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
     driver = _Driver((parser or default_parser)(settings))
@@ -657,7 +662,11 @@ def _replay_chunk_file(
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
     with source.open(encoding="utf-8", errors="replace") as lines:
+        read = 0
         for number, line in enumerate(lines, start=1):
+            read += len(line)  # characters: bytes for ASCII, close enough for a progress bar
+            if progress is not None and not number % _PROGRESS_LINES:
+                progress(read)
             try:
                 chunk = parse_chunk_line(line)
             except ChunkError as exc:

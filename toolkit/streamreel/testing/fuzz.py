@@ -884,8 +884,12 @@ def fuzz_cassette(
     provider: str | None = None,
     api: str | None = None,
     shrink_budget: int = 400,
+    progress: Callable[[int], None] | None = None,
 ) -> FuzzReport:
-    """Replay ``examples`` splits of one cassette and report the first that changes anything."""
+    """Replay ``examples`` splits of one cassette and report the first that changes anything.
+
+    ``progress`` is told how many splits have been tried, after each one.
+    """
     if examples < 1:
         raise ConfigurationError(
             f"cannot fuzz: expected at least 1 example, got {examples}; do pass a positive number"
@@ -914,6 +918,8 @@ def fuzz_cassette(
 
     for example, split in _splits(shape, seed=seed, examples=examples):
         difference, _ = run(split)
+        if progress is not None:
+            progress(example + 1)
         if difference is None:
             continue
         smallest, steps = shrink(split, lambda s: run(s)[0] is not None, budget=shrink_budget)

@@ -106,7 +106,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import gc
-import gzip
 import importlib
 import json
 import math
@@ -124,6 +123,7 @@ import yaml
 
 from streamreel._version import __version__
 from streamreel.cassettes.har import read_har
+from streamreel.cassettes.limits import MAX_BODY_BYTES, check_document, depth_error
 from streamreel.cassettes.nock import read_nock
 from streamreel.core.cassette import (
     FORMAT_VERSION,
@@ -283,6 +283,8 @@ def _parse_yaml(text: str) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise _error("parse cassette YAML", "well-formed YAML", str(exc)) from exc
+    except RecursionError:
+        raise depth_error() from None
 
 
 def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
@@ -310,6 +312,8 @@ def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
 def _parse_json(text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        raise depth_error() from None
     except json.JSONDecodeError as exc:
         raise _error(
             "parse cassette JSON",
@@ -412,6 +416,8 @@ def _read_document(text: str, path: Path | None) -> Cassette:
     if _looks_like_json(text, path):
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise depth_error() from None
         except json.JSONDecodeError:
             named_json = path is not None and path.suffix.lower() in {".json", ".har"}
             # JSON is valid YAML flow syntax only mostly; a .yaml starting with "{" gets a second
@@ -419,6 +425,7 @@ def _read_document(text: str, path: Path | None) -> Cassette:
             document = _parse_json(text) if named_json else _parse_yaml(text)
     else:
         document = _parse_yaml(text)
+    check_document(document, text_length=len(text))
     return _read_parsed(document)
 
 
@@ -838,6 +845,37 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
+def _inflate(
+    body: bytes, *, window: int = zlib.MAX_WBITS | 16, gzip_members: bool = False
+) -> bytes:
+    """Decompress zlib, raw deflate or (every member of) gzip data, to a bounded size.
+
+    A few kilobytes of gzip can stand for gigabytes of zeros; reading stops at
+    :data:`~streamreel.cassettes.limits.MAX_BODY_BYTES` rather than exhausting memory.
+    """
+    pieces: list[bytes] = []
+    room = MAX_BODY_BYTES
+    data = body
+    while True:
+        inflater = zlib.decompressobj(window)
+        piece = inflater.decompress(data, room + 1)
+        room -= len(piece)
+        if room < 0 or inflater.unconsumed_tail:
+            raise _error(
+                "decompress body",
+                f"at most {MAX_BODY_BYTES:,} bytes once decompressed",
+                "more (a compression bomb, or a body far larger than any LLM reply)",
+                "streamreel never writes such a file; check where this one came from",
+            )
+        pieces.append(piece)
+        if not inflater.eof:
+            raise zlib.error("compressed data ended before the end-of-stream marker")
+        data = inflater.unused_data
+        if not gzip_members or not data.strip(b"\x00"):
+            break
+    return b"".join(pieces)
+
+
 def _decode_layer(coding: str, body: bytes) -> bytes:
     """Undo one content coding, or return the body as it is when it was never encoded.
 
@@ -850,7 +888,7 @@ def _decode_layer(coding: str, body: bytes) -> bytes:
         if body[:2] != b"\x1f\x8b":
             return body
         try:
-            return gzip.decompress(body)
+            return _inflate(body, gzip_members=True)
         except (OSError, EOFError, zlib.error) as exc:
             raise _error(
                 "decompress gzip body",
@@ -861,7 +899,7 @@ def _decode_layer(coding: str, body: bytes) -> bytes:
     if coding == "deflate":
         for window in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
             try:
-                return zlib.decompress(body, window)
+                return _inflate(body, window=window)
             except zlib.error:
                 continue
         if _is_text(body):

@@ -1002,7 +1002,7 @@ def _serialize_json(value: Any, style: str) -> bytes:
 def _rebuild_json(body: bytes, style: str) -> bytes:
     try:
         value = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _error(
             "rebuild the JSON request body",
             "valid JSON (request_json is set)",
@@ -1014,6 +1014,13 @@ def _rebuild_json(body: bytes, style: str) -> bytes:
 
 def _pretty_request(request: RecordedRequest) -> tuple[str, str] | None:
     """The pretty text and style name for a JSON body whose exact bytes can be rebuilt."""
+    try:
+        return _prettify(request)
+    except RecursionError:
+        return None  # nested deeper than the encoder goes: stored verbatim instead
+
+
+def _prettify(request: RecordedRequest) -> tuple[str, str] | None:
     content_type = (request.header("content-type") or "").lower()
     if "application/json" not in content_type or request.body[:1] not in (b"{", b"["):
         return None

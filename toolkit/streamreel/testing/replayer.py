@@ -62,8 +62,12 @@ def _inside(path: Path, folder: Path) -> Path | None:
         return None
 
 
-def _relative_name(name: str | Path, folders: Sequence[Path]) -> Path:
-    """The name as a path below a cassette folder; refused when it would leave them."""
+def _place(name: str | Path, folders: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """The name as a path below a cassette folder, and the folders to look in.
+
+    An absolute path is looked up only in the folder it lies in; a relative one in every folder,
+    in order. Anything that would leave the folders is refused.
+    """
     text = str(name)
     if not text or "\x00" in text:
         raise _escaped(name, folders)
@@ -72,47 +76,44 @@ def _relative_name(name: str | Path, folders: Sequence[Path]) -> Path:
         for folder in folders:
             inner = _inside(path, folder)
             if inner is not None and inner.parts:
-                return inner
+                return inner, [folder]
         raise _escaped(name, folders)
     normal = Path(os.path.normpath(path))
     if not normal.parts or normal.parts[0] in (os.pardir, os.curdir):
         raise _escaped(name, folders)
-    return normal
+    return normal, list(folders)
 
 
 def find_cassette(name: str | Path, folders: Sequence[Path]) -> Path:
     """The file ``name`` refers to: the first folder that holds it, by the rules above."""
-    relative = _relative_name(name, folders)
-    for folder in folders:
+    relative, searched = _place(name, folders)
+    for folder in searched:
         for candidate in _candidates(str(relative)):
             found = folder / candidate
             if found.is_file():
                 return found
-    searched = ", ".join(str(folder) for folder in folders) or "no folder"
+    shown = ", ".join(str(folder) for folder in searched) or "no folder"
     raise CassetteError(
         f"cannot find cassette {str(name)!r}: expected it (or with a .yaml, .yml, .json or .har "
-        f"suffix) in {searched}, got no such file; do record it with streamreel_record, or fix "
+        f"suffix) in {shown}, got no such file; do record it with streamreel_record, or fix "
         "the name or the folder (--streamreel-cassettes)"
     )
 
 
 def new_cassette_path(name: str | Path, folders: Sequence[Path]) -> Path:
     """Where a cassette goes: the existing file, else a new ``.yaml`` in the right folder."""
-    relative = _relative_name(name, folders)
+    relative, candidates = _place(name, folders)
     with contextlib.suppress(CassetteError):
-        return find_cassette(relative, folders)
+        return find_cassette(name, folders)
     if not relative.suffix:
         relative = relative.with_name(relative.name + ".yaml")
-    if Path(name).is_absolute():
-        owner = next(folder for folder in folders if _inside(Path(name), folder) is not None)
-        return owner / relative
-    if not folders:
+    if not candidates:
         raise ConfigurationError(
             f"cannot place cassette {str(name)!r}: expected at least one cassette folder, got "
             "none; do override streamreel_cassette_dirs with a non-empty list"
         )
-    existing = [folder for folder in folders if folder.is_dir()]
-    return (existing[0] if existing else folders[-1]) / relative
+    existing = [folder for folder in candidates if folder.is_dir()]
+    return (existing[0] if existing else candidates[-1]) / relative
 
 
 # -- the replay fixture ------------------------------------------------------------------------

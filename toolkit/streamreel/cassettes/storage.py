@@ -410,8 +410,8 @@ def _read_document(text: str, path: Path | None) -> Cassette:
         raise _error(
             "read cassette",
             "a YAML or JSON cassette",
-            "an empty file",
-            "delete it and record the cassette again",
+            "an empty file" if not text else "an empty file (only blank space)",
+            "check that the path names a cassette; streamreel never writes an empty one",
         )
     if _looks_like_json(text, path):
         try:

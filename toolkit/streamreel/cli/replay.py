@@ -102,7 +102,7 @@ def _report(result: ReplayResult, name: str, output_format: str) -> None:
 def _read_source(source: str) -> tuple[Path, str | None]:
     """The path that names SOURCE, and its text when it must be read here (stdin, no suffix)."""
     if source == STDIN:
-        data = click.get_binary_stream("stdin").read()
+        data = sys.stdin.buffer.read()
         try:
             return Path("<stdin>"), data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

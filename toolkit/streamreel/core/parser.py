@@ -142,6 +142,7 @@ class StreamParser:
         self._message_id: str | None = None
         self._date = datetime.min
         self._name: str | None = None
+        self._choice: int | None = None
         self._reset_call()
 
     # -- public -----------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class StreamParser:
         return None
 
     def _reset_call(self) -> None:
-        self._choice: int | None = None
+        self._choice = None
         self._calls: dict[int, _ToolCall] = {}
         self._last_key: tuple[object, ...] | None = None
         self._current = 0

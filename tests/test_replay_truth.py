@@ -175,6 +175,13 @@ def test_an_unreadable_source_exits_3(tmp_path: Path) -> None:
     assert result.exit_code == 3 and str(broken) in result.stderr
 
 
+def test_inspect_exits_3_for_an_unreadable_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("interactions: {oops", encoding="utf-8")
+    result = CliRunner().invoke(main, ["inspect", str(broken)])
+    assert result.exit_code == 3 and str(broken) in result.stderr
+
+
 def test_the_highest_status_wins(tmp_path: Path) -> None:
     cut = cf.send_message()
     cut.response.body = cut.response.body.replace(b"data: [DONE]\n\n", b"")

@@ -49,9 +49,9 @@ from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.interface import coerce_chunk
 
 __all__ = [
+    "INSTALL_COMMAND",
     "LETTA_REQUIREMENTS",
     "LETTA_VERSION",
-    "INSTALL_COMMAND",
     "LettaInterface",
     "LettaWorkerError",
     "install_letta",
@@ -163,7 +163,9 @@ class _Worker:
 
     def __init__(self, python: Path) -> None:
         self._lock = threading.Lock()
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        # A file, not a pipe: nobody reads the worker's stderr until it fails, and a full pipe
+        # would stall it.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
             [str(python), str(_WORKER)],
             stdin=subprocess.PIPE,

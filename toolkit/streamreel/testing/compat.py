@@ -258,7 +258,7 @@ def _explain_changed(left: AgentMessage, right: AgentMessage) -> tuple[int | Non
     got, want = _text(left) or "", _text(right) or ""
     if (want and got.count(want) > 1) or (want and want in got and got != want and _escaped(got)):
         return 1, "text repeated after its escaped form"
-    if _escaped(got) and not _escaped(want):
+    if (_escaped(got) and not _escaped(want)) or got.count("\\") > want.count("\\"):
         return 1, "escape sequences left undecoded"
     if got.strip() == want.strip():
         return 3, "whitespace moved"

@@ -253,3 +253,34 @@ def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) ->
     assert table, "the README's defect table is missing its numbered rows"
     shown = {number for number, status in table.items() if status == "shown"}
     assert shown == SEEN
+
+
+def test_a_missing_letta_says_exactly_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+    from streamreel.core.errors import ConfigurationError
+    from streamreel.testing.diff import load_factory
+
+    monkeypatch.setenv("STREAMREEL_LETTA_VENV", str(tmp_path / "none"))
+    with pytest.raises(ConfigurationError, match="do run `streamreel install-letta`"):
+        load_factory("letta")
+    result = CliRunner().invoke(main, ["replay", str(CASSETTES[0]), "--parser", "letta"])
+    assert result.exit_code == 2 and "streamreel install-letta" in result.output
+
+
+def test_replay_command_runs_letta_and_keeps_what_came_before_its_crash(
+    letta: ParserFactory,
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    args = ["replay", str(cassette), "--parser", "letta", "--format", "jsonl", "--merge"]
+    result = CliRunner().invoke(main, args)
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert result.exit_code == 1
+    crash = [i for i, m in enumerate(lines) if "Letta 0.7.8 raised" in m.get("error", "")]
+    assert crash and crash[0] > 0 and "at chunk" in lines[crash[0]]["error"]
+    assert lines[0]["message_type"] == "reasoning_message"

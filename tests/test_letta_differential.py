@@ -1,7 +1,7 @@
 """Letta 0.7.8's own interface against streamreel's, on the same streams.
 
-Letta runs in its own virtualenv (``streamreel install-letta``; the session fixture builds it
-the first time, from PyPI). On every defect fixture, every bundled cassette and Hypothesis-made
+Letta runs in its own virtualenv, which ``streamreel install-letta`` builds (the README's test
+command runs it before pytest). On every defect fixture, every bundled cassette and Hypothesis-made
 streams both interfaces run, and :func:`streamreel.testing.compat.compare_with_letta` aligns
 their messages: where Letta's output is right, streamreel's must equal it field by field; where
 it differs, the difference must carry the number of a defect class (or be named noise), and the
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamreel.core.messages import AgentMessage, AssistantMessage, ReasoningMessage
 from streamreel.core.parser import InterfaceSettings
-from streamreel.letta.real import LettaInterface, install_letta, letta_parser
+from streamreel.letta.real import LettaInterface, letta_parser, require_letta
 from streamreel.playback.replay import ParserFactory, replay
 from streamreel.testing.compat import UNEXPLAINED, Comparison, compare_with_letta
 
@@ -35,7 +35,8 @@ SEEN: set[int] = set()
 
 @pytest.fixture(scope="session")
 def letta() -> ParserFactory:
-    install_letta()
+    # The README's test command runs `streamreel install-letta` first: tests never install.
+    require_letta()
     return letta_parser
 
 

@@ -11,6 +11,7 @@ import click
 
 from streamreel.cassettes.discovery import file_kind
 from streamreel.cassettes.storage import load_cassette, loads_cassette
+from streamreel.cli.diff import factory_option
 from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.options import (
     format_option,
@@ -31,7 +32,7 @@ _HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from 
 
 # What each kind of error entry says about the stream, for the note and the exit status.
 _UNSUPPORTED = frozenset({"unsupported"})
-_INCOMPLETE = frozenset({"incomplete", "truncated", "decode"})
+_INCOMPLETE = frozenset({"incomplete", "truncated", "decode", "parser"})
 _PROVIDER = frozenset({"http", "stream"})
 
 
@@ -152,6 +153,13 @@ def _pick(cassette: Cassette, name: str, chosen: tuple[int, ...]) -> None:
     help="Join the deltas of each message. [default: merged for table, deltas otherwise]",
 )
 @interface_options
+@click.option(
+    "--parser",
+    "parser_spec",
+    metavar="MODULE:FACTORY",
+    help="Replay through this parser: a callable taking InterfaceSettings, or letta for Letta "
+    "0.7.8's own. [default: streamreel's]",
+)
 @click.option("--provider", help="Override the detected provider (openai, anthropic, ...).")
 @click.option("--api", help="Override the detected API (chat-completions, messages, ...).")
 @click.option("--message-id", help="The message id of the first LLM call (otherwise derived).")
@@ -173,6 +181,7 @@ def replay_command(
     interactions: tuple[int, ...],
     output_format: str | None,
     merge: bool | None,
+    parser_spec: str | None,
     provider: str | None,
     api: str | None,
     message_id: str | None,
@@ -197,6 +206,7 @@ def replay_command(
       5  a stream streamreel does not adapt, so nothing of it was replayed
     """
     fmt = resolve_format(output_format)
+    parser = factory_option(parser_spec)
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
     path, text = _read_source(source)
@@ -207,6 +217,7 @@ def replay_command(
             result = replay_chunk_file(
                 path,
                 settings=settings,
+                parser=parser,
                 expect_reasoning_content=expect,
                 message_id=message_id,
                 message_date=message_date,
@@ -219,6 +230,7 @@ def replay_command(
             result = replay(
                 loaded,
                 settings=settings,
+                parser=parser,
                 expect_reasoning_content=expect,
                 interactions=interactions or None,
                 provider=provider,

@@ -42,6 +42,7 @@ from streamreel.core.chunks import (
 from streamreel.core.errors import (
     CassetteError,
     ChunkError,
+    ParserError,
     StreamreelError,
     UnsupportedStreamError,
 )
@@ -383,7 +384,7 @@ class _Step:
     def fail(self, entry: ErrorEntry, text: str | None = None) -> None:
         """Record ``entry``; with ``text``, the parser is told too, and may say so in-stream."""
         self.errors.append(entry)
-        if entry.kind != "http":
+        if entry.kind not in ("http", "parser"):  # the body itself was not read whole
             self.complete = False
         if text is not None:
             self.emit(self.driver.error(text))
@@ -397,9 +398,13 @@ class _Step:
                 record.produced.append(output)
             if not isinstance(output, StreamFault):
                 chunk = select_choice(output, self.choice) if self.choice else output
-                emitted = self.driver.process(
-                    chunk, self.message_id, self.message_date, self.expect
-                )
+                try:
+                    emitted = self.driver.process(
+                        chunk, self.message_id, self.message_date, self.expect
+                    )
+                except ParserError as exc:
+                    self.fail(ErrorEntry("parser", exc.reason, chunk=at))
+                    emitted = self.driver.take()
                 self.emit(emitted, record)
             elif output.kind == "incomplete":
                 self.fail(ErrorEntry("incomplete", output.message, chunk=at))

@@ -18,7 +18,8 @@ class Exit(enum.IntEnum):
     OK = 0
     """Everything ran, and nothing was wrong."""
     FAILED = 1
-    """replay: a provider error was replayed; diff: a cassette differs; fuzz: a split failed."""
+    """replay: a provider's or the parser's error was replayed; diff: a cassette differs; fuzz:
+    a split changed the messages."""
     USAGE = 2
     """A bad option or argument (click's own status for usage errors)."""
     UNREADABLE = 3

@@ -32,8 +32,9 @@ _HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from 
 
 # What each kind of error entry says about the stream, for the note and the exit status.
 _UNSUPPORTED = frozenset({"unsupported"})
-_INCOMPLETE = frozenset({"incomplete", "truncated", "decode", "parser"})
-_PROVIDER = frozenset({"http", "stream"})
+_INCOMPLETE = frozenset({"incomplete", "truncated", "decode"})
+# A provider error replayed, or the parser under test giving up on a stream: an error shown.
+_FAILED = frozenset({"http", "stream", "parser"})
 
 
 def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
@@ -71,9 +72,9 @@ def _status(result: ReplayResult) -> Exit:
     kinds = {error.kind for error in result.errors}
     if kinds & _UNSUPPORTED:
         return Exit.UNSUPPORTED
-    if kinds & _INCOMPLETE or not all(i.complete for i in result.interactions):
+    if kinds & _INCOMPLETE:
         return Exit.INCOMPLETE
-    if kinds & _PROVIDER or any(isinstance(m, ErrorMessage) for m in result.messages):
+    if kinds & _FAILED or any(isinstance(m, ErrorMessage) for m in result.messages):
         return Exit.FAILED
     return Exit.OK
 
@@ -96,7 +97,7 @@ def _report(result: ReplayResult, name: str, output_format: str) -> None:
         if output_format == "table":
             continue  # the table already shows provider errors as error messages
         for error in interaction.errors:
-            if error.kind in _PROVIDER:
+            if error.kind in _FAILED:
                 click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
 
 
@@ -199,7 +200,8 @@ def replay_command(
     \b
     Exit status (the highest that applies):
       0  every interaction replayed in full
-      1  a provider error was replayed (an HTTP error, an error in the stream)
+      1  an error was replayed: the provider's (an HTTP error, an error in the
+         stream) or the parser's own (it raised on a chunk)
       2  usage error (a bad option, a missing file, no such --interaction)
       3  SOURCE could not be read (not a cassette or chunk file, or damaged)
       4  a stream is incomplete: cut before its end, or damaged part-way

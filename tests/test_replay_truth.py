@@ -310,3 +310,14 @@ def test_fuzz_takes_chunk_files_and_exits_3_for_an_unreadable_file(folder: Path)
     (folder / "broken.yaml").write_text("interactions: {oops", encoding="utf-8")
     bad = CliRunner().invoke(main, ["fuzz", str(folder), "--seed", "1", "--examples", "3"])
     assert bad.exit_code == 3 and "broken.yaml: cannot fuzz" in bad.output
+
+
+def test_a_file_with_another_suffix_is_replayed_as_what_its_content_is(tmp_path: Path) -> None:
+    chunks = tmp_path / "stream.txt"
+    chunks.write_bytes((CASSETTES / "openai-send-message.jsonl").read_bytes())
+    cassette = tmp_path / "recording.txt"
+    cassette.write_bytes((CASSETTES / "openai-send-message-inner-thoughts.yaml").read_bytes())
+    for path in (chunks, cassette):
+        result = CliRunner().invoke(main, ["replay", str(path), "--format", "jsonl", "--merge"])
+        assert result.exit_code == 0, result.output
+        assert "assistant_message" in result.stdout

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from streamreel.cassettes.discovery import file_kind
+from streamreel.cassettes.discovery import file_kind, is_cassette, is_chunk_file
 from streamreel.cassettes.storage import load_cassette, loads_cassette
 from streamreel.cli.diff import factory_option
 from streamreel.cli.exits import Exit, Unreadable
@@ -213,7 +213,8 @@ def replay_command(
     expect = knobs["expect_reasoning_content"]
     path, text = _read_source(source)
     name = str(path)
-    head = text if text is not None else _head(path)
+    known = is_cassette(path) or is_chunk_file(path)
+    head = text if text is not None or known else _head(path)
     try:
         if file_kind(path, head) == "chunks":
             result = replay_chunk_file(

@@ -52,6 +52,15 @@ def laughs_at_top() -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge_key_bomb() -> str:
+    """Nine levels of ``<<`` merge keys, each merging the level below nine times."""
+    lines = ["version: 1", "m0: &m0 {k: v}"]
+    for level in range(1, 10):
+        lines.append(f"m{level}: &m{level} {{<<: [" + ", ".join([f"*m{level - 1}"] * 9) + "]}")
+    lines.append("interactions: []")
+    return "\n".join(lines) + "\n"
+
+
 def alias_cycle() -> str:
     """A ``parsed_body`` list that contains itself."""
     return _request(["    parsed_body: &loop [1, *loop]"])
@@ -113,6 +122,7 @@ FILES: dict[str, Callable[[], str]] = {
     "laughs-in-parsed-body.yaml": laughs_in_parsed_body,
     "laughs-at-top.yaml": laughs_at_top,
     "alias-cycle.yaml": alias_cycle,
+    "merge-key-bomb.yaml": merge_key_bomb,
     "deep-parsed-body.yaml": deep_parsed_body,
     "deep-2000.json": deep_json,
     "deep-2000.har": deep_json,

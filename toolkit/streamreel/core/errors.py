@@ -9,7 +9,8 @@
     │   ├── CassetteVersionError    written by a newer streamreel than this one
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
     ├── RecordingError              the recorder cannot proceed
-    │   └── NoMatchError            a request with no recorded interaction to answer it
+    │   ├── NoMatchError            a request with no recorded interaction to answer it
+    │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
     └── ConfigurationError          contradictory or unknown settings
 
 Every error carries *where* it happened as data (``path``, ``interaction``, ``chunk``, ``line``)
@@ -28,6 +29,7 @@ __all__ = [
     "ChunkError",
     "ConfigurationError",
     "NoMatchError",
+    "ProviderError",
     "RecordingError",
     "StreamDecodeError",
     "StreamreelError",
@@ -124,6 +126,15 @@ class RecordingError(StreamreelError):
 
 class NoMatchError(RecordingError):
     """A request that no recorded interaction answers; the text lists the nearest candidates."""
+
+
+class ProviderError(RecordingError):
+    """A provider call that failed while it was recorded: an HTTP error, a stream cut, an error
+    event. ``saved`` says whether the cassette at ``path`` was written with the failure in it."""
+
+    def __init__(self, reason: str, *, path: str | Path | None = None, saved: bool = False) -> None:
+        super().__init__(reason, path=path)
+        self.saved = saved
 
 
 class ConfigurationError(StreamreelError):

@@ -372,6 +372,8 @@ def _sync_handler(
         except BaseException:
             session.cancel(ticket)
             raise
+        # The client's own objects: an SDK error carrying either is about this exchange.
+        ticket.handles.extend((request, response))
         decoder = BodyDecoder(response.headers.get("content-encoding"))
         ticket.response_started(
             response.status_code,
@@ -418,7 +420,7 @@ def _capture_sync(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc))
+        capture.finish(_describe(exc), raised=exc)
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)
@@ -445,6 +447,8 @@ def _async_handler(
         except BaseException:
             session.cancel(ticket)
             raise
+        # The client's own objects: an SDK error carrying either is about this exchange.
+        ticket.handles.extend((request, response))
         decoder = BodyDecoder(response.headers.get("content-encoding"))
         ticket.response_started(
             response.status_code,
@@ -491,7 +495,7 @@ async def _capture_async(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc))
+        capture.finish(_describe(exc), raised=exc)
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)

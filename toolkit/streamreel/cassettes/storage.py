@@ -156,6 +156,8 @@ __all__ = [
     "migrate",
     "normalize_encodings",
     "save_cassette",
+    "stored_json_body",
+    "wire_json_body",
 ]
 
 """The request method of an interaction that was a gRPC call, not an HTTP request."""
@@ -1077,6 +1079,20 @@ def _rebuild_json(body: bytes, style: str) -> bytes:
             "fix the edited body or delete 'request_json' to keep the text verbatim",
         ) from exc
     return _serialize_json(value, style)
+
+
+def stored_json_body(request: RecordedRequest) -> tuple[str, str] | None:
+    """The pretty text a JSON request body is stored as, and the name of its wire style; None
+    when the body is stored verbatim. The scrubber runs patterns over what is stored."""
+    return _pretty_request(request)
+
+
+def wire_json_body(text: bytes, style: str) -> bytes | None:
+    """The wire bytes of a stored (pretty) JSON body in ``style``; None if it is not JSON."""
+    try:
+        return _rebuild_json(text, style)
+    except CassetteError:
+        return None
 
 
 def _pretty_request(request: RecordedRequest) -> tuple[str, str] | None:

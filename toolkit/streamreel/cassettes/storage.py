@@ -108,15 +108,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import gc
-import gzip
-import importlib
 import json
 import math
 import os
 import re
 import secrets
 import stat
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -137,7 +134,14 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError, CassetteVersionError, describe_value
+from streamreel.core.encoding import codings as content_codings
+from streamreel.core.encoding import decode_layer
+from streamreel.core.errors import (
+    CassetteError,
+    CassetteVersionError,
+    StreamDecodeError,
+    describe_value,
+)
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -925,87 +929,13 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
 # --------------------------------------------------------------------------------------------
 
 
-def _brotli_decompress(data: bytes) -> bytes | None:
-    """Brotli is optional; None when no brotli module is installed."""
-    for name in ("brotli", "brotlicffi"):
-        try:
-            module: Any = importlib.import_module(name)
-        except ImportError:
-            continue
-        result: bytes = module.decompress(data)
-        return result
-    return None
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _decode_layer(coding: str, body: bytes) -> bytes:
-    """Undo one content coding, or return the body as it is when it was never encoded.
-
-    Recorders often decode the body but keep the header; the magic bytes (gzip), a failed
-    decompression of text (deflate, brotli) tell such a body apart from a real encoded one.
-    """
-    if coding in ("", "identity"):
-        return body
-    if coding in ("gzip", "x-gzip"):
-        if body[:2] != b"\x1f\x8b":
-            return body
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _error(
-                "decompress gzip body",
-                "a complete gzip stream",
-                f"corrupt data ({exc})",
-                "the recording is damaged; record it again",
-            ) from exc
-    if coding == "deflate":
-        for window in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
-            try:
-                return zlib.decompress(body, window)
-            except zlib.error:
-                continue
-        if _is_text(body):
-            return body
-        raise _error("decompress deflate body", "zlib or raw deflate data", "corrupt data")
-    if coding == "br":
-        try:
-            decoded = _brotli_decompress(body)
-        except Exception as exc:  # the brotli modules raise their own error types
-            if _is_text(body):
-                return body
-            raise _error("decompress brotli body", "brotli data", f"corrupt data ({exc})") from exc
-        if decoded is not None:
-            return decoded
-        if _is_text(body):
-            return body
-        raise _error(
-            "decompress brotli body",
-            "an installed brotli module",
-            "none",
-            "pip install brotli, then load the cassette again",
-        )
-    if coding == "zstd":
-        if body[:4] != b"\x28\xb5\x2f\xfd":
-            return body
-        raise _error(
-            "decompress zstd body",
-            "gzip, deflate or brotli",
-            "zstd, which this Python cannot decode",
-            "record again with 'Accept-Encoding: gzip'",
-        )
-    raise _error(
-        "decode body",
-        "a Content-Encoding of gzip, deflate, br, zstd or identity",
-        repr(coding),
-        "record again with 'Accept-Encoding: gzip'",
-    )
+    """Undo one content coding (:func:`streamreel.core.encoding.decode_layer`, the decoder the
+    recorder uses too), as a cassette error."""
+    try:
+        return decode_layer(coding, body)
+    except StreamDecodeError as exc:
+        raise CassetteError(exc.reason) from exc
 
 
 def _identity(
@@ -1015,12 +945,7 @@ def _identity(
     name = next((key for key in headers if key.lower() == "content-encoding"), None)
     if name is None:
         return headers, body, False
-    codings = [
-        coding.strip().lower()
-        for value in headers[name]
-        for coding in value.split(",")
-        if coding.strip()
-    ]
+    codings = [coding for value in headers[name] for coding in content_codings(value)]
     decoded = body
     # Codings are listed in the order they were applied, so they come off in reverse.
     for coding in reversed(codings):

@@ -209,3 +209,16 @@ def test_import_never_overwrites_its_input_under_any_spelling(
         assert source.read_bytes() == before
     with pytest.raises(CassetteError, match="the same file"):
         import_cassette(hard, source, overwrite=True)
+
+
+def test_a_har_log_named_json_is_replayed_but_never_recorded_into(tmp_path: Path) -> None:
+    target = tmp_path / "browser-export.json"
+    shutil.copy(POLLY, target)
+    before = target.read_bytes()
+    for mode in ("new_episodes", "all"):
+        with pytest.raises(CassetteError, match="got a har recording"):
+            record(target, mode=mode).start()
+    assert target.read_bytes() == before
+    with record(target, mode="none") as replaying:
+        assert len(replaying.session.queue.interactions) == 1
+    assert target.read_bytes() == before

@@ -77,7 +77,12 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import ConfigurationError, NoMatchError, RecordingError
+from streamreel.core.errors import (
+    CassetteError,
+    ConfigurationError,
+    NoMatchError,
+    RecordingError,
+)
 from streamreel.recording.modes import RecordMode, resolve_mode
 
 __all__ = [
@@ -95,6 +100,7 @@ ChunkObserver = Callable[["Capture", BodyChunk], None]
 """Called with a capture and each body chunk as it is recorded."""
 
 _DECODED_HEADERS: Final = frozenset({"content-encoding", "content-length"})
+_FOREIGN: Final = frozenset({"har", "nock"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +379,15 @@ class Recording:
         )
         if session.may_record():
             _check_writable(self.path)
+            if loaded is not None and loaded.info.source in _FOREIGN:
+                # Saving would rewrite the user's HAR or nock file as a vcrpy cassette.
+                raise CassetteError(
+                    f"cannot record into {self.path}: expected a vcrpy or streamreel cassette, "
+                    f"got a {loaded.info.source} recording, which streamreel reads but does not "
+                    "write; do record into a new file, or convert it first with "
+                    "`streamreel import`",
+                    path=self.path,
+                )
         self._session = session
         interception.activate(session)
         return self

@@ -257,6 +257,30 @@ def test_a_second_parser_implementation_can_stand_in() -> None:
     assert sum(len(r.messages) for r in result.interactions[0].chunks) == 2
 
 
+def test_a_generator_only_parser_replays_inside_a_running_event_loop() -> None:
+    # Every Jupyter cell runs inside an event loop, and so does code under asyncio.run: replay
+    # must not try to start a second loop in the same thread.
+    body = sse([chunk({"content": "one "}), chunk({"content": "two"}), chunk(finish="stop")])
+
+    async def inside() -> list[str]:
+        result = replay(Cassette([streamed(body, pieces=3)]), parser=EchoParser)
+        return [m.content for m in result.messages if isinstance(m, AssistantMessage)]
+
+    assert asyncio.run(inside()) == ["ONE ", "TWO"]
+
+
+def test_a_parser_that_raises_inside_a_running_loop_raises_to_the_caller() -> None:
+    class Exploding(EchoParser):
+        def process_chunk(self, *args: Any, **kwargs: Any) -> str | None:
+            raise ValueError("parser bug")
+
+    async def inside() -> None:
+        replay(Cassette([streamed(sse([chunk({"content": "x"})]))]), parser=Exploding)
+
+    with pytest.raises(ValueError, match="parser bug"):
+        asyncio.run(inside())
+
+
 def test_a_parser_without_error_reporting_still_gets_error_messages() -> None:
     result = replay(
         Cassette([plain(500, {"error": {"message": "boom", "type": "server_error"}})]),

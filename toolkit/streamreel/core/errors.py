@@ -35,6 +35,7 @@ __all__ = [
     "StreamreelError",
     "UnsupportedStreamError",
     "describe_value",
+    "preview",
 ]
 
 
@@ -139,6 +140,11 @@ class ProviderError(RecordingError):
 
 class ConfigurationError(StreamreelError):
     """Settings that contradict each other or name something unknown."""
+
+
+def preview(text: str, limit: int = 60) -> str:
+    """A piece of text quoted in an error message: its ``repr``, cut after ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def describe_value(value: object) -> str:

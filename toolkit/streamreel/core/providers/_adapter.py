@@ -198,10 +198,6 @@ class Stamp:
             output_tokens=output_tokens,
         )
 
-    def usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
-        """A chunk with no choices that only reports usage, as OpenAI's last chunk does."""
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, usage=usage)
-
 
 def tool_call(
     index: int,

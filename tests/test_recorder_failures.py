@@ -312,3 +312,16 @@ def test_a_recording_that_cannot_write_refuses_to_start(tmp_path: Path) -> None:
     save_cassette(cassette(anthropic_text_stream()), blocker.with_name("r.yaml"))
     with record(blocker.with_name("r.yaml"), mode="none"):
         pass
+
+
+def test_record_against_a_provider_that_is_not_there_says_so_in_one_line(tmp_path: Path) -> None:
+    with EmulatorServer(Emulator.from_cassettes([cassette(openai_text_stream())])) as server:
+        gone = server.base_url  # a port that was just released: nothing listens there now
+    output = tmp_path / "nothing.yaml"
+    result = CliRunner().invoke(
+        main, _record_arguments("openai", gone + "/v1", output), env={"OPENAI_API_KEY": "sk-x"}
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [row for row in result.stderr.splitlines() if row.startswith("Error:")]
+    assert "APIConnectionError" in line and "nothing was recorded" in line
+    assert not output.exists()

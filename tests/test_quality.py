@@ -49,7 +49,8 @@ def test_exported_members_are_exactly_the_public_api() -> None:
         "StreamingServerInterface", "StreamreelError", "ToolCall", "ToolCallDelta",
         "ToolCallMessage", "ToolReturnMessage", "UnsupportedStreamError", "UsageStatistics",
         "__version__", "default_parser", "detect_stream", "diff_cassette", "diff_cassettes",
-        "fuzz_cassette", "fuzz_cassettes", "load_cassette", "load_ipython_extension",
+        "fuzz_cassette", "fuzz_cassettes", "letta_parser", "load_cassette",
+        "load_ipython_extension",
         "merge_deltas", "messages_from_chunks", "parse_chunk", "parse_wire", "record", "replay",
         "replay_chunk_file", "save_cassette", "serialize_stream", "to_sse", "to_wire",
     ]  # fmt: skip

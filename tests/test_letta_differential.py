@@ -10,6 +10,7 @@ README's defect table must list exactly the classes this run shows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from chunkfactory import DATE, MESSAGE_ID, chunk, run, tool, tool_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamreel.core.errors import ParserError
 from streamreel.core.messages import AgentMessage, AssistantMessage, ReasoningMessage
 from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.real import LettaInterface, letta_parser, require_letta
@@ -46,7 +48,10 @@ def through_letta(
     parser = LettaInterface(InterfaceSettings(**knobs))
     parser.stream_start()
     for piece in chunks:
-        parser.process_chunk(piece, MESSAGE_ID, DATE, expect_reasoning_content)
+        # Where Letta raises, the interface says so (ParserError) after keeping its messages;
+        # later chunks of the same call are ignored, as Letta's server never sends them.
+        with contextlib.suppress(ParserError):
+            parser.process_chunk(piece, MESSAGE_ID, DATE, expect_reasoning_content)
     parser.step_complete()
     parser.step_yield()
     return parser.drain()
@@ -284,4 +289,10 @@ def test_replay_command_runs_letta_and_keeps_what_came_before_its_crash(
     assert result.exit_code == 1
     crash = [i for i, m in enumerate(lines) if "Letta 0.7.8 raised" in m.get("error", "")]
     assert crash and crash[0] > 0 and "at chunk" in lines[crash[0]]["error"]
+    # The crash is also an error entry of the replay, at the chunk that caused it.
+    replayed = replay(cassette, parser=letta)
+    entries = [e for e in replayed.errors if e.kind == "parser"]
+    assert entries and all(
+        e.chunk is not None and "Letta 0.7.8 raised" in e.message for e in entries
+    )
     assert lines[0]["message_type"] == "reasoning_message"

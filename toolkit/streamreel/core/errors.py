@@ -8,6 +8,7 @@
     ├── CassetteError               a cassette that cannot be read or written
     │   ├── CassetteVersionError    written by a newer streamreel than this one
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
+    ├── ParserError                 a parser gave up on a stream (replay keeps what came before)
     ├── RecordingError              the recorder cannot proceed
     │   ├── NoMatchError            a request with no recorded interaction to answer it
     │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
@@ -29,6 +30,7 @@ __all__ = [
     "ChunkError",
     "ConfigurationError",
     "NoMatchError",
+    "ParserError",
     "ProviderError",
     "RecordingError",
     "StreamDecodeError",
@@ -136,6 +138,15 @@ class ProviderError(RecordingError):
     def __init__(self, reason: str, *, path: str | Path | None = None, saved: bool = False) -> None:
         super().__init__(reason, path=path)
         self.saved = saved
+
+
+class ParserError(StreamreelError):
+    """Raised by a parser that cannot go on with the current stream.
+
+    Replay records it as a ``parser`` error entry at the chunk that caused it, keeps every
+    message the parser made before, and carries on with the next interaction. A parser raises
+    it once, after handing over (``drain``) what it made; it may ignore the rest of the stream.
+    """
 
 
 class ConfigurationError(StreamreelError):

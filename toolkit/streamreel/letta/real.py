@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from streamreel.core.chunks import ChatCompletionChunk
-from streamreel.core.errors import ConfigurationError, StreamreelError
+from streamreel.core.errors import ConfigurationError, ParserError, StreamreelError
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, parse_wire
 from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.interface import coerce_chunk
@@ -330,7 +330,11 @@ class LettaInterface:
             # Letta's loop re-raises: the rest of this LLM call never reaches the interface.
             self._fail(f"at chunk {number} of LLM call {message_id}", reply)
             self._aborted = True
-            return None
+            error = reply["error"]
+            raise ParserError(
+                f"cannot go on with LLM call {message_id}: Letta {LETTA_VERSION} raised "
+                f"{error['type']} at its chunk {number}; the messages before are kept"
+            )
         returned: str | None = reply.get("returned")
         if returned is not None and returned != self._previous_type:
             self._message_index += 1

@@ -32,7 +32,12 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
-from streamreel.core.errors import ChunkError, StreamreelError, UnsupportedStreamError
+from streamreel.core.errors import (
+    ChunkError,
+    ParserError,
+    StreamreelError,
+    UnsupportedStreamError,
+)
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
 from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers import (
@@ -359,7 +364,7 @@ class _Step:
     def fail(self, entry: ErrorEntry, text: str | None = None) -> None:
         """Record ``entry``; with ``text``, the parser is told too, and may say so in-stream."""
         self.errors.append(entry)
-        if entry.kind != "http":
+        if entry.kind not in ("http", "parser"):  # the body itself was not read whole
             self.complete = False
         if text is not None:
             self.emit(self.driver.error(text))
@@ -372,9 +377,13 @@ class _Step:
             if record is not None:
                 record.produced.append(output)
             if not isinstance(output, StreamFault):
-                emitted = self.driver.process(
-                    output, self.message_id, self.message_date, self.expect
-                )
+                try:
+                    emitted = self.driver.process(
+                        output, self.message_id, self.message_date, self.expect
+                    )
+                except ParserError as exc:
+                    self.fail(ErrorEntry("parser", exc.reason, chunk=at))
+                    emitted = self.driver.take()
                 self.emit(emitted, record)
             elif output.kind == "incomplete":
                 self.fail(ErrorEntry("incomplete", output.message, chunk=at))

@@ -2,7 +2,7 @@
 
 ::
 
-    StreamreelError                 any failure streamreel reports
+    StreamreelError
     ├── ChunkError                  a chunk that is not a chat-completion chunk
     ├── StreamDecodeError           bytes that are not the framing they claim (SSE, NDJSON...)
     ├── CassetteError               a cassette that cannot be read or written

@@ -20,7 +20,7 @@ stop with ``RecursionError`` near a depth of 1,000. Cassettes written by real cl
 dozen levels at most, so anything deeper than :data:`MAX_DEPTH` is refused up front.
 
 **Compression.** A small gzip body can inflate to gigabytes; bodies are decompressed to at most
-:data:`MAX_BODY_BYTES`.
+:data:`MAX_BODY_BYTES` (the content decoder, shared with the recorder, enforces it).
 
 The walk is iterative, so measuring a deep document cannot itself overflow the stack.
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamreel.core.encoding import MAX_DECODED_BYTES
 from streamreel.core.errors import CassetteError
 
 __all__ = [
@@ -46,8 +47,8 @@ MAX_DEPTH = 200
 ALIAS_ALLOWANCE = 1_000_000
 """Characters of expanded size allowed beyond four times the file's length."""
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
-"""Largest body a compressed body may inflate to."""
+MAX_BODY_BYTES = MAX_DECODED_BYTES
+"""Largest body a compressed body may inflate to (:mod:`streamreel.core.encoding` enforces it)."""
 
 _REMEDY = "streamreel never writes such a file; check where this one came from"
 

@@ -218,3 +218,18 @@ def test_the_plugin_refuses_to_record_or_replay_outside_the_folders(
     )
     assert not (pytester.path.parent / "escaped.yaml").exists()
     assert not (pytester.path.parent.parent / "escaped.yaml").exists()
+
+
+def test_the_recorder_stops_a_compression_bomb_too() -> None:
+    import base64
+    import gzip
+
+    import yaml
+    from streamreel.core.encoding import BodyDecoder
+
+    document = yaml.safe_load((HOSTILE / "gzip-bomb.yaml").read_text(encoding="utf-8"))
+    outer = document["interactions"][0]["response"]["body"]["string"]
+    inner = gzip.decompress(outer if isinstance(outer, bytes) else base64.b64decode(outer))
+    decoder = BodyDecoder("gzip")
+    decoder.feed(inner)
+    assert decoder.failed is not None and "once decompressed" in decoder.failed

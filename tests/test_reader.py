@@ -22,6 +22,7 @@ from streamreel.core.errors import CassetteError
 from streamreel.testing.synthetic import scaled_cassette
 
 BROKEN = ROOT / "tests" / "data" / "broken"
+HOSTILE = ROOT / "tests" / "data" / "hostile"
 
 
 def _same_as_loading(path: Path) -> None:
@@ -43,9 +44,11 @@ def _same_as_loading(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(CASSETTES.glob("*.yaml")) + sorted(BROKEN.glob("*")), ids=lambda p: p.name
+    "path",
+    sorted(CASSETTES.glob("*.yaml")) + sorted(BROKEN.glob("*")) + sorted(HOSTILE.glob("*")),
+    ids=lambda p: p.name,
 )
-def test_every_bundled_and_broken_cassette_reads_as_loading_it_whole(path: Path) -> None:
+def test_every_bundled_broken_and_hostile_cassette_reads_as_loading_it_whole(path: Path) -> None:
     _same_as_loading(path)
 
 

@@ -21,7 +21,8 @@ Whatever the reader cannot stream exactly as :func:`load_cassette` reads it, it 
 :func:`load_cassette`: JSON containers (HAR, nock, JSON cassettes), documents that are not a
 mapping with ``interactions``, formats that need migrating, and any error at all, so that a
 broken file is reported with the same message, interaction and line as before. An alias to an
-anchor in a skipped interaction is such a case too.
+anchor in a skipped interaction is such a case too. Each interaction is held to the budgets of
+:mod:`streamreel.cassettes.limits` as it is read (aliases, nesting), as a whole document is.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from streamreel.cassettes.limits import check_document
 from streamreel.cassettes.storage import (
     _CassetteLoader,
     _read_interaction,
@@ -288,6 +290,7 @@ class CassetteReader:
             scan.close()
         if not seen_interactions:
             raise _Fallback("no interactions")
+        check_document(top, text_length=self.size)
         info = self._checked_info(top)
         if info.source != "streamreel" and pydantic:
             info.source = "pydantic-ai"
@@ -336,6 +339,7 @@ class CassetteReader:
 
     def _stream(self, chosen: Collection[int] | None) -> Iterator[tuple[int, Interaction]]:
         try:
+            size = self.size
             scan = _Pass(self.path, self.progress)
         except Exception as exc:
             raise _StreamFailed from exc
@@ -348,7 +352,7 @@ class CassetteReader:
                     if chosen is not None and index not in chosen:
                         _guarded_call(scan.skip)
                     else:
-                        interaction = _guarded_call(lambda: _read_one(scan.value()))
+                        interaction = _guarded_call(lambda: _read_one(scan.value(), size))
                         yield index, interaction
                 return
         finally:
@@ -363,7 +367,9 @@ class _StreamFailed(Exception):
     """Reading on from here is :func:`load_cassette`'s job (and reporting what went wrong)."""
 
 
-def _read_one(item: Any) -> Interaction:
+def _read_one(item: Any, file_size: int) -> Interaction:
+    # The same budgets as a whole document's (aliases, nesting), one interaction at a time.
+    check_document(item, text_length=file_size)
     interaction = _read_interaction(item)
     normalize_encodings(Cassette(interactions=[interaction]))
     return interaction

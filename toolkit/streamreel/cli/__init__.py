@@ -43,6 +43,11 @@ _COMMANDS: dict[str, _Entry] = {
         "import_command",
         "Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.",
     ),
+    "install-letta": _Entry(
+        "letta",
+        "install_letta_command",
+        "Install Letta 0.7.8's interface in its own virtualenv, for --parser letta.",
+    ),
     "inspect": _Entry(
         "inspect",
         "inspect_command",
@@ -102,9 +107,11 @@ def main(ctx: click.Context) -> None:
 
     Streams are replayed through a Letta-compatible streaming interface that turns provider
     chunks into agent messages: reasoning, tool calls, assistant text and tool returns.
+    Set NO_COLOR to any value to turn colour off.
     """
     if os.environ.get("NO_COLOR"):
-        ctx.color = False  # https://no-color.org; each command's context inherits it
+        # Every command's context inherits this, and click strips styles from all it echoes.
+        ctx.color = False
 
 
 __all__ = ["main"]

@@ -8,6 +8,7 @@ import click
 
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.cli.collector import collector_paused
+from streamreel.cli.exits import Unreadable
 from streamreel.cli.progress import bar, to, writing
 from streamreel.core.errors import StreamreelError
 from streamreel.core.results import InteractionResult
@@ -37,12 +38,15 @@ def _line(result: InteractionResult) -> str:
 @collector_paused
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def inspect_command(cassette: Path) -> None:
-    """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing."""
+    """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing.
+
+    Exits with status 3 when CASSETTE cannot be read.
+    """
     try:
         with bar(cassette.stat().st_size, cassette.name, unit="B", unit_scale=True) as meter:
             _inspect(cassette, CassetteReader(cassette, progress=lambda read: to(meter, read)))
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Unreadable(str(exc)) from None
 
 
 def _inspect(cassette: Path, reader: CassetteReader) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +11,12 @@ from typing import Any
 
 import click
 
+from streamreel.cassettes.discovery import file_kind, is_cassette, is_chunk_file
+from streamreel.cassettes.reader import CassetteReader
+from streamreel.cassettes.storage import loads_cassette
 from streamreel.cli.collector import collector_paused
+from streamreel.cli.diff import factory_option
+from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.options import (
     format_option,
     interface_options,
@@ -25,28 +32,20 @@ from streamreel.cli.render import (
     render_table,
     write_blocks,
 )
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import StreamreelError
-from streamreel.core.messages import ErrorMessage, UsageStatistics, merge_deltas
-from streamreel.core.results import ErrorEntry, InteractionResult
+from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, merge_deltas
+from streamreel.core.results import ErrorEntry, InteractionResult, ReplayResult
 from streamreel.playback.replay import ReplaySteps, replay_chunk_file
 
-CHUNK_FILE_SUFFIXES = {".jsonl", ".ndjson", ".txt"}
+STDIN = "-"
+_HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from a cassette
 
-
-class _Printed:
-    """What the printed interactions held that decides the exit status and the notes after."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.failed: list[ErrorEntry] = []
-        self.error_message = False
-
-    def add(self, interaction: InteractionResult) -> None:
-        self.count += 1
-        self.failed += [e for e in interaction.errors if e.kind in ("decode", "stream", "http")]
-        self.error_message = self.error_message or any(
-            isinstance(m, ErrorMessage) for m in interaction.messages
-        )
+# What each kind of error entry says about the stream, for the note and the exit status.
+_UNSUPPORTED = frozenset({"unsupported"})
+_INCOMPLETE = frozenset({"incomplete", "truncated", "decode"})
+# A provider error replayed, or the parser under test giving up on a stream: an error shown.
+_FAILED = frozenset({"http", "stream", "parser"})
 
 
 def _print(
@@ -54,30 +53,31 @@ def _print(
     usage: Callable[[], UsageStatistics],
     output_format: str,
     merge: bool,
-    *,
-    wanted: tuple[int, ...],
-) -> _Printed:
+) -> list[InteractionResult]:
     """Print each interaction as it is replayed, then the usage; hold none of them after.
 
-    A logical message never spans interactions (each is its own LLM call), so merging each
-    interaction's messages gives what merging the whole stream gives.
+    What is kept of each (its request, errors and error messages, for the notes and the exit
+    status) is returned. A logical message never spans interactions (each is its own LLM
+    call), so merging each interaction's messages gives what merging the whole stream gives.
     """
-    printed = _Printed()
+    kept: list[InteractionResult] = []
     for interaction in results:
-        printed.add(interaction)
         with writing():
             _print_one(interaction, output_format, merge)
-    if wanted and not printed.count:
-        raise click.BadParameter(f"the cassette has no interaction {list(wanted)}")
+        errors: list[AgentMessage] = [
+            m for m in interaction.messages if isinstance(m, ErrorMessage)
+        ]
+        kept.append(dataclasses.replace(interaction, chunks=[], messages=errors))
     with writing():
         if output_format == "table":
             click.echo(render_table([], usage()))
         elif output_format == "sse":
             write_blocks(render_sse([], usage()), end="")
-    return printed
+    return kept
 
 
 def _print_one(interaction: InteractionResult, output_format: str, merge: bool) -> None:
+    shown = interaction.merged if merge else interaction.messages
     if output_format == "table":
         req = interaction.request
         what = " ".join(p for p in (req.provider, req.api, req.model) if p) or "chunks"
@@ -87,23 +87,113 @@ def _print_one(interaction: InteractionResult, output_format: str, merge: bool) 
             f" {interaction.status}, {len(interaction.chunks)} chunks){state}",
             bold=True,
         )
-        shown = interaction.merged if merge else interaction.messages
         if shown:
             click.echo(render_table(shown))
-        for error in interaction.errors:
-            if error.kind in ("unsupported", "truncated", "incomplete"):
-                click.secho(f"   {error.describe()}", fg="yellow")
-        return
-    shown = interaction.merged if merge else interaction.messages
-    if output_format == "jsonl":
+    elif output_format == "jsonl":
         write_blocks(render_jsonl(shown))
     else:
         write_blocks(render_sse_events(shown), end="")
 
 
+def _with_tail(steps: ReplaySteps, output_format: str, merge: bool) -> Iterator[InteractionResult]:
+    """The steps as they come; the parser's last words, if any, are printed after them."""
+    yield from steps
+    if steps.tail:
+        shown = merge_deltas(steps.tail) if merge else steps.tail
+        with writing():
+            if output_format == "table":
+                click.echo(render_table(shown))
+            elif output_format == "jsonl":
+                write_blocks(render_jsonl(shown))
+            else:
+                write_blocks(render_sse_events(shown), end="")
+
+
+def _usage(steps: ReplaySteps) -> UsageStatistics:
+    assert steps.usage is not None  # set once every interaction was replayed
+    return steps.usage
+
+
+def _note(interaction: InteractionResult) -> ErrorEntry | None:
+    """The entry that makes this interaction unsupported or incomplete, if one does."""
+    for kinds in (_UNSUPPORTED, _INCOMPLETE):
+        for error in interaction.errors:
+            if error.kind in kinds:
+                return error
+    return None
+
+
+def _status(result: ReplayResult) -> Exit:
+    kinds = {error.kind for error in result.errors}
+    if kinds & _UNSUPPORTED:
+        return Exit.UNSUPPORTED
+    if kinds & _INCOMPLETE:
+        return Exit.INCOMPLETE
+    if kinds & _FAILED or any(isinstance(m, ErrorMessage) for m in result.messages):
+        return Exit.FAILED
+    return Exit.OK
+
+
+def _report(result: ReplayResult, name: str, output_format: str) -> None:
+    """One line on stderr per interaction that is unsupported or incomplete, and per fault."""
+    for interaction in result.interactions:
+        request = f"{interaction.request.method} {interaction.request.url}".strip()
+        note = _note(interaction)
+        if note is not None:
+            label = "unsupported" if note.kind in _UNSUPPORTED else "incomplete"
+            said = note.describe()
+            if not said.startswith(label):
+                said = f"{label}: {said}"
+            click.secho(
+                f"streamreel: {name}: interaction {interaction.index} ({request}): {said}",
+                fg="yellow",
+                err=True,
+            )
+        if output_format == "table":
+            continue  # the table already shows provider errors as error messages
+        for error in interaction.errors:
+            if error.kind in _FAILED:
+                click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
+
+
+def _read_source(source: str) -> tuple[Path, str | None]:
+    """The path that names SOURCE, and its text when it must be read here (stdin, no suffix)."""
+    if source == STDIN:
+        data = sys.stdin.buffer.read()
+        try:
+            return Path("<stdin>"), data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise Unreadable(
+                f"<stdin>: cannot read standard input: expected UTF-8 text, got byte "
+                f"{data[exc.start]:#04x} at offset {exc.start}; pipe a cassette or chunk file"
+            ) from None
+    return Path(source), None
+
+
+def _head(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            return stream.read(_HEAD)
+    except OSError:
+        return None  # load_cassette reports it
+
+
+def _pick(count: int, name: str, chosen: tuple[int, ...]) -> None:
+    missing = [index for index in chosen if not 0 <= index < count]
+    if not missing:
+        return
+    have = "none" if not count else "index 0" if count == 1 else f"indexes 0 to {count - 1}"
+    shown = ", ".join(str(index) for index in missing)
+    raise click.BadParameter(
+        f"cannot replay interaction {shown}: expected one of {name}'s {count} interaction"
+        f"{'s' if count != 1 else ''} ({have}), got {shown}; pick one in range",
+        param_hint="'--interaction'",
+    )
+
+
 @click.command("replay")
 @collector_paused
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option(
     "--interaction",
     "-i",
@@ -119,6 +209,13 @@ def _print_one(interaction: InteractionResult, output_format: str, merge: bool) 
     help="Join the deltas of each message. [default: merged for table, deltas otherwise]",
 )
 @interface_options
+@click.option(
+    "--parser",
+    "parser_spec",
+    metavar="MODULE:FACTORY",
+    help="Replay through this parser: a callable taking InterfaceSettings, or letta for Letta "
+    "0.7.8's own. [default: streamreel's]",
+)
 @click.option("--provider", help="Override the detected provider (openai, anthropic, ...).")
 @click.option("--api", help="Override the detected API (chat-completions, messages, ...).")
 @click.option("--message-id", help="The message id of the first LLM call (otherwise derived).")
@@ -128,84 +225,100 @@ def _print_one(interaction: InteractionResult, output_format: str, merge: bool) 
     metavar="EPOCH_OR_ISO",
     help="The messages' date (otherwise the recording's).",
 )
+@click.option(
+    "--choice",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which choice of a stream with several (a request with n > 1) is the agent's step.",
+)
 def replay_command(
-    source: Path,
+    source: str,
     interactions: tuple[int, ...],
     output_format: str | None,
     merge: bool | None,
+    parser_spec: str | None,
     provider: str | None,
     api: str | None,
     message_id: str | None,
     message_date: datetime | None,
+    choice: int,
     **knobs: Any,
 ) -> None:
     """Replay SOURCE and print the agent messages its streams produce.
 
-    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR or nock) or a chunk file
+    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR or nock), a chunk file
     (.jsonl: one chat.completion.chunk a line; a 'data: ' prefix, blank lines and [DONE]
-    are fine). Exits with status 1 when a stream held an error.
+    are fine), or - for standard input (either kind, told apart by its first line). An
+    interaction that is unsupported or incomplete gets a one-line note on stderr naming it.
+
+    \b
+    Exit status (the highest that applies):
+      0  every interaction replayed in full
+      1  an error was replayed: the provider's (an HTTP error, an error in the
+         stream) or the parser's own (it raised on a chunk)
+      2  usage error (a bad option, a missing file, no such --interaction)
+      3  SOURCE could not be read (not a cassette or chunk file, or damaged)
+      4  a stream is incomplete: cut before its end, or damaged part-way
+      5  a stream streamreel does not adapt, so nothing of it was replayed
     """
     fmt = resolve_format(output_format)
-    shown_merged = fmt == "table" if merge is None else merge
+    parser = factory_option(parser_spec)
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
-    size = source.stat().st_size
+    path, text = _read_source(source)
+    name = str(path)
+    known = is_cassette(path) or is_chunk_file(path)
+    head = text if text is not None or known else _head(path)
+    merged = fmt == "table" if merge is None else merge
+    size = len(text) if text is not None else path.stat().st_size
     try:
-        with bar(size, source.name, unit="B", unit_scale=True) as meter:
-            if source.suffix.lower() in CHUNK_FILE_SUFFIXES:
-                result = replay_chunk_file(
-                    source,
+        with bar(size, path.name, unit="B", unit_scale=True) as meter:
+            if file_kind(path, head) == "chunks":
+                whole = replay_chunk_file(
+                    path,
                     settings=settings,
+                    parser=parser,
                     expect_reasoning_content=expect,
                     message_id=message_id,
                     message_date=message_date,
+                    choice=choice,
+                    text=text,
                     progress=lambda read: to(meter, read),
                 )
-                printed = _print(
-                    result.interactions, lambda: result.usage, fmt, shown_merged, wanted=()
-                )
+                kept = _print(whole.interactions, lambda: whole.usage, fmt, merged)
+                usage, settings_used = whole.usage, whole.settings
             else:
+                # A file is read and replayed one interaction at a time, each printed and let
+                # go before the next: a cassette of any size needs the memory of one of them.
+                source_read: Cassette | CassetteReader
+                if text is not None:
+                    source_read = loads_cassette(text, path=path)
+                    count = len(source_read.interactions)
+                else:
+                    source_read = CassetteReader(path, progress=lambda read: to(meter, read))
+                    count = source_read.count()
+                _pick(count, name, interactions)
                 steps = ReplaySteps(
-                    source,
+                    source_read,
                     settings=settings,
+                    parser=parser,
                     expect_reasoning_content=expect,
                     interactions=interactions or None,
                     provider=provider,
                     api=api,
                     message_id=message_id,
                     message_date=message_date,
+                    choice=choice,
                     lean=True,
-                    progress=lambda read: to(meter, read),
                 )
-                printed = _print(
-                    _with_tail(steps, fmt, shown_merged),
-                    lambda: _usage(steps),
-                    fmt,
-                    shown_merged,
-                    wanted=interactions,
-                )
+                kept = _print(_with_tail(steps, fmt, merged), lambda: _usage(steps), fmt, merged)
+                usage, settings_used = _usage(steps), steps.settings
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
-    for error in printed.failed:
-        if fmt != "table" or error.kind == "decode":
-            click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
-    if printed.failed or printed.error_message:
-        raise SystemExit(1)
-
-
-def _with_tail(steps: ReplaySteps, output_format: str, merge: bool) -> Iterator[InteractionResult]:
-    """The steps as they come; the parser's last words, if any, are printed after them."""
-    yield from steps
-    if steps.tail and output_format != "table":
-        shown = merge_deltas(steps.tail) if merge else steps.tail
-        if output_format == "jsonl":
-            write_blocks(render_jsonl(shown))
-        else:
-            write_blocks(render_sse_events(shown), end="")
-    elif steps.tail:
-        click.echo(render_table(merge_deltas(steps.tail) if merge else steps.tail))
-
-
-def _usage(steps: ReplaySteps) -> UsageStatistics:
-    assert steps.usage is not None  # set once every interaction was replayed
-    return steps.usage
+        raise Unreadable(str(exc)) from None
+    result = ReplayResult(path=path, settings=settings_used, interactions=kept, usage=usage)
+    sys.stdout.flush()
+    _report(result, name, fmt)
+    status = _status(result)
+    if status != Exit.OK:
+        raise SystemExit(int(status))

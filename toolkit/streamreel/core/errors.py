@@ -2,14 +2,16 @@
 
 ::
 
-    StreamreelError                 any failure streamreel reports
+    StreamreelError
     ├── ChunkError                  a chunk that is not a chat-completion chunk
     ├── StreamDecodeError           bytes that are not the framing they claim (SSE, NDJSON...)
     ├── CassetteError               a cassette that cannot be read or written
     │   ├── CassetteVersionError    written by a newer streamreel than this one
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
+    ├── ParserError                 a parser gave up on a stream (replay keeps what came before)
     ├── RecordingError              the recorder cannot proceed
-    │   └── NoMatchError            a request with no recorded interaction to answer it
+    │   ├── NoMatchError            a request with no recorded interaction to answer it
+    │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
     └── ConfigurationError          contradictory or unknown settings
 
 Every error carries *where* it happened as data (``path``, ``interaction``, ``chunk``, ``line``)
@@ -28,6 +30,8 @@ __all__ = [
     "ChunkError",
     "ConfigurationError",
     "NoMatchError",
+    "ParserError",
+    "ProviderError",
     "RecordingError",
     "StreamDecodeError",
     "StreamreelError",
@@ -125,6 +129,24 @@ class RecordingError(StreamreelError):
 
 class NoMatchError(RecordingError):
     """A request that no recorded interaction answers; the text lists the nearest candidates."""
+
+
+class ProviderError(RecordingError):
+    """A provider call that failed while it was recorded: an HTTP error, a stream cut, an error
+    event. ``saved`` says whether the cassette at ``path`` was written with the failure in it."""
+
+    def __init__(self, reason: str, *, path: str | Path | None = None, saved: bool = False) -> None:
+        super().__init__(reason, path=path)
+        self.saved = saved
+
+
+class ParserError(StreamreelError):
+    """Raised by a parser that cannot go on with the current stream.
+
+    Replay records it as a ``parser`` error entry at the chunk that caused it, keeps every
+    message the parser made before, and carries on with the next interaction. A parser raises
+    it once, after handing over (``drain``) what it made; it may ignore the rest of the stream.
+    """
 
 
 class ConfigurationError(StreamreelError):

@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import io
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
@@ -33,8 +34,19 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
-from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
-from streamreel.core.errors import ChunkError, StreamreelError, UnsupportedStreamError
+from streamreel.core.chunks import (
+    ChatCompletionChunk,
+    StreamFault,
+    parse_chunk_line,
+    select_choice,
+)
+from streamreel.core.errors import (
+    CassetteError,
+    ChunkError,
+    ParserError,
+    StreamreelError,
+    UnsupportedStreamError,
+)
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
 from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers import (
@@ -325,6 +337,7 @@ def replay(
     api: str | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    choice: int = 0,
 ) -> ReplayResult:
     """Replay a cassette's interactions as the steps of one agent turn.
 
@@ -334,6 +347,8 @@ def replay(
     ``interactions`` picks interactions by index (from 0, in file order).
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
+    ``choice`` picks which choice of a stream with several (a request with ``n`` > 1) is the
+    agent's step; the others are never mixed into it.
     """
     with _collector_paused():
         steps = ReplaySteps(
@@ -346,6 +361,7 @@ def replay(
             api=api,
             message_id=message_id,
             message_date=message_date,
+            choice=choice,
         )
         results = list(steps)
         assert steps.usage is not None
@@ -384,9 +400,11 @@ class ReplaySteps:
         message_date: datetime | None = None,
         progress: Callable[[int], None] | None = None,
         lean: bool = False,
+        choice: int = 0,
     ) -> None:
         self.settings = settings or InterfaceSettings(use_assistant_message=True)
         self._lean = lean
+        self._choice = choice
         self._parser = parser or default_parser
         self._expect = expect_reasoning_content
         self._chosen = set(interactions) if interactions is not None else None
@@ -446,6 +464,7 @@ class ReplaySteps:
                 provider=self._provider,
                 api=self._api,
                 lean=self._lean,
+                choice=self._choice,
             )
             steps += 1
             # Yielded at once, not held back until the next one shows this is not the last:
@@ -470,10 +489,12 @@ class _Step:
         message_id: str,
         message_date: datetime,
         expect: bool,
+        choice: int = 0,
         *,
         lean: bool = False,
     ) -> None:
         self.driver = driver
+        self.choice = choice
         self.message_id = message_id
         self.message_date = message_date
         self.expect = expect
@@ -493,7 +514,7 @@ class _Step:
     def fail(self, entry: ErrorEntry, text: str | None = None) -> None:
         """Record ``entry``; with ``text``, the parser is told too, and may say so in-stream."""
         self.errors.append(entry)
-        if entry.kind != "http":
+        if entry.kind not in ("http", "parser"):  # the body itself was not read whole
             self.complete = False
         if text is not None:
             self.emit(self.driver.error(text))
@@ -509,9 +530,14 @@ class _Step:
                 else:
                     record.produced.append(output)
             if not isinstance(output, StreamFault):
-                emitted = self.driver.process(
-                    output, self.message_id, self.message_date, self.expect
-                )
+                chunk = select_choice(output, self.choice) if self.choice else output
+                try:
+                    emitted = self.driver.process(
+                        chunk, self.message_id, self.message_date, self.expect
+                    )
+                except ParserError as exc:
+                    self.fail(ErrorEntry("parser", exc.reason, chunk=at))
+                    emitted = self.driver.take()
                 self.emit(emitted, record)
             elif output.kind == "incomplete":
                 self.fail(ErrorEntry("incomplete", output.message, chunk=at))
@@ -578,6 +604,7 @@ def _replay_interaction(
     provider: str | None,
     api: str | None,
     lean: bool = False,
+    choice: int = 0,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -590,7 +617,9 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content), lean=lean)
+    step = _Step(
+        driver, message_id, message_date, bool(expect_reasoning_content), choice, lean=lean
+    )
     if response.status >= 400:
         step.http_error(response)
     elif kind.framing == "none":
@@ -615,6 +644,23 @@ def _replay_interaction(
     )
 
 
+@contextlib.contextmanager
+def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
+    if text is not None:
+        yield io.StringIO(text)
+        return
+    try:
+        stream = source.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CassetteError(
+            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
+            "check the path and its permissions",
+            path=source,
+        ) from exc
+    with stream:
+        yield stream
+
+
 def replay_chunk_file(
     path: str | Path,
     *,
@@ -624,12 +670,15 @@ def replay_chunk_file(
     message_id: str | None = None,
     message_date: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    choice: int = 0,
+    text: str | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
     A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
-    message before it is kept. ``progress`` is told, every few thousand lines, about how
+    message before it is kept. With ``text`` the lines are read from it (standard input, say)
+    and ``path`` only names them. ``progress`` is told, every few thousand lines, about how
     many bytes have been read.
     """
     with _collector_paused():
@@ -641,6 +690,8 @@ def replay_chunk_file(
             message_id=message_id,
             message_date=message_date,
             progress=progress,
+            choice=choice,
+            text=text,
         )
 
 
@@ -653,6 +704,8 @@ def _replay_chunk_file(
     message_id: str | None,
     message_date: datetime | None,
     progress: Callable[[int], None] | None = None,
+    choice: int = 0,
+    text: str | None = None,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
     driver = _Driver((parser or default_parser)(settings))
@@ -661,7 +714,7 @@ def _replay_chunk_file(
     messages: list[AgentMessage] = []
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
-    with source.open(encoding="utf-8", errors="replace") as lines:
+    with _chunk_lines(source, text) as lines:
         read = 0
         for number, line in enumerate(lines, start=1):
             read += len(line)  # characters: bytes for ASCII, close enough for a progress bar
@@ -677,9 +730,15 @@ def _replay_chunk_file(
             if chunk is None:
                 continue
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
-            record.messages = driver.process(
-                chunk, message_id, message_date, expect_reasoning_content
-            )
+            if choice:
+                chunk = select_choice(chunk, choice)
+            try:
+                record.messages = driver.process(
+                    chunk, message_id, message_date, expect_reasoning_content
+                )
+            except ParserError as exc:
+                errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
+                record.messages = driver.take()
             messages.extend(record.messages)
             records.append(record)
     messages.extend(driver.step_complete())
@@ -688,6 +747,6 @@ def _replay_chunk_file(
     summary = RequestSummary("", str(source), None, "chat-completions", None, True)
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
-        Timing(None, None, None), complete=not errors,
+        Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
     )  # fmt: skip
     return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)

@@ -1212,6 +1212,16 @@ def test_recognised_streams_without_an_adapter_are_refused_with_the_reason(
     assert "unsupported" in text and all(name in text for name in names)
 
 
+def test_bedrock_paths_are_recognised_behind_a_local_server() -> None:
+    kind = detect("http://127.0.0.1:8000/model/m-v1%3A0/converse-stream", b"\x00\x00\x00\xb8")
+    assert (kind.provider, kind.api, kind.framing, kind.model) == (
+        "bedrock",
+        "converse-stream",
+        "eventstream",
+        "m-v1:0",
+    )
+
+
 @pytest.mark.parametrize(
     ("uri", "body", "api", "framing"),
     [

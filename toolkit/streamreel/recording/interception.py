@@ -211,6 +211,10 @@ def active_session() -> Session | None:
 
 
 def _install() -> None:
+    # urllib3 (requests, botocore) and aiohttp, each when installed.
+    from streamreel.recording import clients
+
+    clients.install(_patches, _innermost)
     for flavor in _flavors():
         sync_cls, async_cls = flavor.lib.HTTPTransport, flavor.lib.AsyncHTTPTransport
         sync_original = sync_cls.handle_request
@@ -219,6 +223,11 @@ def _install() -> None:
         _patches.append((async_cls, "handle_async_request", async_original))
         sync_cls.handle_request = _sync_handler(flavor, sync_original)
         async_cls.handle_async_request = _async_handler(flavor, async_original)
+
+
+def _innermost() -> Session | None:
+    # Called from inside patched code while _lock may be held by nobody; same as active_session.
+    return _active[-1] if _active else None
 
 
 def _uninstall() -> None:

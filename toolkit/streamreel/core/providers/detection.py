@@ -177,6 +177,9 @@ _HOSTS: tuple[tuple[str, str], ...] = (
 _OLLAMA_PORT = 11434
 _OPENAI_SHAPED = frozenset({"chat-completions", "completions", "responses"})
 _RESPONSES_PATH = re.compile(r"/responses(/[^/]+)?$")
+_BEDROCK_PATH = re.compile(
+    r"^/model/[^/]+/(converse-stream|converse|invoke-with-response-stream|invoke)$"
+)
 _SSE_START = re.compile(r"(data|event|id|retry)(:|\r|\n|$)")
 
 
@@ -186,6 +189,8 @@ def _provider_from_url(host: str, port: int | None, path: str) -> str | None:
             return provider
     if port == _OLLAMA_PORT or path in ("/api/chat", "/api/generate"):
         return "ollama"
+    if _BEDROCK_PATH.search(path):
+        return "bedrock"  # a proxy or an emulator in front of Bedrock: its paths say so
     return None
 
 

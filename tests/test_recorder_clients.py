@@ -379,3 +379,26 @@ def test_emulator_fault_reaches_requests_as_a_cut(
         with record(path), pytest.raises(requests.exceptions.ChunkedEncodingError):
             _requests_stream(url, openai_body("Say hello", stream=True))
     assert len(_served(_only(path))) == 2
+
+
+def test_a_bedrock_stream_fault_from_the_emulator_is_recorded_and_replays_as_an_error(
+    tmp_path: Path,
+) -> None:
+    from botocore.exceptions import EventStreamError
+
+    emulator = Emulator.from_cassettes(
+        [bedrock_converse_stream_tool_use()], speed=0, faults=Faults(error_after=3)
+    )
+    path = tmp_path / "fault.yaml"
+    with (
+        EmulatorServer(emulator) as server,
+        record(path),
+        pytest.raises(EventStreamError, match="modelStreamErrorException"),
+    ):
+        _converse_text(_bedrock(server))
+    [step] = replay(path).interactions
+    # botocore raises on the exception message without reading on or closing the body, so the
+    # cassette also says, truthfully, that the client stopped reading before the end.
+    assert [e.error_type for e in step.errors][:1] == ["modelStreamErrorException"]
+    # Everything before the fault is kept.
+    assert any(m.message_type == "reasoning_message" for m in step.merged)

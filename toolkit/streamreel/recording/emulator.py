@@ -24,7 +24,9 @@ Faults (:class:`Faults`) are injected into the stream after N chunks:
   read, as when a provider's load balancer cuts a stream;
 * ``error_after``: an error event in the provider's own format ends the stream: Anthropic's
   ``event: error`` with ``overloaded_error``, or OpenAI's ``data: {"error": ...}``.  ``auto``
-  chooses by the recorded body: named ``event:`` lines mean Anthropic.
+  chooses by the recorded body: named ``event:`` lines mean Anthropic.  An AWS event stream
+  (Bedrock) gets an event-stream ``exception`` message (``modelStreamErrorException``), as
+  Bedrock sends it.
 
 :class:`EmulatorServer` is the thin runner: uvicorn on a socket it binds itself (port 0 picks a
 free port, known before the server starts), in a daemon thread with its own event loop, with
@@ -63,6 +65,7 @@ __all__ = [
     "EmulatorServer",
     "ErrorStyle",
     "Faults",
+    "aws_exception_message",
     "error_event",
     "load_interactions",
     "serve",
@@ -137,7 +140,24 @@ def _style_for(response: RecordedResponse, style: ErrorStyle) -> Literal["anthro
 
 def _is_event_stream(response: RecordedResponse) -> bool:
     head = response.body[:4096].lstrip()
-    return head.startswith((b"data:", b"event:", b":", b"id:"))
+    return head.startswith((b"data:", b"event:", b":", b"id:")) or _is_aws_event_stream(response)
+
+
+def _is_aws_event_stream(response: RecordedResponse) -> bool:
+    return "amazon.eventstream" in (response.header("content-type") or "").lower()
+
+
+def aws_exception_message() -> bytes:
+    """A mid-stream fault as Bedrock sends it: an event-stream ``exception`` message."""
+    from streamreel.core.eventstream import encode_message
+
+    headers = {
+        ":exception-type": "modelStreamErrorException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    payload = {"message": "The model stream was interrupted; retry the request."}
+    return encode_message(headers, json.dumps(payload).encode())
 
 
 def load_interactions(paths: Iterable[str | Path]) -> list[Interaction]:
@@ -201,7 +221,10 @@ class _Played(Response):
                 # Returning without the final body message makes uvicorn drop the connection.
                 return
             if streamed and faults.error_after is not None and index >= faults.error_after:
-                event = error_event(_style_for(recorded, faults.error_style))
+                if _is_aws_event_stream(recorded):
+                    event = aws_exception_message()
+                else:
+                    event = error_event(_style_for(recorded, faults.error_style))
                 await send({"type": "http.response.body", "body": event, "more_body": True})
                 break
             await send({"type": "http.response.body", "body": chunk.data, "more_body": True})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -136,3 +139,105 @@ def test_serve_answers_like_the_provider(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sdk_emulator() -> Iterator[EmulatorServer]:
+    """The scripted Bedrock, Cohere, Gemini and Ollama streams, answered by method and path:
+    each SDK writes its request its own way, and what is tested is the command around it."""
+    from scripted import (
+        bedrock_converse_stream_tool_use,
+        cohere_v2_tool_plan,
+        gemini_sse_function_call,
+        ollama_chat_ndjson,
+    )
+    from streamreel.cassettes.matching import Matcher
+
+    cassettes = [
+        bedrock_converse_stream_tool_use(),
+        cohere_v2_tool_plan(),
+        gemini_sse_function_call(),
+        ollama_chat_ndjson(),
+    ]
+    interactions = [i for c in cassettes for i in c.interactions]
+    # google-genai 3 calls /v1/ where the scripted request (an older SDK's) says /v1beta/.
+    gemini = next(i for i in interactions if "streamGenerateContent" in i.request.uri)
+    moved = replace(gemini.request, uri=gemini.request.uri.replace("/v1beta/", "/v1/"))
+    # The scripted thoughtSignature is not valid base64, which this SDK checks: give it one.
+    signature = re.compile(rb'"thoughtSignature": "[^"]*"')
+    valid = b'"thoughtSignature": "' + base64.b64encode(b"signed thinking") + b'"'
+    chunks = [replace(c, data=signature.sub(valid, c.data)) for c in gemini.response.body_chunks()]
+    body = b"".join(c.data for c in chunks)
+    answer = replace(gemini.response, body=body, chunks=chunks)
+    interactions.append(replace(gemini, request=moved, response=answer))
+    emulator = Emulator(interactions, speed=0, matcher=Matcher(on=("method", "path")))
+    with EmulatorServer(emulator) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "env", "shown"),
+    [
+        (
+            "bedrock",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            {
+                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12",
+                "AWS_SECRET_ACCESS_KEY": "aws-secret-for-the-cli-test-0123456789",
+            },
+            "Let me look that up in the glossary.",
+        ),
+        (
+            "cohere",
+            "command-a-03-2025",
+            {"CO_API_KEY": "co-secret-for-the-cli-test"},
+            "check_stock",
+        ),
+        (
+            "gemini",
+            "gemini-2.5-flash",
+            {"GEMINI_API_KEY": "gm-secret-for-the-cli-test"},
+            "book_table",
+        ),
+        ("ollama", "llama3.2", {}, "bread for the whole street."),
+    ],
+)
+def test_record_through_each_optional_sdk(
+    sdk_emulator: EmulatorServer,
+    tmp_path: Path,
+    provider: str,
+    model: str,
+    env: dict[str, str],
+    shown: str,
+) -> None:
+    output = tmp_path / f"{provider}.yaml"
+    arguments = ["record", "--provider", provider, "--base-url", sdk_emulator.base_url]
+    arguments += ["--model", model, "--prompt", "Hello", "-o", str(output)]
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 interactions" in result.stderr
+    assert shown in result.stdout
+    text = output.read_text()
+    for secret in env.values():
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("provider", "module", "package"),
+    [
+        ("bedrock", "boto3", "boto3"),
+        ("cohere", "cohere", "cohere"),
+        ("gemini", "google.genai", "google-genai"),
+        ("ollama", "ollama", "ollama"),
+    ],
+)
+def test_record_names_the_sdk_to_install_when_it_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, module: str, package: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail as if not installed
+    arguments = ["record", "--provider", provider, "--model", "m", "--prompt", "p"]
+    arguments += ["-o", str(tmp_path / "x.yaml")]
+    result = CliRunner().invoke(main, arguments, env={"CO_API_KEY": "k", "GEMINI_API_KEY": "k"})
+    assert result.exit_code == 1
+    assert f"pip install {package}" in result.output and f"streamreel[{provider}]" in result.output
+    assert not (tmp_path / "x.yaml").exists()

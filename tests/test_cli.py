@@ -210,7 +210,7 @@ def test_http_error_in_a_cassette_is_an_error_line_in_jsonl_and_sse() -> None:
     assert sse.stdout.startswith('data: {"error":') and sse.stdout.endswith("data: [DONE]\n\n")
 
 
-def test_load_ext_toolkit_registers_the_record_cell_magic() -> None:
+def test_load_ext_streamreel_registers_the_record_cell_magic() -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()

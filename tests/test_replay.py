@@ -20,7 +20,7 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError
+from streamreel.core.errors import CassetteError, ParserError
 from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
@@ -261,6 +261,45 @@ def test_a_second_parser_implementation_can_stand_in() -> None:
     assert [m.content for m in messages if isinstance(m, AssistantMessage)] == ["ONE ", "TWO"]
     # Messages are attributed to the chunk whose bytes completed them.
     assert sum(len(r.messages) for r in result.interactions[0].chunks) == 2
+
+
+def test_a_generator_only_parser_replays_inside_a_running_event_loop() -> None:
+    # Every Jupyter cell runs inside an event loop, and so does code under asyncio.run: replay
+    # must not try to start a second loop in the same thread.
+    body = sse([chunk({"content": "one "}), chunk({"content": "two"}), chunk(finish="stop")])
+
+    async def inside() -> list[str]:
+        result = replay(Cassette([streamed(body, pieces=3)]), parser=EchoParser)
+        return [m.content for m in result.messages if isinstance(m, AssistantMessage)]
+
+    assert asyncio.run(inside()) == ["ONE ", "TWO"]
+
+
+def test_a_parser_that_raises_inside_a_running_loop_raises_to_the_caller() -> None:
+    class Exploding(EchoParser):
+        def process_chunk(self, *args: Any, **kwargs: Any) -> str | None:
+            raise ValueError("parser bug")
+
+    async def inside() -> None:
+        replay(Cassette([streamed(sse([chunk({"content": "x"})]))]), parser=Exploding)
+
+    with pytest.raises(ValueError, match="parser bug"):
+        asyncio.run(inside())
+
+
+def test_a_parser_that_gives_up_leaves_an_error_entry_and_what_it_made_before() -> None:
+    class GivingUp(EchoParser):
+        def process_chunk(self, chunk: Any, *args: Any, **kwargs: Any) -> str | None:
+            if any(choice.delta.content == "boom" for choice in chunk.choices):
+                raise ParserError("cannot go on: a chunk this parser does not understand")
+            return super().process_chunk(chunk, *args, **kwargs)
+
+    body = sse([chunk({"content": "one"}), chunk({"content": "boom"}), chunk({"content": "x"})])
+    result = replay(Cassette([streamed(body, pieces=3)]), parser=GivingUp)
+    (entry,) = result.errors
+    assert entry.kind == "parser" and entry.chunk is not None and "cannot go on" in entry.message
+    assert next(m.content for m in result.messages if isinstance(m, AssistantMessage)) == "ONE"
+    assert result.interactions[0].complete  # the stream itself was whole
 
 
 def test_a_parser_without_error_reporting_still_gets_error_messages() -> None:

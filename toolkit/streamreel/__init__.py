@@ -3,7 +3,7 @@
 The package is layered; each layer depends only on those above it in this list:
 
 * :mod:`streamreel.core`: sans-I/O schemas, framing, provider adapters, the parser, results
-* :mod:`streamreel.letta`: Letta's streaming-interface API over the core parser
+* :mod:`streamreel.letta`: Letta's streaming-interface API over the core parser, and Letta itself
 * :mod:`streamreel.cassettes`: cassette files in every format, matching, scrubbing
 * :mod:`streamreel.playback`: replaying cassettes and chunk files
 * :mod:`streamreel.recording`: interception, the recorder, the provider emulator
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         ChunkError,
         ConfigurationError,
         NoMatchError,
+        ParserError,
         RecordingError,
         StreamDecodeError,
         StreamreelError,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         StreamingServerInterface,
         messages_from_chunks,
     )
+    from streamreel.letta.real import letta_parser
     from streamreel.playback.replay import (
         ParserFactory,
         StreamingInterfaceLike,
@@ -91,6 +93,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ChunkError",
         "ConfigurationError",
         "NoMatchError",
+        "ParserError",
         "RecordingError",
         "StreamDecodeError",
         "StreamreelError",
@@ -120,6 +123,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StreamingServerInterface",
         "messages_from_chunks",
     ),
+    "streamreel.letta.real": ("letta_parser",),
     "streamreel.playback.replay": (
         "ParserFactory",
         "StreamingInterfaceLike",
@@ -154,6 +158,7 @@ __all__ = [
     "InterfaceSettings",
     "Matcher",
     "NoMatchError",
+    "ParserError",
     "ParserFactory",
     "QueuingInterface",
     "ReasoningMessage",
@@ -185,6 +190,7 @@ __all__ = [
     "diff_cassettes",
     "fuzz_cassette",
     "fuzz_cassettes",
+    "letta_parser",
     "load_cassette",
     "load_ipython_extension",
     "merge_deltas",

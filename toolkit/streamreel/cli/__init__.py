@@ -42,6 +42,11 @@ _COMMANDS: dict[str, _Entry] = {
         "import_command",
         "Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.",
     ),
+    "install-letta": _Entry(
+        "letta",
+        "install_letta_command",
+        "Install Letta 0.7.8's interface in its own virtualenv, for --parser letta.",
+    ),
     "inspect": _Entry(
         "inspect",
         "inspect_command",

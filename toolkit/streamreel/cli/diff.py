@@ -94,12 +94,13 @@ def _echo_report(lines: list[str]) -> None:
 @click.option(
     "--against",
     metavar="MODULE:FACTORY",
-    help="The right-hand parser: a callable taking InterfaceSettings. [default: streamreel's]",
+    help="The right-hand parser: a callable taking InterfaceSettings, or letta for Letta "
+    "0.7.8's own. [default: streamreel's]",
 )
 @click.option(
     "--parser",
     metavar="MODULE:FACTORY",
-    help="The left-hand parser. [default: streamreel's]",
+    help="The left-hand parser (MODULE:FACTORY or letta). [default: streamreel's]",
 )
 @click.option(
     "--left-settings",

@@ -30,8 +30,11 @@ from streamreel.testing.fuzz import fuzz_cassette
 )
 @click.option(
     "--against",
+    "--parser",
+    "against",
     metavar="MODULE:FACTORY",
-    help="Fuzz this parser (a callable taking InterfaceSettings). [default: streamreel's]",
+    help="Fuzz this parser (a callable taking InterfaceSettings, or letta for Letta 0.7.8's "
+    "own). [default: streamreel's]",
 )
 @interface_options
 def fuzz_command(

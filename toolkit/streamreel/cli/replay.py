@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from streamreel.cli.diff import factory_option
 from streamreel.cli.options import (
     format_option,
     interface_options,
@@ -66,6 +67,13 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
     help="Join the deltas of each message. [default: merged for table, deltas otherwise]",
 )
 @interface_options
+@click.option(
+    "--parser",
+    "parser_spec",
+    metavar="MODULE:FACTORY",
+    help="Replay through this parser: a callable taking InterfaceSettings, or letta for Letta "
+    "0.7.8's own. [default: streamreel's]",
+)
 @click.option("--provider", help="Override the detected provider (openai, anthropic, ...).")
 @click.option("--api", help="Override the detected API (chat-completions, messages, ...).")
 @click.option("--message-id", help="The message id of the first LLM call (otherwise derived).")
@@ -80,6 +88,7 @@ def replay_command(
     interactions: tuple[int, ...],
     output_format: str | None,
     merge: bool | None,
+    parser_spec: str | None,
     provider: str | None,
     api: str | None,
     message_id: str | None,
@@ -93,6 +102,7 @@ def replay_command(
     are fine). Exits with status 1 when a stream held an error.
     """
     fmt = resolve_format(output_format)
+    parser = factory_option(parser_spec)
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
     try:
@@ -100,6 +110,7 @@ def replay_command(
             result = replay_chunk_file(
                 source,
                 settings=settings,
+                parser=parser,
                 expect_reasoning_content=expect,
                 message_id=message_id,
                 message_date=message_date,
@@ -108,6 +119,7 @@ def replay_command(
             result = replay(
                 source,
                 settings=settings,
+                parser=parser,
                 expect_reasoning_content=expect,
                 interactions=interactions or None,
                 provider=provider,

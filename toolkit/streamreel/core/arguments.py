@@ -49,11 +49,31 @@ from typing import Any, NamedTuple
 
 import demjson3
 
-__all__ = ["ERROR", "REST", "VALUE", "ArgumentEvent", "ArgumentsReader", "Route", "decode_lenient"]
+from streamreel.core.errors import preview
 
-VALUE = "value"
-REST = "rest"
-ERROR = "error"
+__all__ = [
+    "ERROR",
+    "REST",
+    "VALUE",
+    "ArgumentEvent",
+    "ArgumentsReader",
+    "EventKind",
+    "Route",
+    "decode_lenient",
+]
+
+
+class EventKind(enum.Enum):
+    """What an :class:`ArgumentEvent` carries."""
+
+    VALUE = "value"
+    REST = "rest"
+    ERROR = "error"
+
+
+VALUE = EventKind.VALUE
+REST = EventKind.REST
+ERROR = EventKind.ERROR
 
 
 class Route(enum.Enum):
@@ -66,7 +86,7 @@ class Route(enum.Enum):
 class ArgumentEvent(NamedTuple):
     """``kind`` is VALUE (``key`` set), REST (remainder JSON text) or ERROR (``text`` says why)."""
 
-    kind: str
+    kind: EventKind
     key: str | None
     text: str
 
@@ -556,11 +576,11 @@ class ArgumentsReader:
         except ValueError:
             self._error(
                 f"cannot read the arguments: {self._failure}; not even a lenient decoder could"
-                f" repair {_preview(whole)}"
+                f" repair {preview(whole)}"
             )
             return
         if not isinstance(value, dict):
-            self._error(f"cannot read the arguments: expected a JSON object, got {_preview(whole)}")
+            self._error(f"cannot read the arguments: expected a JSON object, got {preview(whole)}")
             return
         rest: dict[str, Any] = {}
         for key, item in value.items():
@@ -580,7 +600,7 @@ class ArgumentsReader:
             what = "the remaining arguments" if key is None else f"the value of {key!r}"
             self._error(
                 f"cannot stream {what} correctly: the JSON was malformed ({self._failure}) and the"
-                f" text already sent differs from the repaired value {_preview(full)}"
+                f" text already sent differs from the repaired value {preview(full)}"
             )
             return
         tail = full[len(done) :]
@@ -595,7 +615,3 @@ class ArgumentsReader:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _preview(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")

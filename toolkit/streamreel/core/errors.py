@@ -8,6 +8,7 @@
     ├── CassetteError               a cassette that cannot be read or written
     │   ├── CassetteVersionError    written by a newer streamreel than this one
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
+    ├── ParserError                 a parser gave up on a stream (replay keeps what came before)
     ├── RecordingError              the recorder cannot proceed
     │   └── NoMatchError            a request with no recorded interaction to answer it
     └── ConfigurationError          contradictory or unknown settings
@@ -28,11 +29,13 @@ __all__ = [
     "ChunkError",
     "ConfigurationError",
     "NoMatchError",
+    "ParserError",
     "RecordingError",
     "StreamDecodeError",
     "StreamreelError",
     "UnsupportedStreamError",
     "describe_value",
+    "preview",
 ]
 
 
@@ -126,8 +129,22 @@ class NoMatchError(RecordingError):
     """A request that no recorded interaction answers; the text lists the nearest candidates."""
 
 
+class ParserError(StreamreelError):
+    """Raised by a parser that cannot go on with the current stream.
+
+    Replay records it as a ``parser`` error entry at the chunk that caused it, keeps every
+    message the parser made before, and carries on with the next interaction. A parser raises
+    it once, after handing over (``drain``) what it made; it may ignore the rest of the stream.
+    """
+
+
 class ConfigurationError(StreamreelError):
     """Settings that contradict each other or name something unknown."""
+
+
+def preview(text: str, limit: int = 60) -> str:
+    """A piece of text quoted in an error message: its ``repr``, cut after ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def describe_value(value: object) -> str:

@@ -42,16 +42,11 @@ import re
 from enum import Enum, auto
 from typing import Any
 
-from streamreel.core.errors import StreamDecodeError
+from streamreel.core.errors import StreamDecodeError, preview
 
 __all__ = ["JSONArrayDecoder", "NDJSONDecoder"]
 
 _BOM = "\ufeff"
-_PREVIEW = 60
-
-
-def _preview(text: str) -> str:
-    return repr(text if len(text) <= _PREVIEW else text[:_PREVIEW] + "...")
 
 
 def _closed_error(name: str) -> StreamDecodeError:
@@ -70,7 +65,7 @@ def _loads(text: str, *, what: str, ordinal: int, line: int | None = None) -> An
         # ValueError: integers longer than Python converts; RecursionError: absurd nesting.
         reason = type(exc).__name__
     raise StreamDecodeError(
-        f"cannot decode {what}: expected a JSON value, got {_preview(text)} ({reason});"
+        f"cannot decode {what}: expected a JSON value, got {preview(text)} ({reason});"
         f" fix or remove this value in the recording",
         chunk=ordinal,
         line=line,

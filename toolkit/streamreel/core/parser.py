@@ -54,9 +54,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, assert_never
 
-from streamreel.core.arguments import ERROR, REST, VALUE, ArgumentEvent, ArgumentsReader, Route
+from streamreel.core.arguments import ArgumentEvent, ArgumentsReader, EventKind, Route
 from streamreel.core.chunks import ChatCompletionChunk, FunctionDelta
 from streamreel.core.messages import (
     AgentMessage,
@@ -227,7 +227,7 @@ class StreamParser:
         self._current = 0
         self._keyed: dict[tuple[object, ...], int] = {}
         self._otids: dict[int, str] = {}
-        self._content_mode: str | None = None  # None (undecided), "json" or "text"
+        self._content_mode: Literal["json", "text"] | None = None  # None: not decided yet
         self._content_held = ""
         self._content_reader: ArgumentsReader | None = None
 
@@ -334,11 +334,16 @@ class StreamParser:
             self._monologue(text, out)
 
     def _content_event(self, event: ArgumentEvent, out: list[AgentMessage]) -> None:
-        if event.kind == ERROR:
-            out.append(ErrorMessage(error=f"content: {event.text}"))
-            return
-        if event.kind != VALUE:
-            return
+        match event.kind:
+            case EventKind.ERROR:
+                out.append(ErrorMessage(error=f"content: {event.text}"))
+                return
+            case EventKind.REST:
+                return  # the reader drops every key but the call's name and arguments
+            case EventKind.VALUE:
+                pass
+            case unreachable:
+                assert_never(unreachable)
         delta = (
             ToolCallDelta(name=event.text)
             if event.key == "name"
@@ -449,32 +454,35 @@ class StreamParser:
     ) -> None:
         s = self.settings
         assert self._message_id is not None
-        if event.kind == VALUE:
-            if event.key == s.inner_thoughts_kwarg and s.inner_thoughts_in_kwargs:
-                out.append(self._reasoning_message(event.text, ("thoughts", call.index)))
-            elif call.mode is _Mode.ASSISTANT:
-                call.saw_text = True
-                out.append(
-                    AssistantMessage(
-                        id=self._message_id,
-                        date=self._date,
-                        name=self._name,
-                        otid=self._otid(("text", call.index), run=False),
-                        content=event.text,
+        match event.kind:
+            case EventKind.VALUE:
+                if event.key == s.inner_thoughts_kwarg and s.inner_thoughts_in_kwargs:
+                    out.append(self._reasoning_message(event.text, ("thoughts", call.index)))
+                elif call.mode is _Mode.ASSISTANT:
+                    call.saw_text = True
+                    out.append(
+                        AssistantMessage(
+                            id=self._message_id,
+                            date=self._date,
+                            name=self._name,
+                            otid=self._otid(("text", call.index), run=False),
+                            content=event.text,
+                        )
                     )
-                )
-        elif event.kind == REST:
-            if call.mode is _Mode.ASSISTANT:
-                call.held_rest.append(event.text)
-            else:
-                self._header(call, out)
-                delta = ToolCallDelta(arguments=event.text)
-                out.append(self._tool_message(delta, ("call", call.index)))
-        else:
-            if call.mode is not _Mode.ASSISTANT:
-                self._header(call, out)  # show the call before what went wrong with it
-            label = call.name or f"#{call.index}"
-            out.append(ErrorMessage(error=f"tool call {label!r}: {event.text}"))
+            case EventKind.REST:
+                if call.mode is _Mode.ASSISTANT:
+                    call.held_rest.append(event.text)
+                else:
+                    self._header(call, out)
+                    delta = ToolCallDelta(arguments=event.text)
+                    out.append(self._tool_message(delta, ("call", call.index)))
+            case EventKind.ERROR:
+                if call.mode is not _Mode.ASSISTANT:
+                    self._header(call, out)  # show the call before what went wrong with it
+                label = call.name or f"#{call.index}"
+                out.append(ErrorMessage(error=f"tool call {label!r}: {event.text}"))
+            case unreachable:
+                assert_never(unreachable)
 
     def _close_tool_calls(self, out: list[AgentMessage]) -> None:
         for call in self._calls.values():

@@ -53,7 +53,7 @@ class ChunkRecord:
 class ErrorEntry:
     """What went wrong in one interaction."""
 
-    kind: Literal["http", "stream", "incomplete", "unsupported", "decode", "truncated"]
+    kind: Literal["http", "stream", "incomplete", "unsupported", "decode", "truncated", "parser"]
     message: str
     status: int | None = None
     error_type: str | None = None

@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -41,7 +41,6 @@ from streamreel.core.messages import (
 from streamreel.core.parser import InterfaceSettings, StreamParser
 
 __all__ = [
-    "MessageRecord",
     "QueuingInterface",
     "StreamingServerInterface",
     "coerce_chunk",
@@ -64,14 +63,6 @@ def coerce_chunk(
     if isinstance(chunk, BaseModel):
         return parse_chunk(chunk.model_dump(mode="json"))
     return parse_chunk(chunk)
-
-
-class MessageRecord(Protocol):
-    """What the non-streaming path reads from an agent message (Letta's ``Message`` fits)."""
-
-    id: str
-    created_at: datetime
-    name: str | None
 
 
 class StreamingServerInterface:

@@ -60,6 +60,7 @@ __all__ = [
     "diff_html",
     "diff_messages",
     "diff_text",
+    "escape",
     "fold_rows",
     "interaction_html",
     "interaction_text",
@@ -146,7 +147,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _e(text: object) -> str:
+def escape(text: object) -> str:
+    """Any value as HTML text, quotes included: every renderer here and in the widgets uses it."""
     return html.escape(str(text), quote=True)
 
 
@@ -305,31 +307,34 @@ def _message_body(message: AgentMessage, *, open_reasoning: bool) -> tuple[str, 
         opened = " open" if open_reasoning else ""
         body = (
             f"<details{opened}><summary class='sr-muted'><span class='sr-preview'>"
-            f"{_e(message_preview(message, 72))}</span></summary>"
-            f"<pre>{_e(message.reasoning)}</pre></details>"
+            f"{escape(message_preview(message, 72))}</span></summary>"
+            f"<pre>{escape(message.reasoning)}</pre></details>"
         )
         return meta, body
     if isinstance(message, HiddenReasoningMessage):
         hidden = message.hidden_reasoning or ""
         shown = hidden if len(hidden) <= 80 else hidden[:79] + "…"
-        return message.state, f"<pre class='sr-muted'>{_e(shown)}</pre>" if shown else ""
+        return message.state, f"<pre class='sr-muted'>{escape(shown)}</pre>" if shown else ""
     if isinstance(message, ToolCallMessage):
         call = message.tool_call
         meta = " · ".join(
-            part for part in (f"<b>{_e(call.name)}</b>" if call.name else None,
-                              _e(call.tool_call_id) if call.tool_call_id else None) if part
+            part for part in (f"<b>{escape(call.name)}</b>" if call.name else None,
+                              escape(call.tool_call_id) if call.tool_call_id else None) if part
         )  # fmt: skip
         if call.arguments is None:
             return meta, ""
         text, parsed = _pretty_arguments(call.arguments)
         note = "" if parsed or not call.arguments else " <span class='sr-muted'>(partial)</span>"
-        return meta + note, f"<pre>{_e(text)}</pre>"
+        return meta + note, f"<pre>{escape(text)}</pre>"
     if isinstance(message, ToolReturnMessage):
         text, _ = _pretty_arguments(message.tool_return)
-        return f"{_e(message.status)} · {_e(message.tool_call_id)}", f"<pre>{_e(text)}</pre>"
+        return (
+            f"{escape(message.status)} · {escape(message.tool_call_id)}",
+            f"<pre>{escape(text)}</pre>",
+        )
     if isinstance(message, AssistantMessage | SystemMessage | UserMessage):
-        return "", f"<div class='sr-text'>{_e(message.content)}</div>"
-    return "⚠", f"<div class='sr-text'>{_e(message.error)}</div>"
+        return "", f"<div class='sr-text'>{escape(message.content)}</div>"
+    return "⚠", f"<div class='sr-text'>{escape(message.error)}</div>"
 
 
 def _message_card(
@@ -340,7 +345,7 @@ def _message_card(
     classes = f"sr-msg sr-{kind}" + (" sr-hl" if highlighted else "")
     badge = "<span class='sr-badge'>this chunk</span>" if highlighted else ""
     return (
-        f"<div class='{classes}'><span class='sr-kind'>{_e(kind.replace('_', ' '))}</span>"
+        f"<div class='{classes}'><span class='sr-kind'>{escape(kind.replace('_', ' '))}</span>"
         f"<span class='sr-muted'>{meta}</span>{badge}{body}</div>"
     )
 
@@ -382,7 +387,7 @@ def _result_steps(result: ReplayResult) -> list[tuple[str, Sequence[AgentMessage
             )
             if part
         )
-        steps.append((_e(head), interaction.merged))
+        steps.append((escape(head), interaction.merged))
     return steps
 
 
@@ -426,20 +431,20 @@ def _interaction_rows(interactions: Sequence[InteractionResult]) -> str:
         status = f"HTTP {item.status}" + ("" if item.complete else " · incomplete")
         rows.append(
             f"<tr><td class='sr-num'>{item.index}</td>"
-            f"<td>{_e(request.method)} {_e(_where(request.url))}</td>"
-            f"<td>{_e(_kind_label(item))}</td><td>{_e(request.model or '–')}</td>"
-            f"<td>{_e(status)}</td><td class='sr-num'>{len(item.chunks)}</td>"
+            f"<td>{escape(request.method)} {escape(_where(request.url))}</td>"
+            f"<td>{escape(_kind_label(item))}</td><td>{escape(request.model or '–')}</td>"
+            f"<td>{escape(status)}</td><td class='sr-num'>{len(item.chunks)}</td>"
             f"<td class='sr-num'>{_ms(item.timing.time_to_first_chunk_ms)}</td>"
             f"<td class='sr-num'>{_ms(item.timing.duration_ms)}</td>"
-            f"<td>{_e(kind_counts(item.merged) or '–')}</td>"
-            f"<td>{_e(', '.join(item.features) or '–')}</td></tr>"
+            f"<td>{escape(kind_counts(item.merged) or '–')}</td>"
+            f"<td>{escape(', '.join(item.features) or '–')}</td></tr>"
         )
     return f"<table class='sr-table'>{''.join(rows)}</table>"
 
 
 def _errors_html(interactions: Sequence[InteractionResult]) -> str:
     items = [
-        f"<li>#{item.index} {_e(error.describe())}"
+        f"<li>#{item.index} {escape(error.describe())}"
         for item in interactions
         for error in item.errors
     ]
@@ -451,7 +456,7 @@ def result_html(result: ReplayResult) -> str:
     name = result.path.name if result.path is not None else "(in memory)"
     title = f"Replay of {name}: {_plural(len(result.interactions), 'interaction')}"
     body = (
-        f"<div class='sr-title'>{_e(title)}</div>"
+        f"<div class='sr-title'>{escape(title)}</div>"
         + _interaction_rows(result.interactions)
         + _errors_html(result.interactions)
         + _steps_html(_result_steps(result), highlight=(), open_reasoning=False)
@@ -596,19 +601,19 @@ def fold_rows(rows: Sequence[DiffRow], *, context: int = 1) -> list[DiffRow]:
 def _inline(left: str, right: str) -> tuple[str, str]:
     """Two texts with what only one side has marked (``del`` on the left, ``ins`` on the right)."""
     if len(left) * len(right) > 4_000_000:  # quadratic matcher: mark the whole text instead
-        return f"<del>{_e(left)}</del>", f"<ins>{_e(right)}</ins>"
+        return f"<del>{escape(left)}</del>", f"<ins>{escape(right)}</ins>"
     matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
     a: list[str] = []
     b: list[str] = []
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "equal":
-            a.append(_e(left[a0:a1]))
-            b.append(_e(right[b0:b1]))
+            a.append(escape(left[a0:a1]))
+            b.append(escape(right[b0:b1]))
             continue
         if a1 > a0:
-            a.append(f"<del>{_e(left[a0:a1])}</del>")
+            a.append(f"<del>{escape(left[a0:a1])}</del>")
         if b1 > b0:
-            b.append(f"<ins>{_e(right[b0:b1])}</ins>")
+            b.append(f"<ins>{escape(right[b0:b1])}</ins>")
     return "".join(a), "".join(b)
 
 
@@ -637,15 +642,15 @@ def _field_changes(left: dict[str, Any], right: dict[str, Any]) -> list[tuple[st
 def _changed_cells(left: AgentMessage, right: AgentMessage, ignore: Collection[str]) -> str:
     text_l, text_r = _inline(_main_text(left), _main_text(right))
     changes = _field_changes(_comparable(left, ignore), _comparable(right, ignore))
-    fields_l = [f"{_e(key)}: <mark>{_e(json.dumps(a))}</mark>" for key, a, _ in changes]
-    fields_r = [f"{_e(key)}: <mark>{_e(json.dumps(b))}</mark>" for key, _, b in changes]
+    fields_l = [f"{escape(key)}: <mark>{escape(json.dumps(a))}</mark>" for key, a, _ in changes]
+    fields_r = [f"{escape(key)}: <mark>{escape(json.dumps(b))}</mark>" for key, _, b in changes]
 
     def cell(message: AgentMessage, text: str, fields: list[str]) -> str:
         kind = message_kind(message)
         extra = f"<div class='sr-field'>{'<br>'.join(fields)}</div>" if fields else ""
         return (
             f"<td><div class='sr-msg sr-{kind}'><span class='sr-kind'>"
-            f"{_e(kind.replace('_', ' '))}</span><div class='sr-text'>{text}</div>{extra}"
+            f"{escape(kind.replace('_', ' '))}</span><div class='sr-text'>{text}</div>{extra}"
             "</div></td>"
         )
 
@@ -655,8 +660,8 @@ def _changed_cells(left: AgentMessage, right: AgentMessage, ignore: Collection[s
 def _short_card(message: AgentMessage) -> str:
     kind = message_kind(message)
     return (
-        f"<div class='sr-msg sr-{kind}'><span class='sr-kind'>{_e(kind.replace('_', ' '))}"
-        f"</span>{_e(message_preview(message))}</div>"
+        f"<div class='sr-msg sr-{kind}'><span class='sr-kind'>{escape(kind.replace('_', ' '))}"
+        f"</span>{escape(message_preview(message))}</div>"
     )
 
 
@@ -684,7 +689,7 @@ def diff_html(
     ignore: Collection[str] = DEFAULT_IGNORED_FIELDS,
 ) -> str:
     """Two columns: identical pairs dimmed (or folded), changes marked within the text."""
-    out = [f"<tr><th>{_e(labels[0])}</th><th>{_e(labels[1])}</th></tr>"]
+    out = [f"<tr><th>{escape(labels[0])}</th><th>{escape(labels[1])}</th></tr>"]
     for row in rows:
         if row.kind == "folded":
             noun = "identical message" if row.count == 1 else "identical messages"
@@ -713,7 +718,7 @@ def diff_html(
     verdict = diff_text(rows, labels=labels).strip("<>")
     return (
         STYLE
-        + f"<div class='sr-root'><div class='sr-title'>{_e(verdict)}</div>"
+        + f"<div class='sr-root'><div class='sr-title'>{escape(verdict)}</div>"
         + f"<table class='sr-diff'>{''.join(out)}</table></div>"
     )
 
@@ -760,7 +765,7 @@ class _Frame:
 
 def _axes(frame: _Frame, x_ticks: list[float], y_ticks: list[float], x_label: str,
           y_label: str, title: str) -> list[str]:  # fmt: skip
-    parts = [f"<text x='{_PAD_L}' y='14' font-weight='600'>{_e(title)}</text>"]
+    parts = [f"<text x='{_PAD_L}' y='14' font-weight='600'>{escape(title)}</text>"]
     bottom = frame.height - _PAD_B
     for tick in y_ticks:
         y = _num(frame.y(tick))
@@ -778,9 +783,9 @@ def _axes(frame: _Frame, x_ticks: list[float], y_ticks: list[float], x_label: st
         f"<line x1='{_PAD_L}' x2='{_W - _PAD_R}' y1='{bottom}' y2='{bottom}' stroke='#7b8794'/>"
         f"<line x1='{_PAD_L}' x2='{_PAD_L}' y1='{_PAD_T}' y2='{bottom}' stroke='#7b8794'/>"
         f"<text x='{(_PAD_L + _W - _PAD_R) // 2}' y='{frame.height - 4}' text-anchor='middle'"
-        f" fill='#52606d'>{_e(x_label)}</text>"
+        f" fill='#52606d'>{escape(x_label)}</text>"
         f"<text transform='translate(12 {(_PAD_T + bottom) // 2}) rotate(-90)'"
-        f" text-anchor='middle' fill='#52606d'>{_e(y_label)}</text>"
+        f" text-anchor='middle' fill='#52606d'>{escape(y_label)}</text>"
     )
     return parts
 
@@ -788,7 +793,7 @@ def _axes(frame: _Frame, x_ticks: list[float], y_ticks: list[float], x_label: st
 def _svg(height: int, parts: list[str], label: str) -> str:
     return (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{height}'"
-        f" viewBox='0 0 {_W} {height}' role='img' aria-label='{_e(label)}'"
+        f" viewBox='0 0 {_W} {height}' role='img' aria-label='{escape(label)}'"
         " font-family='system-ui,sans-serif' font-size='11' fill='#1f2933'>"
         + "".join(parts)
         + "</svg>"
@@ -827,7 +832,7 @@ def _arrivals_svg(interactions: Sequence[InteractionResult], labels: Sequence[st
         legend_y = _PAD_T + 4 + 14 * number
         parts.append(
             f"<rect x='{_PAD_L + 8}' y='{legend_y}' width='10' height='10' fill='{colour}'/>"
-            f"<text x='{_PAD_L + 22}' y='{legend_y + 9}'>{_e(label)}: first chunk"
+            f"<text x='{_PAD_L + 22}' y='{legend_y + 9}'>{escape(label)}: first chunk"
             f" {_num(item.chunks[0].offset_ms)} ms</text>"
         )
     return _svg(frame.height, parts, "chunks over time")
@@ -859,14 +864,14 @@ def _gaps_svg(interactions: Sequence[InteractionResult], labels: Sequence[str]) 
         parts.append(
             f"<rect x='{_num(frame.x(position))}' y='{_num(top)}' width='{_num(width)}'"
             f" height='{_num(frame.height - _PAD_B - top)}' fill='{colour}'"
-            f" opacity='{opacity}'><title>{_e(labels[number])} chunk #{index}:"
+            f" opacity='{opacity}'><title>{escape(labels[number])} chunk #{index}:"
             f" {_num(gap)} ms</title></rect>"
         )
     number, index, gap = bars[worst]
     parts.append(
         f"<text x='{_W - _PAD_R}' y='14' text-anchor='end' fill='#b91c1c'>longest wait"
         f" {_num(gap)} ms before chunk #{index}"
-        + (f" of {_e(labels[number])}" if len(interactions) > 1 else "")
+        + (f" of {escape(labels[number])}" if len(interactions) > 1 else "")
         + "</text>"
     )
     return _svg(frame.height, parts, "wait before each chunk")
@@ -883,7 +888,8 @@ def _timing_rows(interactions: Sequence[InteractionResult], labels: Sequence[str
         longest = max(range(len(gaps)), key=lambda i: (gaps[i], -i)) if gaps else None
         rate = "–" if timing.chunks_per_second is None else f"{timing.chunks_per_second:,.1f}"
         rows.append(
-            f"<tr><td>{_e(label)}</td><td class='sr-num'>{_ms(timing.time_to_first_chunk_ms)}</td>"
+            f"<tr><td>{escape(label)}</td>"
+            f"<td class='sr-num'>{_ms(timing.time_to_first_chunk_ms)}</td>"
             f"<td class='sr-num'>{_ms(timing.duration_ms)}</td>"
             f"<td class='sr-num'>{len(item.chunks)}</td><td class='sr-num'>{rate}</td>"
             f"<td class='sr-num'>{_ms(statistics.median(gaps) if gaps else None)}</td>"

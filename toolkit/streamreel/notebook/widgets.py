@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import itertools
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from streamreel.notebook.display import (
     diff_html,
     diff_messages,
     diff_text,
+    escape,
     fold_rows,
     kind_counts,
     messages_html,
@@ -76,10 +76,6 @@ CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
 
 _REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 25 frames a second)
 _RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _plural(count: int, word: str) -> str:
@@ -493,7 +489,7 @@ class StreamPlayer(_View):
             text = self.raw_text
             if len(text) > _RAW_LIMIT:
                 text = text[:_RAW_LIMIT] + f"\n… {len(text) - _RAW_LIMIT:,} more characters"
-            body = f"<pre class='streamreel-raw'>{_e(text)}</pre>"
+            body = f"<pre class='streamreel-raw'>{escape(text)}</pre>"
         produced = len(frame.chunk.produced) if frame.chunk is not None else 0
         made = [self.messages[i] for i in frame.produced if i < len(self.messages)]
         outcome = (
@@ -501,8 +497,8 @@ class StreamPlayer(_View):
             + (f"writes to {kind_counts(made)}" if made else "no message from it")
         )  # fmt: skip
         return (
-            f"{STYLE}<div class='sr-root'><div class='sr-step-head'>{_e(head)}</div>{body}"
-            f"<div class='sr-muted'>{_e(outcome)}</div></div>"
+            f"{STYLE}<div class='sr-root'><div class='sr-step-head'>{escape(head)}</div>{body}"
+            f"<div class='sr-muted'>{escape(outcome)}</div></div>"
         )
 
     def messages_html(self) -> str:
@@ -511,15 +507,15 @@ class StreamPlayer(_View):
     def _render(self) -> None:
         with self._quietly():
             self.slider.value = self._position
-        self.status.value = f"<span class='streamreel-status'>{_e(self.status_text())}</span>"
+        self.status.value = f"<span class='streamreel-status'>{escape(self.status_text())}</span>"
         self.raw_pane.value = self.raw_html()
         self.messages_pane.value = self.messages_html()
         self.play_button.description = "‖ pause" if self.playing else "▶ play"
 
     def snapshot_html(self) -> str:
         return (
-            f"{STYLE}<div class='sr-root'><div class='sr-title'>{_e(repr(self))}</div>"
-            f"<div class='sr-muted'>{_e(self.status_text())}</div></div>"
+            f"{STYLE}<div class='sr-root'><div class='sr-title'>{escape(repr(self))}</div>"
+            f"<div class='sr-muted'>{escape(self.status_text())}</div></div>"
             f"<div style='display:flex;gap:12px;align-items:flex-start'>"
             f"<div style='flex:2;min-width:0'>{self.raw_html()}</div>"
             f"<div style='flex:3;min-width:0'>{self.messages_html()}</div></div>"
@@ -876,7 +872,7 @@ class CassetteBrowser(_View):
                 [
                     button,
                     *(
-                        widgets.HTML(_e(text), layout=widgets.Layout(width=width))
+                        widgets.HTML(escape(text), layout=widgets.Layout(width=width))
                         for text, width in zip(cells, _COLUMNS[1:], strict=True)
                     ),
                 ]
@@ -961,10 +957,10 @@ class CassetteBrowser(_View):
         if self.player is not None:
             self.player.pause()
         self.opened = entry
-        title = widgets.HTML(f"<h4 style='margin:8px 0 4px 0'>{_e(entry.name)}</h4>")
+        title = widgets.HTML(f"<h4 style='margin:8px 0 4px 0'>{escape(entry.name)}</h4>")
         if entry.result is None:
             self.player = None
-            problem = widgets.HTML(f"<pre style='color:#b91c1c'>{_e(entry.problem)}</pre>")
+            problem = widgets.HTML(f"<pre style='color:#b91c1c'>{escape(entry.problem)}</pre>")
             self.detail.children = [title, problem]
             return None
         self.player = StreamPlayer(entry.result, speed=self.speed)
@@ -981,10 +977,11 @@ class CassetteBrowser(_View):
             if entry.name not in self.visible:
                 continue
             rows.append(
-                f"<tr><td>{_e(entry.name)}</td><td>{_e(entry.kinds or '–')}</td>"
+                f"<tr><td>{escape(entry.name)}</td><td>{escape(entry.kinds or '–')}</td>"
                 f"<td class='sr-num'>{entry.interactions}</td>"
                 f"<td class='sr-num'>{entry.chunks}</td>"
-                f"<td>{_e(', '.join(entry.features) or '–')}</td><td>{_e(entry.status)}</td></tr>"
+                f"<td>{escape(', '.join(entry.features) or '–')}</td>"
+                f"<td>{escape(entry.status)}</td></tr>"
             )
         table = f"<table class='sr-table'>{''.join(rows)}</table>"
         return f"{STYLE}<div class='sr-root'>{table}</div>"

@@ -21,16 +21,23 @@ is marked incomplete and keeps its messages; a stream streamreel does not adapt 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from streamreel.cassettes.storage import load_cassette
-from streamreel.core.cassette import Cassette, Interaction
+from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
-from streamreel.core.errors import ChunkError, StreamreelError, UnsupportedStreamError
+from streamreel.core.errors import (
+    ChunkError,
+    ParserError,
+    StreamreelError,
+    UnsupportedStreamError,
+)
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
 from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers import (
@@ -51,7 +58,10 @@ from streamreel.core.results import (
 from streamreel.letta.interface import StreamingServerInterface
 
 __all__ = [
+    "CountingUsage",
+    "Draining",
     "ParserFactory",
+    "ReportingErrors",
     "StreamingInterfaceLike",
     "default_parser",
     "replay",
@@ -59,11 +69,16 @@ __all__ = [
 ]
 
 _DEFAULT_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
 
 
 @runtime_checkable
 class StreamingInterfaceLike(Protocol):
-    """What a parser needs to be replayed through: Letta's streaming interface API."""
+    """What a parser needs to be replayed through: Letta's streaming interface API.
+
+    Messages come out of ``get_generator()``, an async generator, as in Letta. A parser may
+    also offer any of the capabilities below; replay uses each one it finds.
+    """
 
     def stream_start(self) -> None: ...
     def stream_end(self) -> None: ...
@@ -81,8 +96,157 @@ class StreamingInterfaceLike(Protocol):
     def get_generator(self) -> Any: ...
 
 
+@runtime_checkable
+class Draining(Protocol):
+    """Hands over the messages made so far synchronously; no event loop is needed then."""
+
+    def drain(self) -> list[AgentMessage]: ...
+
+
+@runtime_checkable
+class ReportingErrors(Protocol):
+    """Turns a fault in the stream into messages of its own (else replay adds an error)."""
+
+    def error(self, text: str) -> None: ...
+
+
+@runtime_checkable
+class CountingUsage(Protocol):
+    """Reports the usage it counted (else replay reports only the number of steps)."""
+
+    def usage(self) -> UsageStatistics: ...
+
+
 ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
 """Builds a fresh parser for one replay from the interface settings."""
+
+
+class _Loop:
+    """Where a generator-only parser runs: an event loop that replay may drive.
+
+    Replay is synchronous, and is called from code that may already run an event loop (every
+    Jupyter cell, ``asyncio.run``), where a second loop cannot run in the same thread. So
+    without a running loop, a private loop runs here, in this thread, between chunks; with one,
+    the private loop runs in a worker thread and every call into the parser is made there, so
+    that the parser only ever sees one thread and one loop.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="streamreel-replay", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, action: Callable[[], _T]) -> _T:
+        if self._thread is None:
+            return action()
+        done: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(action())
+            except BaseException as exc:  # handed back to the caller's thread
+                done.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return done.result()
+
+    def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        if self._thread is None:
+            return self.loop.run_until_complete(work)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self.loop.close()
+
+
+class _Driver:
+    """Feeds one parser and collects what it emits, chunk by chunk."""
+
+    def __init__(self, parser: StreamingInterfaceLike) -> None:
+        self.parser = parser
+        self._collected: list[AgentMessage] = []
+        self._loop: _Loop | None = None
+        self._consumer: asyncio.Future[None] | None = None
+        if isinstance(parser, Draining):
+            parser.stream_start()
+            return
+        self._loop = loop = _Loop()
+        loop.call(parser.stream_start)
+        self._consumer = loop.run(self._start_consumer())
+
+    async def _start_consumer(self) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self._consume())
+
+    async def _consume(self) -> None:
+        async for message in self.parser.get_generator():
+            self._collected.append(message)
+
+    @staticmethod
+    async def _settle() -> None:
+        # Let the consumer run until it waits for more.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    def call(self, action: Callable[[], _T]) -> _T:
+        """Run ``action`` against the parser where the parser lives."""
+        return action() if self._loop is None else self._loop.call(action)
+
+    def process(
+        self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
+    ) -> list[AgentMessage]:
+        self.call(lambda: self.parser.process_chunk(chunk, message_id, date, expect))
+        return self.take()
+
+    def take(self) -> list[AgentMessage]:
+        if isinstance(self.parser, Draining):
+            return self.parser.drain()
+        assert self._loop is not None
+        self._loop.run(self._settle())
+        taken, self._collected = self._collected, []
+        return taken
+
+    def error(self, text: str) -> list[AgentMessage]:
+        parser = self.parser
+        if isinstance(parser, ReportingErrors):
+            self.call(lambda: parser.error(text))
+            return self.take()
+        return [*self.take(), ErrorMessage(error=text)]
+
+    def step_complete(self) -> list[AgentMessage]:
+        self.call(self.parser.step_complete)
+        return self.take()
+
+    def usage(self, steps: int) -> UsageStatistics:
+        parser = self.parser
+        if isinstance(parser, CountingUsage):
+            return self.call(parser.usage)
+        return UsageStatistics(step_count=steps)
+
+    def close(self) -> list[AgentMessage]:
+        self.call(self.parser.step_yield)
+        if self._loop is None or self._consumer is None:
+            return self.take()
+        consumer = self._consumer
+        try:
+            self._loop.run(asyncio.wait_for(_awaited(consumer), timeout=10))
+        finally:
+            self._loop.close()
+        taken, self._collected = self._collected, []
+        return taken
+
+
+async def _awaited(future: asyncio.Future[None]) -> None:
+    await future
 
 
 def _message_id(seed: str, index: int) -> str:
@@ -118,51 +282,6 @@ def _summary(interaction: Interaction, kind: StreamKind | None) -> RequestSummar
         model=model if isinstance(model, str) else None,
         stream=streamed or (kind is not None and kind.framing not in ("json", "none")),
     )
-
-
-class _Driver:
-    """Feeds one parser and collects what it emits, chunk by chunk."""
-
-    def __init__(self, parser: StreamingInterfaceLike) -> None:
-        self.parser = parser
-        self._drain: Callable[[], list[AgentMessage]] | None = getattr(parser, "drain", None)
-        self._collected: list[AgentMessage] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._consumer: asyncio.Task[None] | None = None
-        parser.stream_start()
-        if self._drain is None:
-            self._loop = asyncio.new_event_loop()
-            self._consumer = self._loop.create_task(self._consume())
-
-    async def _consume(self) -> None:
-        async for message in self.parser.get_generator():
-            self._collected.append(message)
-
-    def take(self) -> list[AgentMessage]:
-        if self._drain is not None:
-            return self._drain()
-        assert self._loop is not None
-        # Let the consumer run until it waits for more.
-        for _ in range(3):
-            self._loop.run_until_complete(asyncio.sleep(0))
-        taken, self._collected = self._collected, []
-        return taken
-
-    def error(self, text: str) -> list[AgentMessage]:
-        report = getattr(self.parser, "error", None)
-        if callable(report):
-            report(text)
-            return self.take()
-        return [*self.take(), ErrorMessage(error=text)]
-
-    def close(self) -> list[AgentMessage]:
-        self.parser.step_yield()
-        if self._loop is None or self._consumer is None:
-            return self.take()
-        self._loop.run_until_complete(asyncio.wait_for(self._consumer, timeout=10))
-        self._loop.close()
-        taken, self._collected = self._collected, []
-        return taken
 
 
 def default_parser(settings: InterfaceSettings) -> StreamingServerInterface:
@@ -220,9 +339,104 @@ def replay(
         results[-1].messages.extend(tail)
         if results[-1].chunks:
             results[-1].chunks[-1].messages.extend(tail)
-    usage_of = getattr(driver.parser, "usage", None)
-    usage = usage_of() if callable(usage_of) else UsageStatistics(step_count=len(results))
+    usage = driver.usage(len(results))
     return ReplayResult(path=loaded.path, settings=settings, interactions=results, usage=usage)
+
+
+class _Step:
+    """One interaction's replay as it accumulates: the records, messages and errors so far."""
+
+    def __init__(self, driver: _Driver, message_id: str, message_date: datetime, expect: bool):
+        self.driver = driver
+        self.message_id = message_id
+        self.message_date = message_date
+        self.expect = expect
+        self.records: list[ChunkRecord] = []
+        self.messages: list[AgentMessage] = []
+        self.errors: list[ErrorEntry] = []
+        self.complete = True
+
+    def emit(self, messages: list[AgentMessage], record: ChunkRecord | None = None) -> None:
+        self.messages.extend(messages)
+        if record is not None:
+            record.messages.extend(messages)
+
+    def fail(self, entry: ErrorEntry, text: str | None = None) -> None:
+        """Record ``entry``; with ``text``, the parser is told too, and may say so in-stream."""
+        self.errors.append(entry)
+        if entry.kind not in ("http", "parser"):  # the body itself was not read whole
+            self.complete = False
+        if text is not None:
+            self.emit(self.driver.error(text))
+
+    def feed(
+        self, outputs: Iterable[ChatCompletionChunk | StreamFault], record: ChunkRecord | None
+    ) -> None:
+        at = record.index if record is not None else None
+        for output in outputs:
+            if record is not None:
+                record.produced.append(output)
+            if not isinstance(output, StreamFault):
+                try:
+                    emitted = self.driver.process(
+                        output, self.message_id, self.message_date, self.expect
+                    )
+                except ParserError as exc:
+                    self.fail(ErrorEntry("parser", exc.reason, chunk=at))
+                    emitted = self.driver.take()
+                self.emit(emitted, record)
+            elif output.kind == "incomplete":
+                self.fail(ErrorEntry("incomplete", output.message, chunk=at))
+            else:
+                entry = ErrorEntry(
+                    "stream", output.message, output.status, output.error_type, chunk=at
+                )
+                self.errors.append(entry)
+                self.emit(self.driver.error(output.describe()), record)
+
+    def stream(self, kind: StreamKind, response: RecordedResponse) -> None:
+        """Decode a streamed body piece by piece, as it arrived."""
+        decoder = StreamDecoder(kind)
+        for number, piece in enumerate(response.body_chunks()):
+            record = ChunkRecord(number, piece.offset_ms, piece.data)
+            self.records.append(record)
+            try:
+                self.feed(decoder.feed(piece.data), record)
+            except UnsupportedStreamError as exc:
+                self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
+                return
+            except StreamreelError as exc:
+                self.fail(
+                    ErrorEntry("decode", exc.reason, chunk=number),
+                    f"cannot decode chunk {number}: {exc.reason}",
+                )
+                return
+        try:
+            self.feed(decoder.close(), self.records[-1] if self.records else None)
+        except StreamreelError as exc:
+            self.fail(ErrorEntry("decode", exc.reason), exc.reason)
+
+    def whole(self, kind: StreamKind, response: RecordedResponse) -> None:
+        """Decode a body that came in one piece (a JSON reply, or a JSON array stream)."""
+        try:
+            self.feed(chunks_from_json_body(kind, response.body), None)
+        except UnsupportedStreamError as exc:
+            self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
+        except StreamreelError as exc:
+            self.fail(ErrorEntry("decode", exc.reason), exc.reason)
+
+    def http_error(self, response: RecordedResponse) -> None:
+        fault = http_error_fault(response.status, response.body)
+        entry = ErrorEntry(
+            "http", fault.message, status=response.status, error_type=fault.error_type
+        )
+        self.fail(entry, f"HTTP {response.status}: {fault.describe()}")
+
+    def finish(self, response: RecordedResponse) -> None:
+        if response.error:
+            last = len(self.records) - 1 if self.records else None
+            self.fail(ErrorEntry("truncated", response.error, chunk=last))
+        self.emit(self.driver.step_complete(), self.records[-1] if self.records else None)
 
 
 def _replay_interaction(
@@ -237,115 +451,37 @@ def _replay_interaction(
     api: str | None,
 ) -> InteractionResult:
     response = interaction.response
-    errors: list[ErrorEntry] = []
-    messages: list[AgentMessage] = []
-    records: list[ChunkRecord] = []
-    kind: StreamKind | None = None
-    complete = True
     try:
         kind = detect_stream(interaction.request, response, provider=provider, api=api)
     except UnsupportedStreamError as exc:
-        errors.append(ErrorEntry("unsupported", exc.reason, status=response.status))
+        errors = [ErrorEntry("unsupported", exc.reason, status=response.status)]
         return InteractionResult(
             index, _summary(interaction, None), response.status, None, message_id, [],
             [], errors, Timing(None, None, None), complete=False,
         )  # fmt: skip
-    summary = _summary(interaction, kind)
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    expect = bool(expect_reasoning_content)
-
-    def feed(
-        outputs: Iterable[ChatCompletionChunk | StreamFault], record: ChunkRecord | None
-    ) -> None:
-        nonlocal complete
-        for output in outputs:
-            if record is not None:
-                record.produced.append(output)
-            if isinstance(output, StreamFault):
-                if output.kind == "incomplete":
-                    complete = False
-                    errors.append(
-                        ErrorEntry(
-                            "incomplete", output.message, chunk=record.index if record else None
-                        )
-                    )
-                    continue
-                at = record.index if record else None
-                errors.append(
-                    ErrorEntry("stream", output.message, output.status, output.error_type, chunk=at)
-                )
-                emitted = driver.error(output.describe())
-            else:
-                driver.parser.process_chunk(output, message_id, message_date, expect)
-                emitted = driver.take()
-            messages.extend(emitted)
-            if record is not None:
-                record.messages.extend(emitted)
-
+    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content))
     if response.status >= 400:
-        fault = http_error_fault(response.status, response.body)
-        errors.append(
-            ErrorEntry("http", fault.message, status=response.status, error_type=fault.error_type)
-        )
-        emitted = driver.error(f"HTTP {response.status}: {fault.describe()}")
-        messages.extend(emitted)
+        step.http_error(response)
     elif kind.framing == "none":
         pass  # not an LLM call (a model-info GET, a tracing post): nothing to replay
     elif kind.framing == "json":
-        try:
-            feed(chunks_from_json_body(kind, response.body), None)
-        except UnsupportedStreamError as exc:
-            errors.append(ErrorEntry("unsupported", exc.reason, status=response.status))
-            complete = False
-        except StreamreelError as exc:
-            errors.append(ErrorEntry("decode", exc.reason))
-            messages.extend(driver.error(exc.reason))
-            complete = False
+        step.whole(kind, response)
     else:
-        decoder = StreamDecoder(kind)
-        for number, piece in enumerate(response.body_chunks()):
-            record = ChunkRecord(number, piece.offset_ms, piece.data)
-            records.append(record)
-            try:
-                feed(decoder.feed(piece.data), record)
-            except UnsupportedStreamError as exc:
-                errors.append(ErrorEntry("unsupported", exc.reason, status=response.status))
-                complete = False
-                break
-            except StreamreelError as exc:
-                errors.append(ErrorEntry("decode", exc.reason, chunk=number))
-                messages.extend(driver.error(f"cannot decode chunk {number}: {exc.reason}"))
-                complete = False
-                break
-        else:
-            try:
-                feed(decoder.close(), records[-1] if records else None)
-            except StreamreelError as exc:
-                errors.append(ErrorEntry("decode", exc.reason))
-                messages.extend(driver.error(exc.reason))
-                complete = False
-    if response.error:
-        complete = False
-        errors.append(
-            ErrorEntry("truncated", response.error, chunk=len(records) - 1 if records else None)
-        )
-    driver.parser.step_complete()
-    tail = driver.take()
-    messages.extend(tail)
-    if records and tail:
-        records[-1].messages.extend(tail)
+        step.stream(kind, response)
+    step.finish(response)
     return InteractionResult(
         index=index,
-        request=summary,
+        request=_summary(interaction, kind),
         status=response.status,
         kind=kind,
         message_id=message_id,
-        chunks=records,
-        messages=messages,
-        errors=errors,
-        timing=_timing(records, response.chunks is not None),
-        complete=complete,
+        chunks=step.records,
+        messages=step.messages,
+        errors=step.errors,
+        timing=_timing(step.records, response.chunks is not None),
+        complete=step.complete,
     )
 
 
@@ -384,15 +520,14 @@ def replay_chunk_file(
             if chunk is None:
                 continue
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
-            driver.parser.process_chunk(chunk, message_id, message_date, expect_reasoning_content)
-            record.messages = driver.take()
+            record.messages = driver.process(
+                chunk, message_id, message_date, expect_reasoning_content
+            )
             messages.extend(record.messages)
             records.append(record)
-    driver.parser.step_complete()
-    messages.extend(driver.take())
+    messages.extend(driver.step_complete())
     messages.extend(driver.close())
-    usage_of = getattr(driver.parser, "usage", None)
-    usage = usage_of() if callable(usage_of) else UsageStatistics(step_count=1)
+    usage = driver.usage(1)
     summary = RequestSummary("", str(source), None, "chat-completions", None, True)
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,

@@ -125,16 +125,24 @@ def apply_knobs(settings: InterfaceSettings, knobs: Mapping[str, object]) -> Int
 
 
 def load_factory(spec: str) -> ParserFactory:
-    """The parser factory named ``MODULE:ATTRIBUTE`` (the attribute may be dotted).
+    """The parser factory named ``MODULE:ATTRIBUTE`` (the attribute may be dotted), or ``letta``.
 
     The factory is called with the :class:`~streamreel.core.parser.InterfaceSettings` and returns an
-    object with the streaming interface's methods.
+    object with the streaming interface's methods. ``letta`` is Letta 0.7.8's own interface
+    (:func:`streamreel.letta.real.letta_parser`); naming it when Letta's virtualenv is missing
+    raises a :class:`ConfigurationError` that says what to run.
     """
+    if spec == "letta":
+        from streamreel.letta.real import letta_parser, require_letta
+
+        require_letta()
+        return letta_parser
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise ConfigurationError(
             f"cannot load a parser: expected MODULE:FACTORY, got {spec!r}; "
-            "do name a module and a callable in it, e.g. mypkg.parsers:make_parser"
+            "do name a module and a callable in it, e.g. mypkg.parsers:make_parser, "
+            "or the built-in letta"
         )
     try:
         target: Any = importlib.import_module(module_name)

@@ -235,7 +235,7 @@ class Stamp:
         )
 
     def usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
-        """A chunk with no choices that only reports usage, as OpenAI's last chunk does."""
+        """A chunk with no choices that only reports usage (Bedrock's ``metadata`` event)."""
         return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, usage=usage)
 
 

@@ -47,7 +47,7 @@ import json
 from typing import Any
 
 from streamreel.core.chunks import StreamFault
-from streamreel.core.errors import StreamDecodeError, StreamreelError
+from streamreel.core.errors import StreamDecodeError, StreamreelError, preview
 from streamreel.core.eventstream import EventStreamDecoder, EventStreamMessage
 from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
 from streamreel.core.providers._adapter import Adapter, Output, Stamp, error_fault
@@ -81,7 +81,6 @@ __all__ = ["StreamDecoder", "chunks_from_json_body", "http_error_fault", "make_a
 
 # Servers that end a Chat Completions stream without ``data: [DONE]``.
 _NO_DONE_SENTINEL = frozenset({"writer"})
-_PREVIEW = 60
 
 
 def make_adapter(kind: StreamKind) -> Adapter:
@@ -117,10 +116,6 @@ def make_adapter(kind: StreamKind) -> Adapter:
             raise unsupported(kind)
 
 
-def _preview(text: str) -> str:
-    return repr(text if len(text) <= _PREVIEW else text[:_PREVIEW] + "...")
-
-
 def _decode_data(data: str, event: str, ordinal: int) -> Any:
     try:
         return json.loads(data)
@@ -129,7 +124,7 @@ def _decode_data(data: str, event: str, ordinal: int) -> Any:
     except (ValueError, RecursionError) as exc:
         reason = type(exc).__name__
     raise StreamDecodeError(
-        f"cannot decode SSE event {event!r}: expected JSON data, got {_preview(data)} ({reason});"
+        f"cannot decode SSE event {event!r}: expected JSON data, got {preview(data)} ({reason});"
         " fix or remove this event in the recording",
         chunk=ordinal,
     )
@@ -315,7 +310,7 @@ def chunks_from_json_body(
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise StreamDecodeError(
-            f"cannot decode the {kind.describe()} body: expected JSON, got {_preview(text)}"
+            f"cannot decode the {kind.describe()} body: expected JSON, got {preview(text)}"
             f" ({type(exc).__name__}); check the recorded body",
             chunk=0,
         ) from None

@@ -1,0 +1,138 @@
+"""streamreel as a user gets it: a built wheel, a regular install, a project of the user's own.
+
+An editable install hides whole classes of bugs: an import name that collides with the user's
+own packages, a file left out of the wheel, a plugin that loads what it should not. So this
+builds the wheel, installs it (not editable) into a fresh virtualenv, and runs pytest in a
+sample project that has a ``toolkit/`` package of its own and uses the plugin's fixtures.
+
+The virtualenv sees the test environment's site-packages for streamreel's dependencies (no
+network is needed), but streamreel itself comes from the wheel: the test checks which copy the
+sample project imports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+
+
+def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [str(arg) for arg in args], cwd=cwd, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv with the wheel installed; returns its ``bin`` folder."""
+    work = tmp_path_factory.mktemp("install")
+    wheels = work / "wheels"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", wheels, ROOT],
+        cwd=work,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("streamreel-*.whl")
+    env_dir = work / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    _run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
+         "--no-index", wheel],
+        cwd=work,
+    )  # fmt: skip
+    return env_dir / "bin"
+
+
+def _clean_env() -> dict[str, str]:
+    # Nothing from this test run may leak into the user's: no PYTHONPATH, no pytest options.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHON"))}
+    env["CI"] = "true"
+    return env
+
+
+def test_the_wheel_holds_only_the_package(installed: Path) -> None:
+    code = (
+        "import importlib.metadata as m, streamreel;"
+        "files = [str(f) for f in m.files('streamreel')];"
+        "print(streamreel.__file__);"
+        "print(sorted({f.split('/')[0] for f in files}))"
+    )
+    where, tops = _run([installed / "python", "-c", code], cwd=installed).splitlines()
+    assert where.startswith(str(installed.parent)), "the sample must import the wheel's copy"
+    # '..' is the console script, installed into the environment's bin folder.
+    assert tops.replace("'..', ", "") == "['streamreel', 'streamreel-0.1.0.dist-info']"
+
+
+def test_the_command_runs_from_the_install(installed: Path, tmp_path: Path) -> None:
+    shutil.copy(BUNDLED, tmp_path / BUNDLED.name)
+    assert "Usage: streamreel" in _run([installed / "streamreel", "--help"], cwd=tmp_path)
+    out = _run(
+        [installed / "streamreel", "replay", BUNDLED.name, "--format", "jsonl"],
+        cwd=tmp_path,
+        env=_clean_env(),
+    )
+    assert '"message_type":"assistant_message"' in out
+
+
+SAMPLE_TEST = """
+    import pytest
+
+    import toolkit  # the user's own package, not streamreel's source folder
+
+
+    def test_own_package_is_importable():
+        assert toolkit.OWN == "mine"
+
+
+    @pytest.mark.cassette("openai-send-message-inner-thoughts")
+    def test_replay_snapshot(replay, stream_snapshot):
+        result = replay()
+        assert result.messages
+        assert stream_snapshot == result
+"""
+
+
+def test_a_project_with_its_own_toolkit_package_runs_the_plugin(
+    installed: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "toolkit").mkdir(parents=True)
+    (project / "toolkit" / "__init__.py").write_text('OWN = "mine"\n')
+    (project / "cassettes").mkdir()
+    shutil.copy(BUNDLED, project / "cassettes" / BUNDLED.name)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_sample.py").write_text(textwrap.dedent(SAMPLE_TEST))
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    pytest_cmd: list[str | Path] = [
+        installed / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=_clean_env())
+    assert "2 passed" in first, first
+    snapshots = list((project / "tests" / "__snapshots__").rglob("*.jsonl"))
+    assert len(snapshots) == 1
+    second = _run(pytest_cmd, cwd=project, env=_clean_env())
+    assert "2 passed" in second, second
+    # The fixtures come from the plugin registered under streamreel's own name.
+    blocked = subprocess.run(
+        [str(arg) for arg in [*pytest_cmd, "-p", "no:streamreel"]],
+        cwd=project, env=_clean_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert blocked.returncode == 1 and "fixture 'replay' not found" in blocked.stdout

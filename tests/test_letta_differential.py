@@ -1,0 +1,298 @@
+"""Letta 0.7.8's own interface against streamreel's, on the same streams.
+
+Letta runs in its own virtualenv, which ``streamreel install-letta`` builds (the README's test
+command runs it before pytest). On every defect fixture, every bundled cassette and Hypothesis-made
+streams both interfaces run, and :func:`streamreel.testing.compat.compare_with_letta` aligns
+their messages: where Letta's output is right, streamreel's must equal it field by field; where
+it differs, the difference must carry the number of a defect class (or be named noise), and the
+README's defect table must list exactly the classes this run shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chunkfactory import DATE, MESSAGE_ID, chunk, run, tool, tool_stream
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from streamreel.core.errors import ParserError
+from streamreel.core.messages import AgentMessage, AssistantMessage, ReasoningMessage
+from streamreel.core.parser import InterfaceSettings
+from streamreel.letta.real import LettaInterface, letta_parser, require_letta
+from streamreel.playback.replay import ParserFactory, replay
+from streamreel.testing.compat import UNEXPLAINED, Comparison, compare_with_letta
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
+SEND = {"inner_thoughts": "User said hi.", "message": "Hello there!"}
+
+# Defect classes seen in this session's run, for the README check at the end of the module.
+SEEN: set[int] = set()
+
+
+@pytest.fixture(scope="session")
+def letta() -> ParserFactory:
+    # The README's test command runs `streamreel install-letta` first: tests never install.
+    require_letta()
+    return letta_parser
+
+
+def through_letta(
+    chunks: list[dict[str, Any]], expect_reasoning_content: bool = False, **knobs: Any
+) -> list[AgentMessage]:
+    parser = LettaInterface(InterfaceSettings(**knobs))
+    parser.stream_start()
+    for piece in chunks:
+        # Where Letta raises, the interface says so (ParserError) after keeping its messages;
+        # later chunks of the same call are ignored, as Letta's server never sends them.
+        with contextlib.suppress(ParserError):
+            parser.process_chunk(piece, MESSAGE_ID, DATE, expect_reasoning_content)
+    parser.step_complete()
+    parser.step_yield()
+    return parser.drain()
+
+
+def compared(
+    chunks: list[dict[str, Any]], expect_reasoning_content: bool = False, **knobs: Any
+) -> Comparison:
+    theirs = through_letta(chunks, expect_reasoning_content, **knobs)
+    ours = run(chunks, expect_reasoning_content, **knobs)
+    found = compare_with_letta(theirs, ours, expect_reasoning_content=expect_reasoning_content)
+    assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
+    SEEN.update(found.defects)
+    return found
+
+
+def spaced(arguments: dict[str, Any]) -> str:
+    return json.dumps(arguments, separators=(", ", ": "))
+
+
+def parallel_calls() -> list[dict[str, Any]]:
+    a = json.dumps({"inner_thoughts": "A", "city": "Paris"})
+    b = json.dumps({"inner_thoughts": "B", "city": "Oslo"})
+    stream = [
+        tool("", name="weather", call_id="call_a", index=0),
+        tool("", name="weather", call_id="call_b", index=1),
+    ]
+    for i in range(0, max(len(a), len(b)), 5):
+        stream += [tool(a[i : i + 5], index=0), tool(b[i : i + 5], index=1)]
+    return [*stream, chunk(finish="tool_calls")]
+
+
+def split_name() -> list[dict[str, Any]]:
+    text = json.dumps(SEND)
+    stream = [tool("", name="send_", call_id="call_1"), tool("", name="message")]
+    return stream + [tool(text[i : i + 7]) for i in range(0, len(text), 7)]
+
+
+def deepseek_json() -> list[dict[str, Any]]:
+    content = json.dumps({"name": "search", "arguments": {"q": "rust"}})
+    stream = [chunk({"reasoning_content": "Need to search."})]
+    return stream + [chunk({"content": content[i : i + 3]}) for i in range(0, len(content), 3)]
+
+
+def many_messages() -> list[dict[str, Any]]:
+    stream = []
+    for i in range(70):
+        stream += [
+            chunk({"reasoning_content": f"r{i}"}),
+            chunk({"redacted_reasoning_content": f"h{i}"}),
+        ]
+    return stream
+
+
+# The defect fixtures of tests/test_parser.py, each with the class it shows.
+FIXTURES: list[tuple[str, int, list[dict[str, Any]], dict[str, Any]]] = [
+    (
+        "escapes",
+        1,
+        tool_stream({"inner_thoughts": "ok", "message": 'He said "hi"\nCaf\u00e9'}),
+        {"use_assistant_message": True},
+    ),
+    (
+        "backslash-before-more-keys",
+        1,
+        tool_stream(
+            '{"inner_thoughts":"path is C:\\\\","message":"done","x":1}', cuts=[28, 29, 30]
+        ),
+        {"use_assistant_message": True},
+    ),
+    (
+        "python-literals",
+        3,
+        tool_stream('{"inner_thoughts": "t", "flag": True}', name="set_flag", cuts=[30, 31]),
+        {},
+    ),
+    (
+        "usage-chunk",
+        2,
+        [chunk({"content": "hi"}), {"id": "x", "model": "m", "choices": [], "usage": {}}],
+        {},
+    ),
+    ("message-is-a-number", 4, tool_stream('{"message": 42}'), {"use_assistant_message": True}),
+    (
+        "no-arguments-field",
+        2,
+        [tool(None, name="get_time", call_id="call_9"), chunk(finish="tool_calls")],
+        {},
+    ),
+    ("over-127-messages", 2, many_messages(), {"expect_reasoning_content": True}),
+    (
+        "numbers-get-a-quote",
+        3,
+        tool_stream(spaced({"inner_thoughts": "t", "n": 5, "b": False}), name="calc"),
+        {},
+    ),
+    ("thoughts-missing", 4, tool_stream({"message": "hi"}), {"use_assistant_message": True}),
+    (
+        "whole-arguments-in-one-chunk",
+        4,
+        tool_stream(json.dumps(SEND), cuts=[]),
+        {"use_assistant_message": True},
+    ),
+    ("parallel-calls", 5, parallel_calls(), {}),
+    (
+        "signature",
+        8,
+        [
+            chunk({"reasoning_content": ""}),
+            chunk({"reasoning_content": "Let me think."}),
+            chunk({"reasoning_content": "", "reasoning_content_signature": "sig=="}),
+        ],
+        {"expect_reasoning_content": True},
+    ),
+    (
+        "trailing-space-at-a-cut",
+        4,
+        tool_stream('{"message":"Hello ', finish=False, cuts=[]),
+        {"use_assistant_message": True},
+    ),
+    ("otids", 12, tool_stream(SEND), {"use_assistant_message": True}),
+]
+
+
+@pytest.mark.parametrize(
+    ("defect", "chunks", "knobs"),
+    [pytest.param(d, c, k, id=f"defect-{d}-{name}") for name, d, c, k in FIXTURES],
+)
+def test_each_defect_fixture_shows_its_class_in_letta_itself(
+    letta: ParserFactory, defect: int, chunks: list[dict[str, Any]], knobs: dict[str, Any]
+) -> None:
+    found = compared(chunks, **knobs)
+    assert defect in found.defects, [d.label for d in found.disagreements]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "knobs"),
+    [
+        pytest.param([chunk({"content": "All good."})], {}, id="monologue"),
+        pytest.param(deepseek_json(), {"expect_reasoning_content": True}, id="deepseek-json"),
+    ],
+)
+def test_where_letta_is_right_the_messages_are_equal_field_by_field(
+    letta: ParserFactory, chunks: list[dict[str, Any]], knobs: dict[str, Any]
+) -> None:
+    found = compared(chunks, **knobs)
+    assert found.agree and found.rows and all(r.kind == "same" for r in found.rows)
+    assert [m.model_dump() for m in found.letta] == [m.model_dump() for m in found.ours]
+
+
+@pytest.mark.parametrize("expect", [False, True], ids=["plain", "expect-reasoning"])
+@pytest.mark.parametrize("path", CASSETTES, ids=[p.stem for p in CASSETTES])
+def test_bundled_cassettes_differ_only_where_letta_is_wrong(
+    letta: ParserFactory, path: Path, expect: bool
+) -> None:
+    theirs = replay(path, parser=letta, expect_reasoning_content=expect)
+    ours = replay(path, expect_reasoning_content=expect)
+    assert len(theirs.interactions) == len(ours.interactions)
+    for left, right in zip(theirs.interactions, ours.interactions, strict=True):
+        found = compare_with_letta(left.messages, right.messages, expect_reasoning_content=expect)
+        assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
+        SEEN.update(found.defects)
+        if not found.disagreements:
+            assert [m.model_dump() for m in found.letta] == [m.model_dump() for m in found.ours]
+
+
+prose = st.text(
+    alphabet=st.one_of(st.sampled_from(list('"\\/{}:, \n\u00e9')), st.characters(codec="ascii")),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(thoughts=prose, message=prose, cuts=st.lists(st.integers(1, 80), max_size=6))
+def test_generated_send_message_streams(
+    letta: ParserFactory, thoughts: str, message: str, cuts: list[int]
+) -> None:
+    source = json.dumps({"inner_thoughts": thoughts, "message": message})
+    found = compared(tool_stream(source, cuts=cuts), use_assistant_message=True)
+    said = [m.content for m in found.letta if isinstance(m, AssistantMessage)]
+    thought = [m.reasoning for m in found.letta if isinstance(m, ReasoningMessage)]
+    # The reference is the stream's own content: when Letta reproduces it, it is right, and
+    # streamreel must then agree with it field by field.
+    if said == [message] and thought == [thoughts]:
+        assert [m.model_dump() for m in found.letta] == [m.model_dump() for m in found.ours]
+    else:
+        assert found.disagreements and all(
+            d.defect is not None or d.reason != UNEXPLAINED for d in found.disagreements
+        )
+
+
+def readme_defect_rows() -> dict[int, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)
+    return {int(number): status for number, status in rows}
+
+
+def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) -> None:
+    # Runs after the tests above in file order; rerun them when this one is selected alone.
+    if not SEEN:
+        for _, _, chunks, knobs in FIXTURES:
+            compared(chunks, **knobs)
+    table = readme_defect_rows()
+    assert table, "the README's defect table is missing its numbered rows"
+    shown = {number for number, status in table.items() if status == "shown"}
+    assert shown == SEEN
+
+
+def test_a_missing_letta_says_exactly_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+    from streamreel.core.errors import ConfigurationError
+    from streamreel.testing.diff import load_factory
+
+    monkeypatch.setenv("STREAMREEL_LETTA_VENV", str(tmp_path / "none"))
+    with pytest.raises(ConfigurationError, match="do run `streamreel install-letta`"):
+        load_factory("letta")
+    result = CliRunner().invoke(main, ["replay", str(CASSETTES[0]), "--parser", "letta"])
+    assert result.exit_code == 2 and "streamreel install-letta" in result.output
+
+
+def test_replay_command_runs_letta_and_keeps_what_came_before_its_crash(
+    letta: ParserFactory,
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    args = ["replay", str(cassette), "--parser", "letta", "--format", "jsonl", "--merge"]
+    result = CliRunner().invoke(main, args)
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert result.exit_code == 1
+    crash = [i for i, m in enumerate(lines) if "Letta 0.7.8 raised" in m.get("error", "")]
+    assert crash and crash[0] > 0 and "at chunk" in lines[crash[0]]["error"]
+    # The crash is also an error entry of the replay, at the chunk that caused it.
+    replayed = replay(cassette, parser=letta)
+    entries = [e for e in replayed.errors if e.kind == "parser"]
+    assert entries and all(
+        e.chunk is not None and "Letta 0.7.8 raised" in e.message for e in entries
+    )
+    assert lines[0]["message_type"] == "reasoning_message"

@@ -35,6 +35,9 @@ An encoding nothing here can decode is stored as it came, with its header, rathe
 A client that stops reading early (the ``openai`` SDK closes the response as soon as it sees
 ``[DONE]``) leaves the body stored as far as it was read; that is not an error.  A read that
 fails (the server hung up) is stored as ``response.error`` and re-raised to the client.
+
+The same stack also answers urllib3 (so ``requests`` and boto3/botocore) and aiohttp, whose
+patches :mod:`streamreel.recording.clients` installs and removes together with these.
 """
 
 from __future__ import annotations

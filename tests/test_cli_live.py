@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from recording_support import OPENAI_MODEL, SEND_MESSAGE_TOOL, all_scripted, openai_body
 from streamreel.cassettes.storage import save_cassette
 from streamreel.cli import main
-from streamreel.core.cassette import BodyChunk
+from streamreel.core.cassette import BodyChunk, Interaction, RecordedResponse
 from streamreel.recording.emulator import Emulator, EmulatorServer
 
 
@@ -170,6 +170,22 @@ def sdk_emulator() -> Iterator[EmulatorServer]:
     body = b"".join(c.data for c in chunks)
     answer = replace(gemini.response, body=body, chunks=chunks)
     interactions.append(replace(gemini, request=moved, response=answer))
+    # A whole Converse reply, for --no-stream: Bedrock's non-streamed twin of ConverseStream.
+    converse = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5},
+        "metrics": {"latencyMs": 120},
+    }
+    stream = interactions[0]
+    uri = stream.request.uri.replace("/converse-stream", "/converse")
+    reply = json.dumps(converse).encode()
+    interactions.append(
+        Interaction(
+            replace(stream.request, uri=uri),
+            RecordedResponse(200, "OK", {"Content-Type": ["application/json"]}, reply),
+        )
+    )
     emulator = Emulator(interactions, speed=0, matcher=Matcher(on=("method", "path")))
     with EmulatorServer(emulator) as server:
         yield server
@@ -241,3 +257,17 @@ def test_record_names_the_sdk_to_install_when_it_is_missing(
     assert result.exit_code == 1
     assert f"pip install {package}" in result.output and f"streamreel[{provider}]" in result.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_record_bedrock_without_streaming_calls_converse_and_replays_it(
+    sdk_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    output = tmp_path / "converse.yaml"
+    arguments = ["record", "--provider", "bedrock", "--base-url", sdk_emulator.base_url]
+    arguments += ["--model", "anthropic.claude-3-5-sonnet-20240620-v1:0", "--prompt", "Hi"]
+    arguments += ["--no-stream", "-o", str(output)]
+    env = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "x" * 40}
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    # The whole reply, replayed as messages through the ConverseStream adapter.
+    assert "reasoning    Bonjour." in result.stdout

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault
-from streamreel.core.providers import StreamDecoder, StreamKind
+from streamreel.core.providers import StreamDecoder, StreamKind, chunks_from_json_body
 
 COHERE = StreamKind("cohere", "cohere-chat", "sse", "command-a")
 COMPLETE = StreamKind("anthropic", "complete", "sse")
@@ -308,3 +308,64 @@ def test_assistants_failed_run_carries_its_last_error() -> None:
     out = run(ASSISTANTS, body)
     assert text(out) == "Hal"
     assert faults(out) == [StreamFault("error", "slow down", error_type="rate_limit_exceeded")]
+
+
+def whole(kind: StreamKind, reply: dict[str, Any]) -> list[Any]:
+    return chunks_from_json_body(kind, json.dumps(reply).encode())
+
+
+def test_whole_cohere_reply_replays_like_its_stream() -> None:
+    reply = {
+        "id": "r9",
+        "finish_reason": "TOOL_CALL",
+        "message": {
+            "role": "assistant",
+            "tool_plan": "I will look it up.",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"q": "rye"}'},
+                }
+            ],
+        },
+        "usage": {"tokens": {"input_tokens": 10, "output_tokens": 5}},
+    }
+    out = whole(COHERE, reply)
+    assert calls(out) == {0: ["c1", "lookup", '{"q": "rye"}']}
+    assert finish(out) == "tool_calls" and not faults(out)
+    reasoning = "".join(c.choices[0].delta.reasoning_content or "" for c in out if c.choices)
+    assert reasoning == "I will look it up."
+    text_reply = {"id": "r8", "finish_reason": "COMPLETE", "message": {"role": "assistant"}}
+    text_reply["message"]["content"] = [{"type": "text", "text": "Yes."}]
+    assert text(whole(COHERE, text_reply)) == "Yes."
+
+
+def test_whole_legacy_completion_replays_like_its_stream() -> None:
+    reply = {"type": "completion", "completion": " Hi.", "stop_reason": "stop_sequence"}
+    reply["model"] = "claude-2.1"
+    out = whole(COMPLETE, reply)
+    assert text(out) == " Hi." and finish(out) == "stop" and not faults(out)
+
+
+def test_whole_bedrock_converse_reply_replays_like_its_stream() -> None:
+    kind = StreamKind("bedrock", "converse", "json", "anthropic.claude-v2")
+    reply = {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"reasoningContent": {"reasoningText": {"text": "hm", "signature": "s"}}},
+                    {"text": "Looking."},
+                    {"toolUse": {"toolUseId": "t1", "name": "find", "input": {"q": 1}}},
+                ],
+            }
+        },
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 4, "outputTokens": 6, "totalTokens": 10},
+    }
+    out = whole(kind, reply)
+    assert text(out) == "Looking."
+    assert calls(out) == {2: ["t1", "find", '{"q": 1}']}
+    assert finish(out) == "tool_calls" and not faults(out)
+    assert out[-1].usage.total_tokens == 10 and out[-1].model == "anthropic.claude-v2"

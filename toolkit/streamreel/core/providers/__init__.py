@@ -11,11 +11,12 @@ Adapted APIs (the ``api`` of :class:`StreamKind`): ``chat-completions`` (OpenAI 
 compatible server: Azure, Groq, DeepSeek, Mistral, OpenRouter, Together, Hugging Face, vLLM,
 Z.ai, Writer), ``completions`` (legacy text completions), ``responses`` (OpenAI Responses, also
 from DeepSeek and OpenRouter), ``messages`` (Anthropic), ``generate-content`` (Gemini and
-Vertex, ``alt=sse`` or a JSON array), ``ollama-chat`` and ``ollama-generate``, and, as streams
-only, ``complete`` (Anthropic's legacy ``/v1/complete``), ``assistants`` (OpenAI Assistants
-runs), ``cohere-chat`` (Cohere v2), ``interactions`` (Gemini Interactions), ``invoke-stream``
-(Bedrock InvokeModelWithResponseStream of Claude) and ``converse-stream`` (Bedrock
-ConverseStream); Bedrock's two arrive as AWS event streams (:mod:`streamreel.core.eventstream`).
+Vertex, ``alt=sse`` or a JSON array), ``ollama-chat``, ``ollama-generate``, ``complete``
+(Anthropic's legacy ``/v1/complete``), ``cohere-chat`` (Cohere v2), ``converse`` (Bedrock's whole
+Converse reply), and, as streams only, ``assistants`` (OpenAI Assistants runs),
+``interactions`` (Gemini Interactions), ``invoke-stream`` (Bedrock
+InvokeModelWithResponseStream of Claude) and ``converse-stream`` (Bedrock ConverseStream);
+Bedrock's two streams arrive as AWS event streams (:mod:`streamreel.core.eventstream`).
 
 Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`, the reason
 in the message: Bedrock Agents InvokeAgent, gRPC (xAI), InvokeModelWithResponseStream of

@@ -50,6 +50,7 @@ from streamreel.core.providers._adapter import (
     Stamp,
     as_object,
     opt_int,
+    opt_list,
     opt_obj,
     opt_str,
     req_int,
@@ -59,7 +60,7 @@ from streamreel.core.providers._adapter import (
 )
 from streamreel.core.providers.anthropic import MessagesAdapter
 
-__all__ = ["ConverseStreamAdapter", "InvokeStreamAdapter"]
+__all__ = ["ConverseStreamAdapter", "InvokeStreamAdapter", "converse_events"]
 
 
 class InvokeStreamAdapter(AdapterBase):
@@ -207,3 +208,37 @@ def exception_fault(name: str, payload: bytes) -> StreamFault:
     message = value.get("message") if isinstance(value, dict) else None
     shown = message if isinstance(message, str) else " ".join(text.split())[:500]
     return StreamFault("error", shown or name, error_type=name or None)
+
+
+def converse_events(reply: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The ConverseStream events equivalent to a whole ``Converse`` reply.
+
+    Replaying them through :class:`ConverseStreamAdapter` gives the chunks a stream of that
+    reply would, so the two paths share one set of handlers.
+    """
+    where = "Bedrock Converse reply"
+    message = opt_obj(opt_obj(reply, "output", where), "message", f"{where} output")
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("messageStart", {"role": opt_str(message, "role", where) or "assistant"})
+    ]
+    for index, raw in enumerate(opt_list(message, "content", f"{where} message")):
+        block = as_object(raw, f"{where} content block")
+        tool = opt_obj(block, "toolUse", where)
+        reasoning = opt_obj(opt_obj(block, "reasoningContent", where), "reasoningText", where)
+        if tool:
+            start = {"toolUse": {"toolUseId": tool.get("toolUseId"), "name": tool.get("name")}}
+            events.append(("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+            given = tool.get("input")
+            if given:
+                delta = {"toolUse": {"input": json.dumps(given)}}
+                events.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        elif reasoning:
+            delta = {"reasoningContent": reasoning}
+            events.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        elif "text" in block:
+            delta = {"text": block["text"]}
+            events.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        events.append(("contentBlockStop", {"contentBlockIndex": index}))
+    events.append(("messageStop", {"stopReason": reply.get("stopReason")}))
+    events.append(("metadata", {"usage": reply.get("usage") or {}}))
+    return events

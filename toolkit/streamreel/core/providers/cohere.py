@@ -36,6 +36,7 @@ from streamreel.core.providers._adapter import (
     Stamp,
     as_object,
     opt_int,
+    opt_list,
     opt_obj,
     opt_str,
     req_int,
@@ -43,7 +44,7 @@ from streamreel.core.providers._adapter import (
     usage,
 )
 
-__all__ = ["CohereChatAdapter"]
+__all__ = ["CohereChatAdapter", "chat_events"]
 
 _EventType = Literal[
     "message-start",
@@ -160,3 +161,35 @@ class CohereChatAdapter(AdapterBase):
         )
         finish = _FINISH.get(reason, reason.lower()) if reason else "stop"
         return [self._stamp.chunk(finish_reason=finish, usage=reported)]
+
+
+def chat_events(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """The v2 chat stream events equivalent to a whole (non-streamed) chat reply.
+
+    Replaying them through :class:`CohereChatAdapter` gives the chunks a stream of that reply
+    would, so both paths share one set of handlers.
+    """
+    where = "Cohere chat reply"
+    message = opt_obj(reply, "message", where)
+    start = {"role": opt_str(message, "role", where) or "assistant"}
+    events: list[dict[str, Any]] = [
+        {"type": "message-start", "id": reply.get("id"), "delta": {"message": start}}
+    ]
+    plan = opt_str(message, "tool_plan", where)
+    if plan:
+        events.append({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": plan}}})
+    for index, raw in enumerate(opt_list(message, "content", where)):
+        part = as_object(raw, f"{where} content")
+        content = {key: part[key] for key in ("text", "thinking") if key in part}
+        events.append(
+            {"type": "content-delta", "index": index, "delta": {"message": {"content": content}}}
+        )
+    for index, raw in enumerate(opt_list(message, "tool_calls", where)):
+        call = as_object(raw, f"{where} tool call")
+        events.append(
+            {"type": "tool-call-start", "index": index, "delta": {"message": {"tool_calls": call}}}
+        )
+        events.append({"type": "tool-call-end", "index": index})
+    end = {"finish_reason": reply.get("finish_reason"), "usage": reply.get("usage") or {}}
+    events.append({"type": "message-end", "delta": end})
+    return events

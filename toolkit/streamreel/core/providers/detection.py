@@ -61,12 +61,12 @@ ADAPTED_APIS: dict[str, str] = {
     "interactions": "Gemini Interactions",
     "invoke-stream": "Bedrock InvokeModelWithResponseStream (AWS eventstream)",
     "converse-stream": "Bedrock ConverseStream (AWS eventstream)",
+    "converse": "Bedrock Converse",
 }
 """The APIs :class:`~streamreel.core.providers.StreamDecoder` adapts, with a name for messages."""
 
 _REFUSED_APIS: dict[str, str] = {
     "cohere-chat-v1": "Cohere v1 chat",
-    "converse": "Bedrock Converse",
     "invoke": "Bedrock InvokeModel",
     "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of a non-Anthropic model",
     "invoke-agent": "Bedrock Agents InvokeAgent (AWS eventstream)",
@@ -91,11 +91,10 @@ _REFUSAL_REASONS: dict[str, str] = {
     "cohere-chat-v1": "Cohere's v1 chat is deprecated; record with the v2 API (/v2/chat)",
 }
 
-_STREAM_ONLY = frozenset(
-    {"complete", "assistants", "cohere-chat", "interactions", "invoke-stream", "converse-stream"}
-)
-"""Adapted APIs whose whole (non-streamed) JSON replies are not: their objects differ from the
-stream's events, and no recording of one streams to a client."""
+_STREAM_ONLY = frozenset({"assistants", "interactions", "invoke-stream", "converse-stream"})
+"""Adapted APIs whose whole (non-streamed) JSON replies are not: an Assistants run or an
+interaction is fetched object by object, and Bedrock's stream operations have whole-reply
+twins of their own (``invoke``, ``converse``)."""
 
 EVENTSTREAM_APIS = frozenset(
     {"invoke-stream", "invoke-stream-model", "converse-stream", "invoke-agent"}

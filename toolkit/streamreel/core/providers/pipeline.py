@@ -56,9 +56,10 @@ from streamreel.core.providers.anthropic_complete import CompleteAdapter
 from streamreel.core.providers.bedrock import (
     ConverseStreamAdapter,
     InvokeStreamAdapter,
+    converse_events,
     exception_fault,
 )
-from streamreel.core.providers.cohere import CohereChatAdapter
+from streamreel.core.providers.cohere import CohereChatAdapter, chat_events
 from streamreel.core.providers.detection import (
     StreamKind,
     check_framing,
@@ -110,7 +111,7 @@ def make_adapter(kind: StreamKind) -> Adapter:
             return InteractionsAdapter()
         case "invoke-stream":
             return InvokeStreamAdapter()
-        case "converse-stream":
+        case "converse-stream" | "converse":
             return ConverseStreamAdapter(model=kind.model)
         case _:
             raise unsupported(kind)
@@ -339,6 +340,14 @@ def _whole_reply(kind: StreamKind, value: Any) -> list[Output]:
         case "responses":
             for event in response_events(_object(value, kind)):
                 out.extend(adapter.event(event["type"], event))
+        case "converse":
+            for name, payload in converse_events(_object(value, kind)):
+                out.extend(adapter.event(name, payload))
+        case "cohere-chat":
+            for event in chat_events(_object(value, kind)):
+                out.extend(adapter.event(event["type"], event))
+        case "complete":
+            out.extend(adapter.event("completion", _object(value, kind)))
         case _:
             for item in value if isinstance(value, list) else [value]:
                 out.extend(adapter.event("", item))

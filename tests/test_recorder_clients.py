@@ -402,3 +402,29 @@ def test_a_bedrock_stream_fault_from_the_emulator_is_recorded_and_replays_as_an_
     assert [e.error_type for e in step.errors][:1] == ["modelStreamErrorException"]
     # Everything before the fault is kept.
     assert any(m.message_type == "reasoning_message" for m in step.merged)
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_gzip_is_stored_decoded_and_errors_raise_on_replay(tmp_path: Path) -> None:
+    parts = [b"data: one\n\n", b"data: two\n\n"]
+    path = tmp_path / "gzip.yaml"
+    with loopback() as server:
+        server.scripts["/gz"] = Script(
+            pieces=gzip_pieces(parts),
+            headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+        )
+        server.scripts["/limited"] = Script(pieces=[b'{"error": "slow down"}'], status=429)
+        async with record(path), aiohttp.ClientSession() as client:
+            async with client.get(server.base_url + "/gz") as response:
+                assert await response.read() == b"".join(parts)
+            async with client.get(server.base_url + "/limited") as response:
+                assert response.status == 429
+        loaded = load_cassette(path).interactions
+        assert loaded[0].response.body == b"".join(parts)
+        assert loaded[0].response.header("content-encoding") is None
+        async with record(path, mode="none"), aiohttp.ClientSession() as client:
+            async with client.get(server.base_url + "/gz") as response:
+                assert await response.read() == b"".join(parts)
+            with pytest.raises(aiohttp.ClientResponseError) as caught:
+                await client.get(server.base_url + "/limited", raise_for_status=True)
+        assert caught.value.status == 429

@@ -411,7 +411,17 @@ def _install_aiohttp(patches: Patches, active: Callable[[], Session | None]) -> 
         ticket = session.begin(live, now=datetime.now(UTC))
         start = time.perf_counter()
         if isinstance(ticket, Replay):
-            return _aiohttp_replay(client, live, ticket, start)
+            replayed = _aiohttp_replay(client, live, ticket, start)
+            # The session's or the call's raise_for_status applies to a replay as to the network.
+            check = kwargs.get("raise_for_status")
+            if check is None:
+                check = getattr(client, "_raise_for_status", False)
+            if callable(check):
+                await check(replayed)
+            elif check and replayed.status >= 400:
+                replayed.release()
+                replayed.raise_for_status()
+            return replayed
         try:
             response = await original_request(client, method, str_or_url, *args, **kwargs)
         except BaseException:

@@ -271,3 +271,29 @@ def test_record_bedrock_without_streaming_calls_converse_and_replays_it(
     assert result.exit_code == 0, result.output
     # The whole reply, replayed as messages through the ConverseStream adapter.
     assert "reasoning    Bonjour." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("provider", "env", "error"),
+    [
+        (
+            "bedrock",
+            {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "x" * 40},
+            "EndpointConnectionError",
+        ),
+        ("ollama", {}, "ConnectError"),
+    ],
+)
+def test_an_optional_sdk_failing_to_connect_is_one_line(
+    tmp_path: Path, provider: str, env: dict[str, str], error: str
+) -> None:
+    with EmulatorServer(Emulator.from_cassettes([all_scripted()])) as server:
+        gone = server.base_url  # a port just released: nothing listens there now
+    output = tmp_path / "nothing.yaml"
+    arguments = ["record", "--provider", provider, "--base-url", gone, "--model", "m"]
+    arguments += ["--prompt", "p", "-o", str(output)]
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [row for row in result.stderr.splitlines() if row.startswith("Error:")]
+    assert error in line and "nothing was recorded" in line
+    assert not output.exists()

@@ -123,6 +123,7 @@ import yaml
 
 from streamreel._version import __version__
 from streamreel.cassettes.har import read_har
+from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
 from streamreel.core.cassette import (
     FORMAT_VERSION,
@@ -298,6 +299,8 @@ def _parse_yaml(text: str) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise _error("parse cassette YAML", "well-formed YAML", str(exc)) from exc
+    except RecursionError:
+        raise depth_error() from None
 
 
 def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
@@ -325,6 +328,8 @@ def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
 def _parse_json(text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        raise depth_error() from None
     except json.JSONDecodeError as exc:
         raise _error(
             "parse cassette JSON",
@@ -500,12 +505,14 @@ def _read_document(text: str, path: Path | None) -> Cassette:
         raise _error(
             "read cassette",
             "a YAML or JSON cassette",
-            "an empty file",
-            "delete it and record the cassette again",
+            "an empty file" if not text else "an empty file (only blank space)",
+            "check that the path names a cassette; streamreel never writes an empty one",
         )
     if _looks_like_json(text, path):
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise depth_error() from None
         except json.JSONDecodeError:
             named_json = path is not None and path.suffix.lower() in {".json", ".har"}
             # JSON is valid YAML flow syntax only mostly; a .yaml starting with "{" gets a second
@@ -513,6 +520,7 @@ def _read_document(text: str, path: Path | None) -> Cassette:
             document = _parse_json(text) if named_json else _parse_yaml(text)
     else:
         document = _parse_yaml(text)
+    check_document(document, text_length=len(text))
     return _read_parsed(document)
 
 
@@ -996,7 +1004,7 @@ def _serialize_json(value: Any, style: str) -> bytes:
 def _rebuild_json(body: bytes, style: str) -> bytes:
     try:
         value = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _error(
             "rebuild the JSON request body",
             "valid JSON (request_json is set)",
@@ -1022,6 +1030,13 @@ def wire_json_body(text: bytes, style: str) -> bytes | None:
 
 def _pretty_request(request: RecordedRequest) -> tuple[str, str] | None:
     """The pretty text and style name for a JSON body whose exact bytes can be rebuilt."""
+    try:
+        return _prettify(request)
+    except RecursionError:
+        return None  # nested deeper than the encoder goes: stored verbatim instead
+
+
+def _prettify(request: RecordedRequest) -> tuple[str, str] | None:
     content_type = (request.header("content-type") or "").lower()
     if "application/json" not in content_type or request.body[:1] not in (b"{", b"["):
         return None

@@ -22,6 +22,10 @@ deflate (zlib-wrapped as the standard says, or raw as some servers send it), and
 ``br`` (the ``brotli`` package, or ``brotlicffi``) and ``zstd`` (``zstandard``) when installed.
 Codings apply in header order, so they are undone last-first.
 
+gzip and deflate inflate to at most :data:`MAX_DECODED_BYTES`: a few kilobytes of gzip can stand
+for gigabytes of zeros (nested codings multiply it), and a body larger than any LLM reply is
+refused with a :class:`~streamreel.core.errors.StreamDecodeError` rather than exhausting memory.
+
 Nothing here does I/O; importing an optional codec module is the only side effect.
 """
 
@@ -34,7 +38,10 @@ from typing import Any, Final
 
 from streamreel.core.errors import StreamDecodeError
 
-__all__ = ["BodyDecoder", "Stage", "codings", "decode_layer", "stage_for"]
+__all__ = ["MAX_DECODED_BYTES", "BodyDecoder", "Stage", "codings", "decode_layer", "stage_for"]
+
+MAX_DECODED_BYTES: Final = 256 * 1024 * 1024
+"""The most one zlib stage (gzip, deflate) inflates a body to."""
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -62,16 +69,29 @@ class _Zlib(Stage):
         self._fallback = fallback
         self._first = True
         self._inflate = zlib.decompressobj(wbits)
+        self._room = MAX_DECODED_BYTES
+
+    def _take(self, data: bytes) -> bytes:
+        """Inflate ``data``, never past the budget: a bomb stops here, not in memory."""
+        out = self._inflate.decompress(data, self._room + 1)
+        if len(out) > self._room or self._inflate.unconsumed_tail:
+            raise StreamDecodeError(
+                f"cannot decompress body: expected at most {MAX_DECODED_BYTES:,} bytes once "
+                "decompressed, got more (a compression bomb, or a body far larger than any LLM "
+                "reply); check where this body came from"
+            )
+        self._room -= len(out)
+        return out
 
     def feed(self, data: bytes) -> bytes:
         first, self._first = self._first, False
         try:
-            out = self._inflate.decompress(data)
+            out = self._take(data)
             # A gzip body may hold several members; each needs a fresh decompressor.
             while self._inflate.eof and self._inflate.unused_data:
                 rest = self._inflate.unused_data
                 self._inflate = zlib.decompressobj(self._wbits)
-                out += self._inflate.decompress(rest)
+                out += self._take(rest)
             return out
         except zlib.error:
             # "deflate" is zlib-wrapped by the standard and raw by some servers; try both.
@@ -253,6 +273,8 @@ def _strict(stage: Stage | None, body: bytes, what: str, expected: str) -> bytes
         raise StreamDecodeError(f"cannot decompress {what}: expected a decoder, got none")
     try:
         return _whole(stage, body)
+    except StreamDecodeError:
+        raise  # over the size budget: not damaged, and said so already
     except Exception as exc:  # zlib.error, ValueError, and the optional modules' own errors
         raise _damaged(what, expected, exc) from exc
 

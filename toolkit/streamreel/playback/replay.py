@@ -22,17 +22,25 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import io
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
-from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
+from streamreel.core.chunks import (
+    ChatCompletionChunk,
+    StreamFault,
+    parse_chunk_line,
+    select_choice,
+)
 from streamreel.core.errors import (
+    CassetteError,
     ChunkError,
     ParserError,
     StreamreelError,
@@ -300,6 +308,7 @@ def replay(
     api: str | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    choice: int = 0,
 ) -> ReplayResult:
     """Replay a cassette's interactions as the steps of one agent turn.
 
@@ -309,6 +318,8 @@ def replay(
     ``interactions`` picks interactions by index (from 0, in file order).
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
+    ``choice`` picks which choice of a stream with several (a request with ``n`` > 1) is the
+    agent's step; the others are never mixed into it.
     """
     loaded = cassette if isinstance(cassette, Cassette) else load_cassette(cassette)
     settings = settings or InterfaceSettings(use_assistant_message=True)
@@ -332,6 +343,7 @@ def replay(
                 expect_reasoning_content=expect_reasoning_content,
                 provider=provider,
                 api=api,
+                choice=choice,
             )
         )
     tail = driver.close()
@@ -346,8 +358,16 @@ def replay(
 class _Step:
     """One interaction's replay as it accumulates: the records, messages and errors so far."""
 
-    def __init__(self, driver: _Driver, message_id: str, message_date: datetime, expect: bool):
+    def __init__(
+        self,
+        driver: _Driver,
+        message_id: str,
+        message_date: datetime,
+        expect: bool,
+        choice: int = 0,
+    ):
         self.driver = driver
+        self.choice = choice
         self.message_id = message_id
         self.message_date = message_date
         self.expect = expect
@@ -377,9 +397,10 @@ class _Step:
             if record is not None:
                 record.produced.append(output)
             if not isinstance(output, StreamFault):
+                chunk = select_choice(output, self.choice) if self.choice else output
                 try:
                     emitted = self.driver.process(
-                        output, self.message_id, self.message_date, self.expect
+                        chunk, self.message_id, self.message_date, self.expect
                     )
                 except ParserError as exc:
                     self.fail(ErrorEntry("parser", exc.reason, chunk=at))
@@ -449,6 +470,7 @@ def _replay_interaction(
     expect_reasoning_content: bool | None,
     provider: str | None,
     api: str | None,
+    choice: int = 0,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -461,7 +483,7 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content))
+    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content), choice)
     if response.status >= 400:
         step.http_error(response)
     elif kind.framing == "none":
@@ -485,6 +507,23 @@ def _replay_interaction(
     )
 
 
+@contextlib.contextmanager
+def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
+    if text is not None:
+        yield io.StringIO(text)
+        return
+    try:
+        stream = source.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CassetteError(
+            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
+            "check the path and its permissions",
+            path=source,
+        ) from exc
+    with stream:
+        yield stream
+
+
 def replay_chunk_file(
     path: str | Path,
     *,
@@ -493,12 +532,15 @@ def replay_chunk_file(
     expect_reasoning_content: bool = False,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    choice: int = 0,
+    text: str | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
     A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
-    message before it is kept.
+    message before it is kept. With ``text`` the lines are read from it (standard input, say)
+    and ``path`` only names them.
     """
     source = Path(path)
     settings = settings or InterfaceSettings(use_assistant_message=True)
@@ -508,7 +550,7 @@ def replay_chunk_file(
     messages: list[AgentMessage] = []
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
-    with source.open(encoding="utf-8", errors="replace") as lines:
+    with _chunk_lines(source, text) as lines:
         for number, line in enumerate(lines, start=1):
             try:
                 chunk = parse_chunk_line(line)
@@ -520,6 +562,8 @@ def replay_chunk_file(
             if chunk is None:
                 continue
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            if choice:
+                chunk = select_choice(chunk, choice)
             record.messages = driver.process(
                 chunk, message_id, message_date, expect_reasoning_content
             )

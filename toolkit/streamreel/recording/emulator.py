@@ -60,6 +60,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, expand
 from streamreel.cassettes.matching import EMULATOR_FIELDS, Matcher, ReplayQueue
 from streamreel.cassettes.scrubbing import Scrubber
 from streamreel.core.cassette import Cassette, Interaction, RecordedRequest
@@ -83,7 +84,6 @@ __all__ = [
 ErrorStyle = Literal["auto", "anthropic", "openai", "responses", "gemini", "ollama", "bedrock"]
 ErrorFormat = Literal["anthropic", "openai", "responses", "gemini", "ollama", "bedrock"]
 
-CASSETTE_SUFFIXES: Final = (".yaml", ".yml", ".json", ".har")
 _METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_FORWARDED: Final = frozenset(
     {
@@ -225,16 +225,17 @@ def _stream_format(interaction: Interaction, style: ErrorStyle) -> tuple[ErrorFo
 
 
 def load_interactions(paths: Iterable[str | Path]) -> list[Interaction]:
-    """Every interaction in these cassette files and folders (searched recursively), in order."""
+    """Every interaction in these cassette files and folders, in order.
+
+    Folders are searched as :func:`streamreel.cassettes.discovery.expand` does.
+    """
     from streamreel.cassettes.storage import load_cassette
 
     interactions: list[Interaction] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in CASSETTE_SUFFIXES and p.is_file()
-            )
+            files = expand([path], chunk_files=False)
         elif path.is_file():
             files = [path]
         else:

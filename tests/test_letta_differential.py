@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cassettefactory import SEARCH_ID, SEND_ID, cassette, three_steps
 from chunkfactory import DATE, MESSAGE_ID, chunk, run, tool, tool_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamreel.cassettes.storage import load_cassette
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ParserError
-from streamreel.core.messages import AgentMessage, AssistantMessage, ReasoningMessage
+from streamreel.core.messages import (
+    AgentMessage,
+    AssistantMessage,
+    ReasoningMessage,
+    ToolReturnMessage,
+)
 from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.real import LettaInterface, letta_parser, require_letta
 from streamreel.playback.replay import ParserFactory, replay
@@ -244,6 +252,77 @@ def test_generated_send_message_streams(
         )
 
 
+def tool_returns(messages: list[AgentMessage]) -> list[ToolReturnMessage]:
+    return [m for m in messages if isinstance(m, ToolReturnMessage)]
+
+
+def compared_replays(
+    loop: Cassette, letta: ParserFactory, **knobs: Any
+) -> tuple[list[ToolReturnMessage], list[ToolReturnMessage], set[int]]:
+    """Both interfaces over a tool loop, step by step: their tool returns, and the defects."""
+    settings = InterfaceSettings(**knobs)
+    theirs = replay(loop, parser=letta, settings=settings)
+    ours = replay(loop, settings=settings)
+    defects: set[int] = set()
+    for left, right in zip(theirs.interactions, ours.interactions, strict=True):
+        found = compare_with_letta(left.messages, right.messages)
+        assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
+        defects |= found.defects
+    SEEN.update(defects)
+    return tool_returns(theirs.messages), tool_returns(ours.messages), defects
+
+
+@pytest.mark.parametrize("use_assistant_message", [False, True], ids=["tool-calls", "assistant"])
+def test_tool_returns_agree_with_letta_field_by_field(
+    letta: ParserFactory, use_assistant_message: bool
+) -> None:
+    record = '{"status": "OK", "message": "8 to 18h", "time": "2025-06-01 12:00:01 PM UTC+0000"}'
+    theirs, ours, _ = compared_replays(
+        cassette(*three_steps(record)), letta, use_assistant_message=use_assistant_message
+    )
+    # Letta shows send_message's return only when it did not show the message as text.
+    assert len(ours) == (1 if use_assistant_message else 2)
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+    assert ours[0].tool_return == "8 to 18h" and ours[0].status == "success"
+
+
+def test_a_failed_tool_is_an_error_return_in_both(letta: ParserFactory) -> None:
+    record = '{"status": "Failed", "message": "Error: timed out", "time": "now"}'
+    theirs, ours, _ = compared_replays(cassette(*three_steps(record)[:2]), letta)
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+    assert [(m.tool_return, m.status) for m in ours] == [("Error: timed out", "error")]
+
+
+def test_letta_removes_the_success_prefix_inside_the_return_too(letta: ParserFactory) -> None:
+    theirs, ours, defects = compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)
+    assert [m.tool_return for m in ours] == ["Success: 3 rows"]
+    assert [m.tool_return for m in theirs] == ["3 rows"]
+    assert 9 in defects
+
+
+def test_recorded_tool_loop_returns_agree_with_letta(
+    letta: ParserFactory, corpus_dir: Path
+) -> None:
+    loop = load_cassette(
+        corpus_dir / "anthropic" / "llm-anthropic__test_anthropic__test_tools.yaml"
+    )
+    theirs, ours, _ = compared_replays(loop, letta)
+    assert [m.tool_return for m in ours] == ["Charles", "Sammy"]
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+
+
+def test_letta_shows_the_send_message_return_with_inner_thoughts_off(letta: ParserFactory) -> None:
+    theirs, ours, defects = compared_replays(
+        cassette(*three_steps("x")),
+        letta,
+        use_assistant_message=True,
+        inner_thoughts_in_kwargs=False,
+    )
+    assert [m.tool_call_id for m in ours] == [SEARCH_ID]
+    assert [m.tool_call_id for m in theirs] == [SEARCH_ID, SEND_ID]
+    assert 9 in defects
+
+
 def readme_defect_rows() -> dict[int, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)
@@ -255,6 +334,7 @@ def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) ->
     if not SEEN:
         for _, _, chunks, knobs in FIXTURES:
             compared(chunks, **knobs)
+        compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)
     table = readme_defect_rows()
     assert table, "the README's defect table is missing its numbered rows"
     shown = {number for number, status in table.items() if status == "shown"}

@@ -11,6 +11,17 @@ The parser is pluggable: anything with the streaming interface's methods
 synchronous ``drain()`` are read after every chunk; the others through their async generator,
 consumed alongside the chunks.
 
+Tool returns: a multi-step cassette holds the results of step *i*'s tool calls in the request
+of step *i + 1*. Before replaying an interaction, replay hands each result of its request that
+answers a call made in an earlier replayed step (once, though the conversation repeats it in
+every later request) to parsers that show tool returns (:class:`ReturningTools`), as Letta's
+server does after running a tool: ``function_message("Success: ...")`` or
+``function_message("Error: ...")``. The status follows Letta's own record when the result is
+one (the JSON ``{"status": "OK" | "Failed", "message": ...}`` a Letta agent sends back; the
+return text is then its ``message``, as Letta's server passes it), else the provider's error
+mark (Anthropic's ``is_error``, Gemini's ``error`` response), else success, with the result's
+text as the model saw it.
+
 Faults never empty a result. An HTTP error response becomes an error entry (status, provider
 error type and message) and an error message in the stream; an error event inside a stream
 becomes an error message after the messages before it; a stream that ends without its terminator
@@ -22,10 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -47,6 +61,7 @@ from streamreel.core.providers import (
     detect_stream,
     http_error_fault,
 )
+from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
     ChunkRecord,
     ErrorEntry,
@@ -62,7 +77,9 @@ __all__ = [
     "Draining",
     "ParserFactory",
     "ReportingErrors",
+    "ReturningTools",
     "StreamingInterfaceLike",
+    "ToolReturnRecord",
     "default_parser",
     "replay",
     "replay_chunk_file",
@@ -115,6 +132,27 @@ class CountingUsage(Protocol):
     """Reports the usage it counted (else replay reports only the number of steps)."""
 
     def usage(self) -> UsageStatistics: ...
+
+
+@runtime_checkable
+class ReturningTools(Protocol):
+    """Shows a tool's return between steps (Letta's non-streaming ``function_message`` path)."""
+
+    def function_message(
+        self, msg: str, msg_obj: Any = None, chunk_index: int | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReturnRecord:
+    """The ``msg_obj`` replay passes with a tool return: the fields Letta's server's tool message
+    carries and the interfaces read (``tool_returns`` is empty: a request holds no stdout)."""
+
+    id: str
+    created_at: datetime
+    tool_call_id: str
+    name: str | None = None
+    tool_returns: tuple[Any, ...] = ()
 
 
 ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
@@ -175,6 +213,9 @@ class _Driver:
     def __init__(self, parser: StreamingInterfaceLike) -> None:
         self.parser = parser
         self._collected: list[AgentMessage] = []
+        # Tool calls made by the steps replayed so far and not yet answered: id -> name.
+        self.pending: dict[str, str] = {}
+        self._call_slots: dict[tuple[int, int], str] = {}
         self._loop: _Loop | None = None
         self._consumer: asyncio.Future[None] | None = None
         if isinstance(parser, Draining):
@@ -204,8 +245,59 @@ class _Driver:
     def process(
         self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
     ) -> list[AgentMessage]:
+        self._note_calls(chunk)
         self.call(lambda: self.parser.process_chunk(chunk, message_id, date, expect))
         return self.take()
+
+    def new_call(self) -> None:
+        """A new LLM call: tool-call indexes start over."""
+        self._call_slots.clear()
+
+    def _note_calls(self, chunk: ChatCompletionChunk) -> None:
+        for choice in chunk.choices:
+            for fragment in choice.delta.tool_calls or ():
+                slot = (choice.index, fragment.index or 0)
+                if fragment.id:
+                    self._call_slots[slot] = fragment.id
+                    self.pending.setdefault(fragment.id, "")
+                call_id = self._call_slots.get(slot)
+                name = fragment.function.name if fragment.function else None
+                if call_id is not None and name and call_id in self.pending:
+                    self.pending[call_id] += name
+
+    def _answered(self, result: ToolResult) -> str | None:
+        """The id of the pending call ``result`` answers, which is then no longer pending."""
+        if result.call_id is not None and self.pending.pop(result.call_id, None) is not None:
+            return result.call_id
+        # Otherwise only a result of the latest turn can be matched: by its name (Gemini's ids
+        # are the client's, not the ones the call got here), or, with neither id nor name
+        # (older Ollama), by order.
+        if not result.latest or (result.call_id is not None and result.name is None):
+            return None
+        for call_id, name in self.pending.items():
+            if result.name is None or result.name == name:
+                del self.pending[call_id]
+                return call_id
+        return None
+
+    def tool_returns(
+        self, results: Sequence[ToolResult], message_id: str, date: datetime
+    ) -> list[AgentMessage]:
+        """Show each result that answers a call of an earlier step, as Letta's server would."""
+        parser = self.parser
+        if not isinstance(parser, ReturningTools):
+            return []
+        shown = 0
+        for result in results:
+            call_id = self._answered(result)
+            if call_id is None:
+                continue
+            record = ToolReturnRecord(
+                id=_return_id(message_id, call_id), created_at=date, tool_call_id=call_id
+            )
+            self.call(partial(parser.function_message, _function_message(result), record, shown))
+            shown += 1
+        return self.take() if shown else []
 
     def take(self) -> list[AgentMessage]:
         if isinstance(self.parser, Draining):
@@ -252,6 +344,34 @@ async def _awaited(future: asyncio.Future[None]) -> None:
 def _message_id(seed: str, index: int) -> str:
     # Deterministic per cassette and interaction, so replays (and their diffs) are reproducible.
     return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
+
+
+def _return_id(message_id: str, call_id: str) -> str:
+    # A tool return is a message of its own in Letta (the tool message), with its own id.
+    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{message_id}/return/{call_id}')}"
+
+
+def _letta_record(content: str) -> tuple[str, bool] | None:
+    """The text and failure of a Letta tool-status record, or None when ``content`` is not one."""
+    if not content.startswith("{"):
+        return None
+    try:
+        record = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("status") not in ("OK", "Failed"):
+        return None
+    if "message" not in record:
+        return None
+    message = record["message"]
+    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+    return text, record["status"] == "Failed"
+
+
+def _function_message(result: ToolResult) -> str:
+    """What Letta's server passes to ``function_message`` after running the tool."""
+    text, failed = _letta_record(result.content) or (result.content, result.is_error)
+    return f"{'Error' if failed else 'Success'}: {text}"
 
 
 def _step_id(chosen: str | None, step: int) -> str | None:
@@ -462,6 +582,11 @@ def _replay_interaction(
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
     step = _Step(driver, message_id, message_date, bool(expect_reasoning_content))
+    # The tools of the previous step ran before this request was sent.
+    step.emit(
+        driver.tool_returns(tool_results(kind, interaction.request), message_id, message_date)
+    )
+    driver.new_call()
     if response.status >= 400:
         step.http_error(response)
     elif kind.framing == "none":

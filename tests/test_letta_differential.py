@@ -323,6 +323,24 @@ def test_letta_shows_the_send_message_return_with_inner_thoughts_off(letta: Pars
     assert 9 in defects
 
 
+def test_letta_gets_its_server_s_flags_per_provider_unless_told(letta: ParserFactory) -> None:
+    path = ROOT / "cassettes" / "deepseek-reasoning-content.yaml"
+
+    def thinking(messages: list[AgentMessage]) -> list[str]:
+        return [
+            m.reasoning
+            for m in messages
+            if isinstance(m, ReasoningMessage) and m.source == "reasoner_model"
+        ]
+
+    # DeepSeek goes through the OpenAI path of Letta's server: reasoning_content is read.
+    assert thinking(replay(path, parser=letta).messages)
+    assert thinking(replay(path, parser=letta).messages) == thinking(
+        replay(path, parser=letta, expect_reasoning_content=True).messages
+    )
+    assert not thinking(replay(path, parser=letta, expect_reasoning_content=False).messages)
+
+
 def readme_defect_rows() -> dict[int, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)

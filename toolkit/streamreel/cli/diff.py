@@ -12,7 +12,7 @@ import click
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.parser import InterfaceSettings
-from streamreel.playback.replay import ParserFactory
+from streamreel.playback.replay import ParserFactory, ReasoningChoice
 from streamreel.testing.diff import (
     Side,
     apply_knobs,
@@ -61,18 +61,22 @@ def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
 def _side(
     spec: str | None,
     base: InterfaceSettings,
-    expect: bool,
+    expect: bool | None,
     knobs: dict[str, bool | str],
 ) -> Side:
     label = spec or "streamreel"
     if knobs:
         label += " [" + ", ".join(f"{k}={v}" for k, v in knobs.items()) + "]"
     chosen = knobs.get("expect_reasoning_content", expect)
+    # None leaves it to the parser: Letta's own gets its server's flags per provider.
+    choice: ReasoningChoice = (
+        "auto" if chosen == "auto" else chosen if chosen is None else bool(chosen)
+    )
     return Side(
         label=label,
         parser=factory_option(spec),
         settings=apply_knobs(base, knobs),
-        expect_reasoning_content=bool(chosen),
+        expect_reasoning_content=choice,
     )
 
 

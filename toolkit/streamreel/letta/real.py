@@ -14,7 +14,8 @@ One worker serves every interface of a process, so a Hypothesis run pays Letta's
 methods plus ``drain()``, and drives Letta the way ``openai_chat_completions_process_stream``
 does in 0.7.8: per LLM call (a new ``message_id``) ``stream_start``, then ``process_chunk`` with
 ``message_index`` counted as that loop counts it (it moves on when the returned message type
-changes and is not ``None``), ``name``, and the ``expect_reasoning_content`` given; after the call
+changes and is not ``None``), ``name``, and the ``expect_reasoning_content`` given (replay gives
+what Letta's server passes for each interaction's provider unless told otherwise); after the call
 ``stream_end``, then ``step_complete``; ``step_yield`` ends the turn. A tool's return goes to
 Letta's ``function_message`` (``"Success: ..."`` / ``"Error: ..."``) with a stand-in for the tool
 message its server would pass, holding the fields the interface reads. Chunks go to Letta as the
@@ -345,6 +346,10 @@ class LettaInterface:
 
     def stream_end(self) -> None:
         self._end_call()
+
+    def letta_server_flags(self) -> bool:
+        """Replays pass the ``expect_reasoning_content`` Letta's server would, per provider."""
+        return True
 
     def function_message(
         self, msg: str, msg_obj: Any = None, chunk_index: int | None = None

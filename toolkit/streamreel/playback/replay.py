@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
@@ -61,6 +61,7 @@ from streamreel.core.providers import (
     detect_stream,
     http_error_fault,
 )
+from streamreel.core.providers.server_flags import letta_server_flags
 from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
     ChunkRecord,
@@ -75,7 +76,9 @@ from streamreel.letta.interface import StreamingServerInterface
 __all__ = [
     "CountingUsage",
     "Draining",
+    "FollowingServerFlags",
     "ParserFactory",
+    "ReasoningChoice",
     "ReportingErrors",
     "ReturningTools",
     "StreamingInterfaceLike",
@@ -153,6 +156,23 @@ class ToolReturnRecord:
     tool_call_id: str
     name: str | None = None
     tool_returns: tuple[Any, ...] = ()
+
+
+@runtime_checkable
+class FollowingServerFlags(Protocol):
+    """Replayed as Letta's server drives it, when ``letta_server_flags()`` says so.
+
+    Unless the caller chooses ``expect_reasoning_content``, each interaction then gets what
+    Letta's server passes for its provider (:mod:`streamreel.core.providers.server_flags`).
+    """
+
+    def letta_server_flags(self) -> bool: ...
+
+
+ReasoningChoice: TypeAlias = bool | Literal["auto"] | None
+"""``expect_reasoning_content`` for a replay: on, off, ``"auto"`` (per interaction, as Letta's
+server passes it for the provider), or None (``"auto"`` for a parser that follows the server's
+flags, else off)."""
 
 
 ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
@@ -318,6 +338,10 @@ class _Driver:
         self.call(self.parser.step_complete)
         return self.take()
 
+    def follows_server_flags(self) -> bool:
+        parser = self.parser
+        return isinstance(parser, FollowingServerFlags) and self.call(parser.letta_server_flags)
+
     def usage(self, steps: int) -> UsageStatistics:
         parser = self.parser
         if isinstance(parser, CountingUsage):
@@ -414,7 +438,7 @@ def replay(
     *,
     settings: InterfaceSettings | None = None,
     parser: ParserFactory | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
     interactions: Iterable[int] | None = None,
     provider: str | None = None,
     api: str | None = None,
@@ -425,7 +449,11 @@ def replay(
 
     ``settings`` are the interface's knobs (Letta's server defaults: assistant messages on).
     ``parser`` builds the parser to replay through (default: streamreel's interface).
-    ``expect_reasoning_content`` switches content into DeepSeek's JSON-tool-call mode.
+    ``expect_reasoning_content`` switches content into DeepSeek's JSON-tool-call mode (and lets
+    Letta's interface read ``reasoning_content``); ``"auto"`` sets it per interaction as Letta's
+    server does for the provider (on for OpenAI, DeepSeek and xAI; for Anthropic, on when the
+    request turns extended thinking on; else off). None is ``"auto"`` for a parser that follows
+    the server's flags (Letta's own), else off.
     ``interactions`` picks interactions by index (from 0, in file order).
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
@@ -433,6 +461,8 @@ def replay(
     loaded = cassette if isinstance(cassette, Cassette) else load_cassette(cassette)
     settings = settings or InterfaceSettings(use_assistant_message=True)
     driver = _Driver((parser or default_parser)(settings))
+    if expect_reasoning_content is None and driver.follows_server_flags():
+        expect_reasoning_content = "auto"
     chosen = set(interactions) if interactions is not None else None
     seed = str(loaded.path or id(loaded))
     results: list[InteractionResult] = []
@@ -566,7 +596,7 @@ def _replay_interaction(
     *,
     message_id: str,
     message_date: datetime,
-    expect_reasoning_content: bool | None,
+    expect_reasoning_content: ReasoningChoice,
     provider: str | None,
     api: str | None,
 ) -> InteractionResult:
@@ -581,7 +611,11 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    step = _Step(driver, message_id, message_date, bool(expect_reasoning_content))
+    if expect_reasoning_content == "auto":
+        expect = letta_server_flags(kind, interaction.request).expect_reasoning_content
+    else:
+        expect = bool(expect_reasoning_content)
+    step = _Step(driver, message_id, message_date, expect)
     # The tools of the previous step ran before this request was sent.
     step.emit(
         driver.tool_returns(tool_results(kind, interaction.request), message_id, message_date)
@@ -615,13 +649,14 @@ def replay_chunk_file(
     *,
     settings: InterfaceSettings | None = None,
     parser: ParserFactory | None = None,
-    expect_reasoning_content: bool = False,
+    expect_reasoning_content: bool | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
-    A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. A malformed line
+    A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. The file names no
+    provider, so ``expect_reasoning_content`` is off unless it is turned on. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
     message before it is kept.
     """
@@ -646,7 +681,7 @@ def replay_chunk_file(
                 continue
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
             record.messages = driver.process(
-                chunk, message_id, message_date, expect_reasoning_content
+                chunk, message_id, message_date, bool(expect_reasoning_content)
             )
             messages.extend(record.messages)
             records.append(record)

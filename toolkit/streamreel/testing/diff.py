@@ -41,7 +41,7 @@ from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
-from streamreel.playback.replay import ParserFactory, replay
+from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay
 from streamreel.testing.snapshot import Placeholders, align, field_changes, line_kind, stable_wire
 
 __all__ = [
@@ -92,7 +92,9 @@ def parse_knobs(pairs: Iterable[str]) -> dict[str, bool | str]:
                 f"{', '.join(KNOBS)}, got {name or 'nothing'!r}; do fix the key"
             )
         value = raw.strip()
-        if _is_bool_knob(name):
+        if name == "expect_reasoning_content" and value.lower() == "auto":
+            knobs[name] = "auto"  # per interaction, as Letta's server passes it
+        elif _is_bool_knob(name):
             if value.lower() not in _TRUE | _FALSE:
                 raise ConfigurationError(
                     f"cannot read the setting {pair!r}: expected true or false, got {value!r}; "
@@ -182,7 +184,7 @@ class Side:
     label: str
     parser: ParserFactory | None = None
     settings: InterfaceSettings = field(default_factory=_server_defaults)
-    expect_reasoning_content: bool | None = None
+    expect_reasoning_content: ReasoningChoice = None
 
     def replay(self, cassette: Cassette | str | Path) -> ReplayResult:
         return replay(

@@ -66,7 +66,14 @@ from streamreel.core.messages import ErrorMessage
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
-from streamreel.playback.replay import ParserFactory, StreamingInterfaceLike, default_parser, replay
+from streamreel.playback.replay import (
+    FollowingServerFlags,
+    ParserFactory,
+    ReasoningChoice,
+    StreamingInterfaceLike,
+    default_parser,
+    replay,
+)
 from streamreel.testing.snapshot import Placeholders, stable_wire
 
 __all__ = [
@@ -597,6 +604,10 @@ class RechunkingParser:
     def get_generator(self) -> Any:
         return self.inner.get_generator()
 
+    def letta_server_flags(self) -> bool:
+        inner = self.inner
+        return isinstance(inner, FollowingServerFlags) and inner.letta_server_flags()
+
     def _flush_held(self) -> None:
         # Never needed while the stream matches the layout (a run is released with its last
         # chunk); after a surprise, nothing that arrived may be lost.
@@ -670,7 +681,7 @@ class Variant:
         *,
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
     ) -> ReplayResult:
         """The replay of the cassette cut this way."""
         return self.replay_checked(
@@ -682,7 +693,7 @@ class Variant:
         *,
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
     ) -> tuple[ReplayResult, bool]:
         """The replay, and whether the re-cut bodies decoded to other chunks than recorded."""
         expected, release = _schedule(self.layout, self.split)
@@ -880,7 +891,7 @@ def fuzz_cassette(
     examples: int = 50,
     parser: ParserFactory | None = None,
     settings: InterfaceSettings | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
     provider: str | None = None,
     api: str | None = None,
     shrink_budget: int = 400,
@@ -933,7 +944,7 @@ def fuzz_cassettes(
     examples: int = 50,
     parser: ParserFactory | None = None,
     settings: InterfaceSettings | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
 ) -> list[FuzzReport]:
     return [
         fuzz_cassette(

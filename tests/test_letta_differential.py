@@ -341,6 +341,64 @@ def test_letta_gets_its_server_s_flags_per_provider_unless_told(letta: ParserFac
     assert not thinking(replay(path, parser=letta, expect_reasoning_content=False).messages)
 
 
+# -- the commands, with letta as a parser name -------------------------------------------------
+
+
+def invoke(*args: str) -> Any:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_diff_command_against_letta_shows_where_letta_differs(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    result = invoke("diff", str(cassette), "--against", "letta")
+    assert result.exit_code == 1, result.output
+    assert "1 of 1 cassettes differ between streamreel and letta" in result.output
+    # Letta's undecoded escapes and its crash, against streamreel's decoded text.
+    assert '+ letta       {"error":"Letta 0.7.8 raised IndexError at chunk' in result.output
+    assert '- streamreel  "content":"Here is your sign:\\n\\"Ferm\\u00e9' in result.output
+    assert '"content":"\\\\u00e9 t\\\\u00f4t' in result.output
+
+
+def test_diff_command_against_letta_agrees_where_letta_is_right(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-http-429.yaml"
+    result = invoke("diff", str(cassette), "--against", "letta")
+    assert result.exit_code == 0, result.output
+    assert f"{cassette}: same (1 interactions, 1 messages)" in result.output
+
+
+def test_fuzz_command_with_letta_reports_its_split_sensitivity(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    result = invoke("fuzz", str(cassette), "--parser", "letta", "--seed", "3", "--examples", "5")
+    assert result.exit_code == 1, result.output
+    assert "the merged messages change with the split (seed 3, example" in result.output
+    assert "reproduce with: streamreel fuzz" in result.output and "--against letta" in result.output
+
+
+def test_fuzz_command_with_letta_passes_a_stream_letta_reads_whatever_the_split(
+    letta: ParserFactory,
+) -> None:
+    cassette = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    result = invoke("fuzz", str(cassette), "--parser", "letta", "--seed", "3", "--examples", "5")
+    assert result.exit_code == 0, result.output
+    assert "ok (5 splits, same merged messages)" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["diff", "--against", "letta"], ["diff", "--parser", "letta"], ["fuzz", "--parser", "letta"]],
+    ids=["diff-against", "diff-parser", "fuzz"],
+)
+def test_diff_and_fuzz_without_letta_say_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("STREAMREEL_LETTA_VENV", str(tmp_path / "none"))
+    result = invoke(args[0], str(CASSETTES[0]), *args[1:])
+    assert result.exit_code == 2 and "streamreel install-letta" in result.output
+
+
 def readme_defect_rows() -> dict[int, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)

@@ -94,7 +94,7 @@ def test_malformed_line_is_reported_with_its_number_and_earlier_messages_kept(
         "\n".join([*good, "", '{"choices": [ {"delta": ', json.dumps(chunk({"content": "after"}))])
     )
     result = CliRunner().invoke(main, ["replay", str(source), "--format", "jsonl", "--merge"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # damaged part-way: incomplete
     lines = result.stdout.splitlines()
     assert json.loads(lines[0])["reasoning"] == "before the fault"
     assert "error" in json.loads(lines[-1]) and "bad.jsonl:3" in json.loads(lines[-1])["error"]
@@ -197,7 +197,7 @@ def test_replay_one_interaction_of_a_cassette() -> None:
     all_lines, one = both.output.splitlines(), second.output.splitlines()
     assert 0 < len(one) < len(all_lines) and one == all_lines[-len(one) :]
     missing = CliRunner().invoke(main, ["replay", str(source), "--interaction", "7"])
-    assert missing.exit_code == 2 and "no interaction [7]" in missing.output
+    assert missing.exit_code == 2 and "cannot replay interaction 7" in missing.output
 
 
 def test_http_error_in_a_cassette_is_an_error_line_in_jsonl_and_sse() -> None:

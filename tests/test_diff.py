@@ -131,7 +131,7 @@ def test_a_broken_cassette_is_an_error_not_a_crash(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("interactions: {oops", encoding="utf-8")
     diff = diff_cassette(broken, left=SPOKEN, right=TOOLS)
-    assert diff.differs and diff.error is not None and "cannot parse cassette" in diff.error
+    assert not diff.differs and diff.error is not None and "cannot parse cassette" in diff.error
 
 
 # -- reports -----------------------------------------------------------------------------------

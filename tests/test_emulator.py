@@ -6,7 +6,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anthropic
 import httpx
@@ -24,8 +26,11 @@ from recording_support import (
     openai_text_stream,
     openai_tool_stream,
 )
-from streamreel.cassettes.storage import save_cassette
+from streamreel.cassettes.storage import load_cassette, save_cassette
+from streamreel.core.cassette import Interaction
+from streamreel.core.chunks import StreamFault
 from streamreel.core.errors import ConfigurationError
+from streamreel.core.providers import StreamDecoder, detect_stream
 from streamreel.recording.emulator import Emulator, EmulatorServer, Faults, error_event, serve
 
 
@@ -275,3 +280,89 @@ def test_port_zero_picks_a_free_port_and_stop_releases_it() -> None:
 def test_the_emulator_answers_the_scripted_openai_url_path() -> None:
     # The scripted cassettes name the real provider origin; only the path reaches the emulator.
     assert OPENAI_URL.endswith("/v1/chat/completions")
+
+
+# -- each API gets its own error, and a key in the URL is a credential ----------------------------
+
+BUNDLED = Path(__file__).resolve().parent.parent / "cassettes"
+
+
+def _first_of(name: str) -> Interaction:
+    return load_cassette(BUNDLED / name).interactions[0]
+
+
+def _send(server: EmulatorServer, recorded: Interaction, *, query: str | None = None) -> bytes:
+    parts = urlsplit(recorded.request.uri)
+    wanted = parts.query if query is None else query
+    url = server.base_url + parts.path + (f"?{wanted}" if wanted else "")
+    response = httpx.post(url, content=recorded.request.body, headers={"x-goog-api-key": "k"})
+    assert response.status_code == recorded.response.status, response.text
+    return response.content
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("openai-send-message-inner-thoughts.yaml", b'data: {"error": {"message"'),
+        ("openai-responses-function-call.yaml", b'event: error\ndata: {"type": "error"'),
+        (
+            "anthropic-thinking-tool-use.yaml",
+            b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error"',
+        ),
+        ("gemini-sse-function-call.yaml", b'data: {"error": {"code": 503'),
+        ("ollama-chat-ndjson.yaml", b'{"error": "an error was encountered'),
+    ],
+)
+def test_error_after_injects_the_error_shape_of_the_recorded_api(name: str, shape: bytes) -> None:
+    recorded = _first_of(name)
+    sent = [c.data for c in recorded.response.body_chunks() if c.data][:1]
+    emulator = Emulator([recorded], speed=0, faults=Faults(error_after=1))
+    with EmulatorServer(emulator) as server:
+        body = _send(server, recorded)
+    assert body.startswith(b"".join(sent))
+    injected = body[len(b"".join(sent)) :]
+    assert injected.startswith(shape)
+    if not name.startswith("anthropic"):
+        assert b"overloaded_error" not in injected
+    # streamreel's own decoder, which replays what a client saw, reads it as that API's error.
+    kind = detect_stream(recorded.request, replace(recorded.response, body=body))
+    decoder = StreamDecoder(kind)
+    outputs = decoder.feed(body) + decoder.close()
+    faults = [o for o in outputs if isinstance(o, StreamFault)]
+    assert [f.kind for f in faults][:1] == ["error"]
+
+
+def test_a_responses_stream_ends_with_response_failed_through_the_openai_sdk() -> None:
+    recorded = _first_of("openai-responses-function-call.yaml")
+    emulator = Emulator([recorded], speed=0, faults=Faults(error_after=3))
+    request = json.loads(recorded.request.body)
+    with EmulatorServer(emulator) as server:
+        client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="sk-x", max_retries=0)
+        kinds = [event.type for event in client.responses.create(**request)]
+    assert kinds[-2:] == ["error", "response.failed"]
+
+
+def test_no_error_is_injected_into_a_whole_json_reply() -> None:
+    recorded = _first_of("openai-http-429.yaml")
+    emulator = Emulator([recorded], speed=0, faults=Faults(error_after=0))
+    with EmulatorServer(emulator) as server:
+        body = _send(server, recorded)
+    assert body == recorded.response.body
+
+
+def test_a_gemini_key_in_the_query_matches_like_a_key_in_a_header() -> None:
+    recorded = _first_of("gemini-sse-function-call.yaml")
+    with_key = replace(
+        recorded, request=replace(recorded.request, uri=recorded.request.uri + "&key=REDACTED")
+    )
+    with EmulatorServer(Emulator([recorded, with_key], speed=0)) as server:
+        # Recorded without ?key=, asked with one (the google-genai client with a key in the URL).
+        assert _send(server, recorded, query="alt=sse&key=AIzaSyD4kT9mQ2wE7rY1uI8oP3aS6dF0gH5jK2l")
+        # Recorded with a scrubbed ?key=, asked with the key in a header only.
+        assert _send(server, with_key, query="alt=sse")
+        # Any other query difference still counts.
+        response = httpx.post(
+            server.base_url + urlsplit(recorded.request.uri).path + "?alt=json",
+            content=recorded.request.body,
+        )
+        assert response.status_code == 400 and "query" in response.text

@@ -32,3 +32,16 @@ def test_the_main_job_cassette_is_bundled() -> None:
 def test_every_command_is_documented() -> None:
     for name in main.commands:
         assert f"streamreel {name}" in README, f"streamreel {name} is missing from README.md"
+
+
+def test_the_error_tree_is_the_one_the_errors_module_draws() -> None:
+    import streamreel.core.errors as errors
+
+    drawn = (errors.__doc__ or "").split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    tree = [line.strip() for line in drawn.splitlines()]
+    section = README.split("## Errors", 1)[1].split("```", 2)[1]
+    assert [line.strip() for line in section.strip().splitlines()] == tree
+    # Every class in the tree exists and derives from the root.
+    for line in tree:
+        name = line.lstrip("│├└─ ").split()[0]
+        assert issubclass(getattr(errors, name), errors.StreamreelError), name

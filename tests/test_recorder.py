@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anthropic
 import httpx
@@ -494,20 +495,36 @@ def test_cut_stream_is_recorded_with_what_arrived_and_replays_the_cut(tmp_path: 
     assert replayed == parts[:2]
 
 
-def test_a_cut_stream_escaping_the_block_leaves_the_previous_cassette_intact(
-    tmp_path: Path,
-) -> None:
+def test_a_cut_stream_escaping_the_block_is_saved_after_what_was_there(tmp_path: Path) -> None:
     path = tmp_path / "cut.yaml"
     with loopback() as server:
         server.scripts["/cut"] = Script(pieces=[b"data: 1\n\n", b"data: 2\n\n"], cut_after=1)
         server.scripts["/ok"] = Script(pieces=[b"data: ok\n\n"])
         with record(path):
             httpx.get(server.base_url + "/ok")
-        before = path.read_bytes()
-        with pytest.raises(httpx.RemoteProtocolError), record(path, mode="all"):
+        recording = record(path, mode="new_episodes")
+        with pytest.raises(httpx.RemoteProtocolError) as raised, recording:
             httpx.get(server.base_url + "/cut")
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["cut.yaml"]
+    assert recording.saved and recording.failure is raised.value
+    saved = load_cassette(path).interactions
+    assert [urlsplit(i.request.uri).path for i in saved] == ["/ok", "/cut"]
+    cut = saved[1].response
+    assert [c.data for c in cut.body_chunks()] == [b"data: 1\n\n"]
+    assert cut.error is not None and cut.error.startswith("RemoteProtocolError")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.yaml"]
+
+
+def test_an_unrelated_exception_after_a_cut_stream_was_handled_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cut.yaml"
+    with loopback() as server:
+        server.scripts["/cut"] = Script(pieces=[b"data: 1\n\n", b"data: 2\n\n"], cut_after=1)
+        with pytest.raises(KeyError), record(path):
+            with pytest.raises(httpx.RemoteProtocolError):
+                httpx.get(server.base_url + "/cut")
+            raise KeyError("a bug in the caller's own code")
+    assert not path.exists()
 
 
 @pytest.mark.parametrize(

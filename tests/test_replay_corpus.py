@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamreel.cassettes.discovery import expand
 from streamreel.cassettes.storage import load_cassette
 from streamreel.core.messages import ReasoningMessage, ToolCallMessage
 from streamreel.core.parser import InterfaceSettings
@@ -161,9 +162,7 @@ def anthropic_sdk(body: bytes) -> Accumulated:
 def _cases(corpus: Path) -> list[tuple[Path, InteractionResult, bytes]]:
     cases = []
     for path in sorted(
-        p
-        for p in corpus.rglob("*")
-        if p.suffix in (".yaml", ".json", ".har") and p.name != "inventory.json"
+        p for p in expand([corpus], chunk_files=False) if p.name != "inventory.json"
     ):
         cassette = load_cassette(path)
         result = replay(cassette, settings=PASSTHROUGH)
@@ -211,9 +210,7 @@ def test_replay_agrees_with_the_provider_sdks(corpus_dir: Path) -> None:
 def test_every_corpus_file_replays_without_raising(corpus_dir: Path) -> None:
     supported = unsupported = 0
     for path in sorted(
-        p
-        for p in corpus_dir.rglob("*")
-        if p.suffix in (".yaml", ".json", ".har") and p.name != "inventory.json"
+        p for p in expand([corpus_dir], chunk_files=False) if p.name != "inventory.json"
     ):
         result = replay(path)
         for step in result.interactions:

@@ -13,7 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from recording_support import Script, gzip_pieces, loopback
 from streamreel.cassettes.scrubbing import (
+    DEFAULT_SECRET_BODY_KEYS,
     DEFAULT_SECRET_HEADERS,
+    DEFAULT_SECRET_PATTERNS,
+    DEFAULT_SECRET_QUERY_PARAMS,
     MIN_LEARNED_LENGTH,
     REDACTED,
     Scrubber,
@@ -302,3 +305,179 @@ def test_recording_never_writes_a_secret_in_any_form(tmp_path: Path) -> None:
     assert saved.request.uri.endswith("?alt=sse&key=REDACTED")
     chunks = saved.response.body_chunks()
     assert len(chunks) == len(echoes)
+
+
+# -- credentials in bodies, by name and by shape ---------------------------------------------------
+
+LEAKY = Path(__file__).resolve().parent / "data" / "secrets" / "leaky-provider.yaml"
+# Invented credentials in the real shapes: each must be gone from every file streamreel writes.
+SHAPED = {
+    "openai": "sk-proj-Tq7Lm2Xc9Vb4Nz8Kw3Hs6Jd1",
+    "anthropic": "sk-ant-api03-Rt5Yu8Io2Pa4Sd6Fg9Hj1Kl3Zx7Cv0Bn",
+    "google": "AIzaSyD4kT9mQ2wE7rY1uI8oP3aS6dF0gH5jK2l",
+    "aws": "AKIAQ3EXAMPLE7KEY2ZZ",
+    "github": "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "github-fine-grained": "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+    "jwt": (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiZXhwIjoxOTAwMDAwMDAwfQ"
+        ".c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+    ),
+}
+
+
+def _scrubbed_text(*interactions: Interaction, scrubber: Scrubber | None = None) -> str:
+    from streamreel.cassettes.storage import dump_cassette
+    from streamreel.core.cassette import Cassette
+
+    return dump_cassette(Cassette((scrubber or Scrubber()).scrub(list(interactions))))
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["api_key", "apiKey", "API-KEY", "key", "token", "access_token", "accessToken",
+     "refresh_token", "client_secret", "clientSecret", "password", "Password", "secret",
+     "x-api-key", "private_key", "id_token"],
+)  # fmt: skip
+def test_a_credential_named_key_is_scrubbed_at_any_depth_in_requests_and_responses(
+    key: str,
+) -> None:
+    value = "hunter2-value"
+    nested = {"model": "m", "config": {"auth": [{key: value, "keep": "visible-9"}]}}
+    body = json.dumps(nested, separators=(",", ":")).encode()
+    sse = b"data: " + json.dumps({"delta": {key: value}}).encode() + b"\n\n"
+    text = _scrubbed_text(interaction(request_body=body, chunks=[sse]))
+    assert value not in text
+    assert "visible-9" in text and text.count(REDACTED) >= 2
+
+
+def test_body_scrubbing_keeps_json_valid_and_the_rest_of_the_body() -> None:
+    body = json.dumps(
+        {"api_key": "abc-123-secret", "count": 3, "token": None, "password": 1234, "n": "ok"}
+    ).encode()
+    (scrubbed,) = Scrubber().scrub([interaction(request_body=body)])
+    assert json.loads(scrubbed.request.body) == {
+        "api_key": REDACTED,
+        "count": 3,
+        "token": None,
+        "password": 1234,
+        "n": "ok",
+    }
+
+
+def test_a_logprobs_token_is_a_word_of_the_reply_not_a_credential() -> None:
+    entry = {"token": "Hello", "logprob": -0.25, "bytes": [72], "top_logprobs": []}
+    sse = b"data: " + json.dumps({"logprobs": {"content": [entry]}}).encode() + b"\n\n"
+    (scrubbed,) = Scrubber().scrub([interaction(chunks=[sse])])
+    assert b'"token": "Hello"' in scrubbed.response.body
+
+
+def test_credentials_inside_escaped_tool_arguments_are_scrubbed() -> None:
+    arguments = json.dumps({"password": "correct-horse", "user": "ada"})
+    sse = b"data: " + json.dumps({"arguments": arguments}).encode() + b"\n\n"
+    (scrubbed,) = Scrubber().scrub([interaction(chunks=[sse])])
+    decoded = json.loads(json.loads(scrubbed.response.body[6:])["arguments"])
+    assert decoded == {"password": REDACTED, "user": "ada"}
+
+
+@pytest.mark.parametrize("kind", sorted(SHAPED))
+def test_well_known_credential_formats_are_scrubbed_in_headers_urls_and_bodies(
+    kind: str,
+) -> None:
+    secret = SHAPED[kind]
+    echoed = base64.b64encode(f"user:{secret}".encode())
+    original = interaction(
+        uri=f"{URL}?trace=1&sig={secret}",
+        request_headers={"x-custom-auth": [secret]},
+        request_body=json.dumps({"note": f"use {secret} please"}).encode(),
+        response_headers={"x-echo": [f"Bearer {secret}"]},
+        chunks=[b"data: " + secret[:9].encode(), secret[9:].encode() + b"\n\n", echoed + b"\n"],
+        error=f"failed with {secret}",
+    )
+    text = _scrubbed_text(original)
+    for form in every_form(secret):
+        assert form.decode() not in text, form
+    assert "trace=1" in text and "x-custom-auth" in text
+
+
+def test_the_default_lists_are_named() -> None:
+    assert {"api_key", "key", "token", "access_token", "client_secret", "password"} <= set(
+        DEFAULT_SECRET_BODY_KEYS
+    )
+    assert set(DEFAULT_SECRET_PATTERNS) == {
+        "OpenAI or Anthropic API key",
+        "Google API key",
+        "AWS access key id",
+        "GitHub token",
+        "JSON Web Token",
+    }
+    assert "key" in DEFAULT_SECRET_QUERY_PARAMS and "client_secret" in DEFAULT_SECRET_QUERY_PARAMS
+
+
+def test_ordinary_text_that_only_resembles_credentials_is_kept() -> None:
+    prose = (
+        b"data: the task-runner, a skeleton key, tokens: 12, AKIA is short, eyJ alone, sk-short\n\n"
+    )
+    (scrubbed,) = Scrubber().scrub([interaction(chunks=[prose])])
+    assert scrubbed.response.body == prose
+
+
+def test_the_docstring_pattern_matches_the_pretty_stored_body(tmp_path: Path) -> None:
+    from streamreel.cassettes.storage import save_cassette
+    from streamreel.core.cassette import Cassette
+
+    body = json.dumps({"model": "m", "api_key": "wire-secret-1"}, separators=(",", ":")).encode()
+    original = interaction(
+        request_headers={"content-type": ["application/json"]}, request_body=body
+    )
+    for pattern in ['"api_key": "(?P<secret>[^"]+)"', '"api_key":"(?P<secret>[^"]+)"']:
+        only_mine = Scrubber(defaults=False, patterns=[pattern])
+        path = tmp_path / "mine.yaml"
+        save_cassette(Cassette(only_mine.scrub([original])), path)
+        assert "wire-secret-1" not in path.read_text(), pattern
+        (loaded,) = load_cassette(path).interactions
+        # Still the compact bytes a client sends, so the recording matches on replay.
+        assert loaded.request.body == body.replace(b"wire-secret-1", REDACTED.encode())
+
+
+def test_a_pattern_that_breaks_the_json_still_removes_the_secret() -> None:
+    body = json.dumps({"api_key": "wire-secret-2"}).encode()
+    original = interaction(
+        request_headers={"content-type": ["application/json"]}, request_body=body
+    )
+    (scrubbed,) = Scrubber(defaults=False, patterns=[r'"api_key": "wire-']).scrub([original])
+    assert b"wire-" not in scrubbed.request.body
+
+
+def test_a_session_recorded_through_the_emulator_leaks_nothing(tmp_path: Path) -> None:
+    import openai
+    from streamreel.recording.emulator import Emulator, EmulatorServer
+
+    emulator = Emulator.from_paths([LEAKY], speed=0)
+    path = tmp_path / "recorded.yaml"
+    real_key = "sk-proj-LiveKey4Test9Zq8Wx7Ev6Rt5"
+    body_secret = "body-secret-0a1b2c3d4e"
+    client_secret = "oauth-client-secret-77aa"
+    with EmulatorServer(emulator) as server, record(path):
+        client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=real_key, max_retries=0)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Say hello"}],
+            stream=True,
+            extra_body={"api_key": body_secret, "metadata": {"auth": {"clientSecret": "x" * 20}}},
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        token = httpx2.post(
+            f"{server.base_url}/token?client_id=c&client_secret={client_secret}",
+            content=b"grant_type=refresh_token",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ).json()
+    assert SHAPED["aws"] in text and token["expires_in"] == 3599  # served as recorded...
+    saved = path.read_text()
+    secrets = [real_key, body_secret, client_secret, "x" * 20, *SHAPED.values()]
+    secrets += ["ya29.a0AfB_leaky-access-token", "1//0leaky-refresh-token"]
+    secrets += ["correct-horse-battery", "abcdef123456"]
+    for secret in secrets:
+        for form in every_form(secret):
+            assert form.decode() not in saved, secret  # ...and stored without a secret
+    assert '"token":"Your"' in saved  # the logprobs word survived
+    assert len(load_cassette(path).interactions) == 2

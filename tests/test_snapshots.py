@@ -15,12 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamreel.cassettes.discovery import expand
 from streamreel.testing.replayer import CassetteReplayer
 from syrupy.assertion import SnapshotAssertion
 
 ROOT = Path(__file__).resolve().parent.parent
-SUFFIXES = {".yaml", ".yml", ".json", ".har", ".jsonl"}
-NAMES = sorted(p.name for p in (ROOT / "cassettes").iterdir() if p.suffix.lower() in SUFFIXES)
+NAMES = sorted(p.name for p in expand([ROOT / "cassettes"]))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,11 @@ A :class:`Matcher` compares a live request with a recorded one field by field an
 the URL (``scheme``, ``host``, ``port``, ``path``, ``query``), the ``method`` and the ``body``.
 The recorder matches on all of them; the emulator leaves out the URL's origin, because there the
 host is the emulator's own.  Headers are never compared: they carry credentials, SDK versions and
-retry counters, none of which say which answer the caller wants.
+retry counters, none of which say which answer the caller wants.  For the same reason the query
+leaves out credential parameters (Gemini's ``?key=`` among them; see
+:data:`~streamreel.cassettes.scrubbing.DEFAULT_SECRET_QUERY_PARAMS`): a client that puts its
+key in the URL matches a recording made with the key in a header, or with the parameter
+stripped by another recorder.
 
 Bodies are compared as JSON when both sides parse, with a few keys dropped first: values that
 change from run to run, or from user to user, without changing what the provider sends back.
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
+from streamreel.cassettes.scrubbing import DEFAULT_SECRET_QUERY_PARAMS, credential_name
 from streamreel.core.cassette import Interaction, RecordedRequest
 from streamreel.core.errors import ConfigurationError, NoMatchError
 
@@ -82,7 +87,7 @@ class _Parts:
     query: tuple[tuple[str, str], ...]
 
 
-def _parts(request: RecordedRequest) -> _Parts:
+def _parts(request: RecordedRequest, ignored_params: frozenset[str]) -> _Parts:
     url = urlsplit(request.uri)
     scheme = url.scheme.lower()
     try:
@@ -95,7 +100,13 @@ def _parts(request: RecordedRequest) -> _Parts:
         host=(url.hostname or "").lower(),
         port=port if port is not None else _DEFAULT_PORTS.get(scheme),
         path=url.path or "/",
-        query=tuple(sorted(parse_qsl(url.query, keep_blank_values=True))),
+        query=tuple(
+            sorted(
+                (name, value)
+                for name, value in parse_qsl(url.query, keep_blank_values=True)
+                if credential_name(name) not in ignored_params
+            )
+        ),
     )
 
 
@@ -141,7 +152,9 @@ class Matcher:
 
     on: tuple[str, ...] = MATCH_FIELDS
     ignore_body_keys: tuple[str, ...] = DEFAULT_IGNORED_BODY_KEYS
+    ignore_query_params: tuple[str, ...] = DEFAULT_SECRET_QUERY_PARAMS
     _ignored: frozenset[str] = field(init=False, repr=False, compare=False)
+    _ignored_params: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.on) - set(MATCH_FIELDS))
@@ -151,18 +164,24 @@ class Matcher:
                 f"got {', '.join(unknown)}; do remove the unknown names from `on`"
             )
         object.__setattr__(self, "_ignored", frozenset(self.ignore_body_keys))
+        names = frozenset(credential_name(name) for name in self.ignore_query_params)
+        object.__setattr__(self, "_ignored_params", names)
 
     def ignoring(self, *keys: str) -> Matcher:
         """A matcher that also ignores these body keys (dotted paths for nested ones)."""
         extra = tuple(key for key in keys if key not in self._ignored)
-        return Matcher(on=self.on, ignore_body_keys=self.ignore_body_keys + extra)
+        return Matcher(
+            on=self.on,
+            ignore_body_keys=self.ignore_body_keys + extra,
+            ignore_query_params=self.ignore_query_params,
+        )
 
     def matches(self, live: RecordedRequest, recorded: RecordedRequest) -> bool:
         return not self.differences(live, recorded)
 
     def differences(self, live: RecordedRequest, recorded: RecordedRequest) -> list[Difference]:
         """Every compared field where ``live`` and ``recorded`` disagree, in field order."""
-        a, b = _parts(live), _parts(recorded)
+        a, b = _parts(live, self._ignored_params), _parts(recorded, self._ignored_params)
         found: list[Difference] = []
         for name in MATCH_FIELDS:
             if name not in self.on:

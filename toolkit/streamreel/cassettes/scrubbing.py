@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A :class:`Scrubber` is configuration; :meth:`Scrubber.scrub` is a pure function from recorded
-interactions to scrubbed copies.  Three rules run, in this order, over every part of every
+interactions to scrubbed copies.  These rules run, in this order, over every part of every
 interaction (URI, header values, request body, response body, each response chunk, the error
 text):
 
@@ -12,17 +12,35 @@ text):
    ``REDACTED``; so does the value of every query parameter in
    :data:`DEFAULT_SECRET_QUERY_PARAMS` (Gemini's ``?key=``).  The header stays, so a reader can
    still see that a key was sent.
-2. **Every value removed by rule 1 is then hunted down everywhere else.**  Providers echo keys
-   back ("Incorrect API key provided: sk-...") and servers reflect cookies, so each removed value
-   (and its bare token, without ``Bearer``) becomes a literal to replace in bodies and in other
-   headers, together with its base64 encodings at all three byte alignments, standard and
-   URL-safe, because a secret inside a base64 blob is still a secret.  Values are learned from the
-   whole cassette before anything is replaced, so a key first seen in a later request is still
-   removed from an earlier response.  Values shorter than :data:`MIN_LEARNED_LENGTH` are not
-   learned: replacing ``1`` everywhere would wreck the bodies and protect nothing.
-3. **The user's regular expressions** replace what they match.  A pattern with a group named
+2. **Every value removed by rule 1 or found by rule 3 is then hunted down everywhere else.**
+   Providers echo keys back ("Incorrect API key provided: sk-...") and servers reflect cookies,
+   so each such value (and its bare token, without ``Bearer``) becomes a literal to replace in
+   bodies and in other headers, together with its base64 encodings at all three byte
+   alignments, standard and URL-safe, because a secret inside a base64 blob is still a secret.
+   Values are learned from the whole cassette before anything is replaced, so a key first seen
+   in a later request is still removed from an earlier response.  Values shorter than
+   :data:`MIN_LEARNED_LENGTH` are not learned: replacing ``1`` everywhere would wreck the bodies
+   and protect nothing.
+3. **Credentials in bodies, by name and by shape** (unless ``defaults=False``).  The string value
+   of every JSON key named like a credential (:data:`DEFAULT_SECRET_BODY_KEYS`, compared without
+   case or separators, so ``apiKey``, ``API-KEY`` and ``api_key`` are one name) is replaced at
+   any depth, in request and response bodies alike, in SSE ``data:`` lines and in JSON nested as
+   an escaped string (tool-call arguments); a logprobs entry's ``token`` (a word of the reply,
+   next to its ``logprob``) is not a credential and is kept.  Well-known credential formats
+   (:data:`DEFAULT_SECRET_PATTERNS`: OpenAI and Anthropic keys, Google ``AIza`` keys, AWS access
+   key ids, GitHub tokens, JWTs) are replaced wherever they appear, in URIs and headers too.
+   Values found this way are learned as in rule 2 (a credential-named value only when it is at
+   least :data:`MIN_BODY_SECRET_LENGTH` long, so ``"key": "color"`` is replaced in place but
+   ``color`` is not hunted through the cassette).
+4. **The user's regular expressions** replace what they match.  A pattern with a group named
    ``secret`` replaces only that group, so ``"api_key": "(?P<secret>[^"]+)"`` keeps the JSON
    valid.
+
+Patterns see what the cassette stores.  A JSON request body is stored pretty-printed (see
+:mod:`streamreel.cassettes.storage`) and kept compact in memory, so every pattern runs over the
+pretty text, and the scrubbed text is turned back into the compact bytes the client sent: a
+pattern written against the file (``": "`` after a key) matches, and so does one written
+against the wire.
 
 Bodies are scrubbed after content decoding: the recorder stores identity bytes, so a key inside
 a gzip body is plain text by the time it gets here.  A secret may straddle two chunks, so
@@ -50,12 +68,16 @@ from streamreel.core.cassette import (
 from streamreel.core.errors import ConfigurationError
 
 __all__ = [
+    "DEFAULT_SECRET_BODY_KEYS",
     "DEFAULT_SECRET_HEADERS",
+    "DEFAULT_SECRET_PATTERNS",
     "DEFAULT_SECRET_QUERY_PARAMS",
+    "MIN_BODY_SECRET_LENGTH",
     "MIN_LEARNED_LENGTH",
     "REDACTED",
     "Scrubber",
     "base64_forms",
+    "credential_name",
     "replace_in_chunks",
 ]
 
@@ -70,9 +92,52 @@ DEFAULT_SECRET_HEADERS: Final = (
     "cookie",
     "set-cookie",
 )
-DEFAULT_SECRET_QUERY_PARAMS: Final = ("key",)
 REDACTED: Final = "REDACTED"
 MIN_LEARNED_LENGTH: Final = 6
+MIN_BODY_SECRET_LENGTH: Final = 12
+"""A credential-named body value this long is also hunted through the rest of the cassette."""
+
+DEFAULT_SECRET_BODY_KEYS: Final = (
+    "api_key",
+    "key",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth_token",
+    "api_token",
+    "bearer_token",
+    "session_token",
+    "client_secret",
+    "secret",
+    "secret_key",
+    "secret_access_key",
+    "aws_secret_access_key",
+    "private_key",
+    "password",
+    "passwd",
+    "authorization",
+    "x_api_key",
+)
+"""JSON keys whose string values are credentials, compared without case or separators."""
+
+DEFAULT_SECRET_QUERY_PARAMS: Final = DEFAULT_SECRET_BODY_KEYS
+"""Query parameters whose values are credentials (Gemini's ``?key=``, OAuth's
+``client_secret``...), compared like body keys: ``apiKey``, ``api-key`` and ``api_key`` are one."""
+
+DEFAULT_SECRET_PATTERNS: Final[dict[str, bytes]] = {
+    # sk-..., sk-proj-..., sk-svcacct-..., and Anthropic's sk-ant-api03-...
+    "OpenAI or Anthropic API key": rb"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}",
+    "Google API key": rb"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])",
+    "AWS access key id": rb"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])",
+    "GitHub token": (
+        rb"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"
+    ),
+    "JSON Web Token": (
+        rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+    ),
+}
+"""Well-known credential formats, replaced wherever they appear (names are for the docs)."""
 
 _AUTH_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_-]*\s+(\S+)\s*$")
 
@@ -151,6 +216,39 @@ def _map_position(position: int, spans: Sequence[tuple[int, int]], width: int) -
     return position + shift
 
 
+def credential_name(name: str) -> str:
+    """A credential name without case or separators, the form names are compared in."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _key_names(names: Iterable[str]) -> bytes:
+    """An alternation matching each name in any case, its words joined by any separator."""
+    alternatives = []
+    for name in sorted(set(names), key=lambda n: (-len(n), n)):
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
+        alternatives.append(rb"[-_. ]?".join(re.escape(w.encode()) for w in words))
+    return b"|".join(alternatives)
+
+
+def _body_key_patterns(names: Iterable[str]) -> tuple[re.Pattern[bytes], ...]:
+    """The string value of a credential-named key, as plain JSON and as JSON escaped inside a
+    JSON string; a logprobs entry (``"token"`` followed by its ``"logprob"``) is left alone."""
+    keys = _key_names(names)
+    plain = (
+        rb'"(?:' + keys + rb')"\s*:\s*"(?P<secret>(?:[^"\\\r\n]|\\.)+)"'
+        rb'(?!\s*,\s*"logprob")'
+    )
+    escaped = (
+        rb'\\"(?:' + keys + rb')\\"\s*:\s*\\"(?P<secret>(?:[^"\\\r\n]|\\[^"])+)\\"'
+        rb'(?!\s*,\s*\\"logprob)'
+    )
+    return re.compile(plain, re.IGNORECASE), re.compile(escaped, re.IGNORECASE)
+
+
+_DEFAULT_BODY_KEY_PATTERNS: Final = _body_key_patterns(DEFAULT_SECRET_BODY_KEYS)
+_DEFAULT_FORMAT_PATTERN: Final = re.compile(b"|".join(DEFAULT_SECRET_PATTERNS.values()))
+
+
 def _literal_pattern(literals: Iterable[bytes]) -> re.Pattern[bytes] | None:
     ordered = sorted(set(literals), key=lambda item: (-len(item), item))
     if not ordered:
@@ -163,9 +261,10 @@ def _literal_pattern(literals: Iterable[bytes]) -> re.Pattern[bytes] | None:
 class Scrubber:
     """What to remove from recordings; the defaults apply unless ``defaults=False``.
 
-    ``headers`` and ``query_params`` are names added to the defaults (case-insensitive);
-    ``patterns`` are regular expressions (text or compiled, str or bytes) applied to URIs, header
-    values and bodies.
+    ``headers``, ``query_params`` and ``body_keys`` are names added to the defaults
+    (case-insensitive; body keys also separator-insensitive); ``patterns`` are regular
+    expressions (text or compiled, str or bytes) applied to URIs, header values and bodies as
+    the cassette stores them.
     """
 
     headers: Sequence[str] = ()
@@ -173,9 +272,12 @@ class Scrubber:
     patterns: Sequence[str | bytes | re.Pattern[str] | re.Pattern[bytes]] = ()
     replacement: str = REDACTED
     defaults: bool = True
+    body_keys: Sequence[str] = ()
     _header_names: frozenset[str] = field(init=False, repr=False, compare=False)
     _param_names: frozenset[str] = field(init=False, repr=False, compare=False)
     _compiled: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
+    _key_rules: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
+    _shape_rules: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         base_headers = DEFAULT_SECRET_HEADERS if self.defaults else ()
@@ -184,9 +286,19 @@ class Scrubber:
             self, "_header_names", frozenset(n.lower() for n in (*base_headers, *self.headers))
         )
         object.__setattr__(
-            self, "_param_names", frozenset(n.lower() for n in (*base_params, *self.query_params))
+            self,
+            "_param_names",
+            frozenset(credential_name(n) for n in (*base_params, *self.query_params)),
         )
         object.__setattr__(self, "_compiled", tuple(_compile(p) for p in self.patterns))
+        names = [*(DEFAULT_SECRET_BODY_KEYS if self.defaults else ()), *self.body_keys]
+        if self.defaults and not self.body_keys:
+            key_rules = _DEFAULT_BODY_KEY_PATTERNS
+        else:
+            key_rules = _body_key_patterns(names) if names else ()
+        object.__setattr__(self, "_key_rules", key_rules)
+        shape_rules = (_DEFAULT_FORMAT_PATTERN,) if self.defaults else ()
+        object.__setattr__(self, "_shape_rules", shape_rules)
 
     @property
     def secret_headers(self) -> frozenset[str]:
@@ -202,6 +314,7 @@ class Scrubber:
         headers: Sequence[str] = (),
         query_params: Sequence[str] = (),
         patterns: Sequence[str | bytes | re.Pattern[str] | re.Pattern[bytes]] = (),
+        body_keys: Sequence[str] = (),
     ) -> Scrubber:
         """A scrubber with these names and patterns added to this one's."""
         return Scrubber(
@@ -210,6 +323,7 @@ class Scrubber:
             patterns=(*self.patterns, *patterns),
             replacement=self.replacement,
             defaults=self.defaults,
+            body_keys=(*self.body_keys, *body_keys),
         )
 
     # -- learning ----------------------------------------------------------------------------
@@ -219,15 +333,37 @@ class Scrubber:
         found: set[bytes] = set()
         for interaction in interactions:
             found |= self.learn_request(interaction.request)
-            found |= self._learn_headers(interaction.response.headers)
+            response = interaction.response
+            found |= self._learn_headers(response.headers)
+            found |= self._learn_shapes(
+                [response.body, (response.error or "").encode("utf-8", "surrogateescape")]
+                + [value.encode("utf-8", "surrogateescape") for value in _values(response)]
+            )
         return found
 
     def learn_request(self, request: RecordedRequest) -> set[bytes]:
         found = self._learn_headers(request.headers)
         for name, value in _query_pairs(request.uri):
-            if unquote(name).lower() in self._param_names:
+            if credential_name(unquote(name)) in self._param_names:
                 found.update(_keep(v) for v in (value, unquote(value)))
-        return {item for item in found if item}
+        texts = [request.uri, *(v for vs in request.headers.values() for v in vs)]
+        found |= self._learn_shapes(
+            [request.body, *(t.encode("utf-8", "surrogateescape") for t in texts)]
+        )
+        return {item for item in found if item and item != self.replacement.encode()}
+
+    def _learn_shapes(self, parts: Iterable[bytes]) -> set[bytes]:
+        """Credentials found by rule 3, to be hunted (with their base64 forms) everywhere."""
+        found: set[bytes] = set()
+        for data in parts:
+            for pattern in self._shape_rules:
+                found.update(match.group() for match in pattern.finditer(data))
+            for pattern in self._key_rules:
+                for match in pattern.finditer(data):
+                    value = match.group("secret")
+                    if len(value) >= MIN_BODY_SECRET_LENGTH:
+                        found.add(value)
+        return found
 
     def _learn_headers(self, headers: dict[str, list[str]]) -> set[bytes]:
         found: set[bytes] = set()
@@ -277,7 +413,8 @@ class Scrubber:
                 literals.add(secret)
                 literals |= base64_forms(secret)
         learned = _literal_pattern(literals)
-        return [learned, *self._compiled] if learned is not None else list(self._compiled)
+        rules = [*self._key_rules, *self._shape_rules, *self._compiled]
+        return [learned, *rules] if learned is not None else rules
 
     def _request(
         self, request: RecordedRequest, patterns: Sequence[re.Pattern[bytes]]
@@ -286,8 +423,28 @@ class Scrubber:
             request,
             uri=self._text(self._uri(request.uri), patterns),
             headers=self._headers(request.headers, patterns),
-            body=self._bytes(request.body, patterns),
+            body=self._request_body(request, patterns),
         )
+
+    def _request_body(
+        self, request: RecordedRequest, patterns: Sequence[re.Pattern[bytes]]
+    ) -> bytes:
+        """The body scrubbed as the cassette stores it: a JSON body pretty-printed, then turned
+        back into the bytes the client sent; patterns written against the wire still apply."""
+        from streamreel.cassettes.storage import stored_json_body, wire_json_body
+
+        stored = stored_json_body(request)
+        if stored is None:
+            return self._bytes(request.body, patterns)
+        text, style = stored
+        pretty = text.encode("utf-8")
+        scrubbed = self._bytes(pretty, patterns)
+        if scrubbed == pretty:
+            return self._bytes(request.body, patterns)
+        # A pattern that broke the JSON leaves the scrubbed pretty text as the body: a secret
+        # kept byte-exact would be worse than a body that no longer matches the wire.
+        rebuilt = wire_json_body(scrubbed, style)
+        return self._bytes(rebuilt if rebuilt is not None else scrubbed, patterns)
 
     def _response(
         self, response: RecordedResponse, patterns: Sequence[re.Pattern[bytes]]
@@ -334,7 +491,7 @@ class Scrubber:
         pairs = []
         for piece in parts.query.split("&"):
             name, sep, _ = piece.partition("=")
-            if sep and unquote(name).lower() in self._param_names:
+            if sep and credential_name(unquote(name)) in self._param_names:
                 pairs.append(f"{name}={self.replacement}")
             else:
                 pairs.append(piece)
@@ -349,6 +506,10 @@ class Scrubber:
         data = text.encode("utf-8", "surrogateescape")
         scrubbed = self._bytes(data, patterns)
         return text if scrubbed == data else scrubbed.decode("utf-8", "surrogateescape")
+
+
+def _values(response: RecordedResponse) -> list[str]:
+    return [value for values in response.headers.values() for value in values]
 
 
 def _keep(value: str) -> bytes:

@@ -3,12 +3,14 @@
 Theory of operation
 -------------------
 
-streamreel writes one format and reads many. The format it writes is a vcrpy ``version: 1``
-YAML cassette that vcrpy loads and replays unchanged; everything streamreel adds sits in the two
-places vcrpy keeps when it loads and re-saves a cassette: extra keys inside a recorded
-*response*, and the cassette-level ``metadata`` mapping. vcrpy builds its request objects with
-``Request(**request)``, so a request cannot carry one extra key; that is why per-interaction
-data (including the note about the request body) lives under ``response.streamreel``.
+streamreel writes one document and reads many. The document it writes is a vcrpy ``version: 1``
+cassette that vcrpy loads and replays unchanged, as YAML, or as JSON for a ``.json`` path
+(:func:`cassette_format`; a ``.har`` path is refused rather than given YAML); everything
+streamreel adds sits in the two places vcrpy keeps when it loads and re-saves a cassette:
+extra keys inside a recorded *response*, and the cassette-level ``metadata`` mapping. vcrpy
+builds its request objects with ``Request(**request)``, so a request cannot carry one extra key;
+that is why per-interaction data (including the note about the request body) lives under
+``response.streamreel``.
 
 A cassette looks like this::
 
@@ -106,15 +108,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import gc
-import gzip
-import importlib
 import json
 import math
 import os
 import re
 import secrets
 import stat
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -124,6 +123,7 @@ import yaml
 
 from streamreel._version import __version__
 from streamreel.cassettes.har import read_har
+from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
 from streamreel.core.cassette import (
     FORMAT_VERSION,
@@ -135,7 +135,14 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError, CassetteVersionError, describe_value
+from streamreel.core.encoding import codings as content_codings
+from streamreel.core.encoding import decode_layer
+from streamreel.core.errors import (
+    CassetteError,
+    CassetteVersionError,
+    StreamDecodeError,
+    describe_value,
+)
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -145,6 +152,8 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 __all__ = [
     "GRPC_METHOD",
     "MIGRATIONS",
+    "cassette_format",
+    "check_writable",
     "dump_cassette",
     "import_cassette",
     "load_cassette",
@@ -152,6 +161,8 @@ __all__ = [
     "migrate",
     "normalize_encodings",
     "save_cassette",
+    "stored_json_body",
+    "wire_json_body",
 ]
 
 """The request method of an interaction that was a gRPC call, not an HTTP request."""
@@ -164,6 +175,11 @@ MIGRATIONS: dict[int, Migration] = {}
 Format 1 is the first, so the table is empty. When format 2 arrives, ``MIGRATIONS[1]`` rewrites
 the raw YAML document (before any interpretation) and the reader runs it on every older file.
 """
+
+_REFUSED_SUFFIXES: dict[str, str] = {
+    ".har": "streamreel reads HAR logs but does not write them",
+    ".jsonl": "a chunk file, not a cassette",
+}
 
 _REMEDY_FIX = "fix the file by hand or record the cassette again"
 _REMEDY_BUG = "please report this as a streamreel bug and attach the cassette"
@@ -283,6 +299,8 @@ def _parse_yaml(text: str) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise _error("parse cassette YAML", "well-formed YAML", str(exc)) from exc
+    except RecursionError:
+        raise depth_error() from None
 
 
 def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
@@ -310,6 +328,8 @@ def _yaml_fault(exc: yaml.MarkedYAMLError) -> tuple[str, str, str]:
 def _parse_json(text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        raise depth_error() from None
     except json.JSONDecodeError as exc:
         raise _error(
             "parse cassette JSON",
@@ -374,20 +394,99 @@ def dump_cassette(cassette: Cassette) -> str:
 
 
 def save_cassette(cassette: Cassette, path: str | os.PathLike[str]) -> None:
-    """Write the cassette atomically; on any failure the previous file is left as it was.
+    """Write the cassette atomically, in the format its suffix names (see
+    :func:`cassette_format`); on any failure the previous file is left as it was.
 
     Missing parent folders are created, and an existing file's permissions are kept.
     """
     target = Path(path)
-    _atomic_write(target, _emit_cassette(cassette))
+    if cassette_format(target) == "json":
+        _atomic_write(target, _emit_json(cassette))
+    else:
+        _atomic_write(target, _emit_cassette(cassette))
     cassette.path = target
 
 
-def import_cassette(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Cassette:
-    """Read a foreign cassette (HAR, nock, vcrpy...) and write it in streamreel's format."""
-    cassette = load_cassette(src)
-    save_cassette(cassette, dest)
+def cassette_format(path: str | os.PathLike[str]) -> str:
+    """The format a cassette written to ``path`` takes: ``"json"`` for ``.json``, else ``"yaml"``.
+
+    A ``.json`` file holds the same vcrpy document as the YAML form, as JSON (what vcrpy's JSON
+    serializer writes and :func:`load_cassette` reads back). A ``.har`` path is refused: HAR
+    keeps neither chunk boundaries nor cut streams, so streamreel does not write it, and writing
+    YAML under that name would make a file that no HAR reader (and not streamreel) can read,
+    over what may be the user's own HAR log.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in _REFUSED_SUFFIXES:
+        raise CassetteError(
+            f"cannot write cassette: expected a .yaml, .yml or .json path, got a {suffix} path "
+            f"({_REFUSED_SUFFIXES[suffix]}); do write to a .yaml or .json file instead",
+            path=Path(path),
+        )
+    return "json" if suffix == ".json" else "yaml"
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise unless a cassette can be written at ``path``, without writing it.
+
+    Run before a recording calls a provider, so that an unwritable path is reported before the
+    (paid) session rather than after it. The check is real: a probe file is created and removed
+    in the nearest existing folder, which is what the atomic write will need.
+    """
+    target = Path(path)
+    cassette_format(target)
+    if target.is_dir():
+        raise CassetteError(
+            "cannot write cassette: expected a file path, got a folder; "
+            "do name a file inside it, such as session.yaml",
+            path=target,
+        )
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    probe = folder / f".{target.name}.{secrets.token_hex(6)}.probe"
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "a file is in the way of the folder", str(folder))
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+
+
+def import_cassette(
+    src: str | os.PathLike[str], dest: str | os.PathLike[str], *, overwrite: bool = False
+) -> Cassette:
+    """Read a foreign cassette (HAR, nock, vcrpy...) and write it in streamreel's format.
+
+    ``dest`` must not exist unless ``overwrite``, and is never ``src`` itself (under any
+    spelling: a relative path, a symlink, a hard link), which the import would destroy.
+    """
+    source, target = Path(src), Path(dest)
+    if target.exists() or target.is_symlink():
+        if _same_file(source, target):
+            raise CassetteError(
+                f"cannot import {source}: expected an output other than the input, got the same "
+                "file; do choose another output path",
+                path=target,
+            )
+        if not overwrite:
+            raise CassetteError(
+                "cannot import: expected an output path that does not exist yet, got an existing "
+                "file; do choose another path, or pass overwrite=True (--force) to replace it",
+                path=target,
+            )
+    cassette_format(target)
+    cassette = load_cassette(source)
+    save_cassette(cassette, target)
     return cassette
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,12 +505,14 @@ def _read_document(text: str, path: Path | None) -> Cassette:
         raise _error(
             "read cassette",
             "a YAML or JSON cassette",
-            "an empty file",
-            "delete it and record the cassette again",
+            "an empty file" if not text else "an empty file (only blank space)",
+            "check that the path names a cassette; streamreel never writes an empty one",
         )
     if _looks_like_json(text, path):
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise depth_error() from None
         except json.JSONDecodeError:
             named_json = path is not None and path.suffix.lower() in {".json", ".har"}
             # JSON is valid YAML flow syntax only mostly; a .yaml starting with "{" gets a second
@@ -419,6 +520,7 @@ def _read_document(text: str, path: Path | None) -> Cassette:
             document = _parse_json(text) if named_json else _parse_yaml(text)
     else:
         document = _parse_yaml(text)
+    check_document(document, text_length=len(text))
     return _read_parsed(document)
 
 
@@ -737,6 +839,8 @@ def _body_bytes(value: Any, where: str) -> bytes:
     if value is None:
         return b""
     if isinstance(value, dict):
+        if "base64" in value and "string" not in value:
+            return _base64_body(value["base64"], f"{where}.base64")
         if "string" not in value:
             raise _error(f"read {where}", "a mapping with 'string'", describe_value(value))
         return _body_bytes(value["string"], f"{where}.string")
@@ -754,6 +858,21 @@ def _body_bytes(value: Any, where: str) -> bytes:
     if isinstance(value, list) and all(isinstance(piece, bytes | str) for piece in value):
         return b"".join(_body_bytes(piece, where) for piece in value)
     raise _error(f"read {where}", "a string, !!binary or {string: ...}", describe_value(value))
+
+
+def _base64_body(value: Any, where: str) -> bytes:
+    """A binary body of a JSON cassette, which JSON can only hold as base64 text."""
+    if not isinstance(value, str):
+        raise _error(f"read {where}", "base64 text", describe_value(value))
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise _error(
+            f"decode {where}",
+            "base64 text",
+            f"invalid base64 ({exc})",
+            "the binary body is damaged; restore the file or record the cassette again",
+        ) from exc
 
 
 def _json_default(value: Any) -> Any:
@@ -818,87 +937,13 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
 # --------------------------------------------------------------------------------------------
 
 
-def _brotli_decompress(data: bytes) -> bytes | None:
-    """Brotli is optional; None when no brotli module is installed."""
-    for name in ("brotli", "brotlicffi"):
-        try:
-            module: Any = importlib.import_module(name)
-        except ImportError:
-            continue
-        result: bytes = module.decompress(data)
-        return result
-    return None
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _decode_layer(coding: str, body: bytes) -> bytes:
-    """Undo one content coding, or return the body as it is when it was never encoded.
-
-    Recorders often decode the body but keep the header; the magic bytes (gzip), a failed
-    decompression of text (deflate, brotli) tell such a body apart from a real encoded one.
-    """
-    if coding in ("", "identity"):
-        return body
-    if coding in ("gzip", "x-gzip"):
-        if body[:2] != b"\x1f\x8b":
-            return body
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _error(
-                "decompress gzip body",
-                "a complete gzip stream",
-                f"corrupt data ({exc})",
-                "the recording is damaged; record it again",
-            ) from exc
-    if coding == "deflate":
-        for window in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
-            try:
-                return zlib.decompress(body, window)
-            except zlib.error:
-                continue
-        if _is_text(body):
-            return body
-        raise _error("decompress deflate body", "zlib or raw deflate data", "corrupt data")
-    if coding == "br":
-        try:
-            decoded = _brotli_decompress(body)
-        except Exception as exc:  # the brotli modules raise their own error types
-            if _is_text(body):
-                return body
-            raise _error("decompress brotli body", "brotli data", f"corrupt data ({exc})") from exc
-        if decoded is not None:
-            return decoded
-        if _is_text(body):
-            return body
-        raise _error(
-            "decompress brotli body",
-            "an installed brotli module",
-            "none",
-            "pip install brotli, then load the cassette again",
-        )
-    if coding == "zstd":
-        if body[:4] != b"\x28\xb5\x2f\xfd":
-            return body
-        raise _error(
-            "decompress zstd body",
-            "gzip, deflate or brotli",
-            "zstd, which this Python cannot decode",
-            "record again with 'Accept-Encoding: gzip'",
-        )
-    raise _error(
-        "decode body",
-        "a Content-Encoding of gzip, deflate, br, zstd or identity",
-        repr(coding),
-        "record again with 'Accept-Encoding: gzip'",
-    )
+    """Undo one content coding (:func:`streamreel.core.encoding.decode_layer`, the decoder the
+    recorder uses too), as a cassette error."""
+    try:
+        return decode_layer(coding, body)
+    except StreamDecodeError as exc:
+        raise CassetteError(exc.reason) from exc
 
 
 def _identity(
@@ -908,12 +953,7 @@ def _identity(
     name = next((key for key in headers if key.lower() == "content-encoding"), None)
     if name is None:
         return headers, body, False
-    codings = [
-        coding.strip().lower()
-        for value in headers[name]
-        for coding in value.split(",")
-        if coding.strip()
-    ]
+    codings = [coding for value in headers[name] for coding in content_codings(value)]
     decoded = body
     # Codings are listed in the order they were applied, so they come off in reverse.
     for coding in reversed(codings):
@@ -964,7 +1004,7 @@ def _serialize_json(value: Any, style: str) -> bytes:
 def _rebuild_json(body: bytes, style: str) -> bytes:
     try:
         value = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _error(
             "rebuild the JSON request body",
             "valid JSON (request_json is set)",
@@ -974,8 +1014,29 @@ def _rebuild_json(body: bytes, style: str) -> bytes:
     return _serialize_json(value, style)
 
 
+def stored_json_body(request: RecordedRequest) -> tuple[str, str] | None:
+    """The pretty text a JSON request body is stored as, and the name of its wire style; None
+    when the body is stored verbatim. The scrubber runs patterns over what is stored."""
+    return _pretty_request(request)
+
+
+def wire_json_body(text: bytes, style: str) -> bytes | None:
+    """The wire bytes of a stored (pretty) JSON body in ``style``; None if it is not JSON."""
+    try:
+        return _rebuild_json(text, style)
+    except CassetteError:
+        return None
+
+
 def _pretty_request(request: RecordedRequest) -> tuple[str, str] | None:
     """The pretty text and style name for a JSON body whose exact bytes can be rebuilt."""
+    try:
+        return _prettify(request)
+    except RecursionError:
+        return None  # nested deeper than the encoder goes: stored verbatim instead
+
+
+def _prettify(request: RecordedRequest) -> tuple[str, str] | None:
     content_type = (request.header("content-type") or "").lower()
     if "application/json" not in content_type or request.body[:1] not in (b"{", b"["):
         return None
@@ -1252,6 +1313,98 @@ def _emit_chunks(response: RecordedResponse) -> Iterator[str]:
             f"{total} bytes of chunks for a {len(response.body)}-byte body",
             "set response.body to the chunks joined, or chunks to None",
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing JSON
+# --------------------------------------------------------------------------------------------
+
+
+def _json_body(data: bytes, where: str) -> str | dict[str, str]:
+    """A body as JSON: its text, or ``{"base64": ...}`` for bytes that are not UTF-8 (vcrpy's
+    JSON serializer refuses those outright; streamreel keeps them and reads them back)."""
+    if not isinstance(data, bytes):
+        raise _error(f"write {where}", "bytes", describe_value(data), _REMEDY_BUG)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def _json_headers(headers: dict[str, list[str]], where: str) -> dict[str, list[str]]:
+    if not isinstance(headers, dict):
+        raise _error(
+            f"write {where}", "a mapping of name: [values]", describe_value(headers), _REMEDY_BUG
+        )
+    out: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        if not isinstance(name, str) or not isinstance(values, list):
+            raise _error(
+                f"write {where}", "str: list[str] items", describe_value(name), _REMEDY_BUG
+            )
+        if values:
+            out[name] = [_text_field(value, f"{where}.{name}") for value in values]
+    return out
+
+
+def _json_interaction(interaction: Interaction) -> dict[str, Any]:
+    request = interaction.request
+    response = interaction.response
+    if isinstance(response.status, bool) or not isinstance(response.status, int):
+        raise _error(
+            "write response.status", "an int", describe_value(response.status), _REMEDY_BUG
+        )
+    extras: dict[str, Any] = {}
+    recorded_at = _time_text(interaction.recorded_at, "interaction.recorded_at")
+    if recorded_at is not None:
+        extras["recorded_at"] = recorded_at
+    if response.chunks is not None:
+        # The YAML writer's checks (sizes adding up to the body, finite offsets) apply as well.
+        "".join(_emit_chunks(response))
+        extras["chunks"] = [
+            {"offset_ms": chunk.offset_ms, "size": len(chunk.data)} for chunk in response.chunks
+        ]
+    if response.error is not None:
+        extras["error"] = _text_field(response.error, "response.error")
+    document: dict[str, Any] = {
+        "request": {
+            "method": _text_field(request.method, "request.method"),
+            "uri": _text_field(request.uri, "request.uri"),
+            "headers": _json_headers(request.headers, "request.headers"),
+            "body": _json_body(request.body, "request.body"),
+        },
+        "response": {
+            "status": {
+                "code": response.status,
+                "message": _text_field(response.reason or "", "response.reason"),
+            },
+            "headers": _json_headers(response.headers, "response.headers"),
+            "body": {"string": _json_body(response.body, "response.body")},
+        },
+    }
+    if extras:
+        document["response"]["streamreel"] = extras
+    return document
+
+
+def _emit_json(cassette: Cassette) -> Iterator[str]:
+    """The cassette as the vcrpy document in JSON: the same keys as the YAML form."""
+    info = cassette.info
+    block: dict[str, Any] = {"format": FORMAT_VERSION, "tool_version": _tool_version()}
+    recorded_at = _time_text(info.recorded_at, "info.recorded_at")
+    if recorded_at is not None:
+        block["recorded_at"] = recorded_at
+    if info.recorded_against is not None:
+        block["recorded_against"] = info.recorded_against
+    interactions: list[dict[str, Any]] = []
+    for index, interaction in enumerate(cassette.interactions):
+        try:
+            interactions.append(_json_interaction(interaction))
+        except CassetteError as exc:
+            exc.located(interaction=index)
+            raise
+    document = {"version": 1, "metadata": {"streamreel": block}, "interactions": interactions}
+    yield json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
 
 
 # --------------------------------------------------------------------------------------------

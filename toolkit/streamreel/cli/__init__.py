@@ -8,6 +8,7 @@ it lists are kept here (``tests/test_cli.py`` checks them against each command's
 from __future__ import annotations
 
 import importlib
+import os
 from typing import NamedTuple
 
 import click
@@ -100,12 +101,17 @@ class _LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="streamreel")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Record, replay and snapshot-test LLM provider streams.
 
     Streams are replayed through a Letta-compatible streaming interface that turns provider
     chunks into agent messages: reasoning, tool calls, assistant text and tool returns.
+    Set NO_COLOR to any value to turn colour off.
     """
+    if os.environ.get("NO_COLOR"):
+        # Every command's context inherits this, and click strips styles from all it echoes.
+        ctx.color = False
 
 
 __all__ = ["main"]

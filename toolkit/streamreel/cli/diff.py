@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from streamreel.cassettes.discovery import expand
+from streamreel.cli.exits import Exit
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.parser import InterfaceSettings
@@ -23,18 +25,13 @@ from streamreel.testing.diff import (
     render_text,
 )
 
-CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
-
 
 def expand_cassettes(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders as the cassette files in them, sorted (not recursive)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in CASSETTE_SUFFIXES))
-        else:
-            found.append(path)
-    return found
+    """Files as given; folders as the cassettes and chunk files beneath them.
+
+    The rule is :func:`streamreel.cassettes.discovery.expand`'s, the same everywhere.
+    """
+    return expand(paths)
 
 
 def factory_option(value: str | None) -> ParserFactory | None:
@@ -146,9 +143,16 @@ def diff_command(
 
     Each side is a parser and its settings: the interface options set both sides, and
     --left-settings / --right-settings change one side's knobs (e.g.
-    --right-settings use_assistant_message=false). A CASSETTES folder means the cassette files
-    in it. Messages are compared merged, with ids, otids, dates and tool-call ids as
-    placeholders. Exits with status 1 when any cassette differs.
+    --right-settings use_assistant_message=false). CASSETTES are cassettes or chunk files
+    (.jsonl); a folder means those beneath it (hidden folders and __snapshots__ skipped).
+    Messages are compared merged, with ids, otids, dates and tool-call ids as placeholders.
+
+    \b
+    Exit status (the highest that applies):
+      0  every cassette replays the same on both sides
+      1  a cassette differs
+      2  usage error
+      3  a cassette could not be read (reported, and not counted as differing)
     """
     left_knobs, right_knobs = knobs_option(left_pairs), knobs_option(right_pairs)
     if against is None and parser is None and left_knobs == right_knobs:
@@ -174,5 +178,7 @@ def diff_command(
             render_html(diffs, left=left.label, right=right.label), encoding="utf-8"
         )
         click.echo(f"HTML report written to {html_file}", err=True)
+    if any(d.error is not None for d in diffs):
+        raise SystemExit(int(Exit.UNREADABLE))
     if any(d.differs for d in diffs):
-        raise SystemExit(1)
+        raise SystemExit(int(Exit.FAILED))

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from streamreel.cli.diff import expand_cassettes, factory_option
+from streamreel.cli.exits import Exit
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.testing.fuzz import fuzz_cassette
 
@@ -49,7 +50,15 @@ def fuzz_command(
     Bodies are re-cut into new reads (inside UTF-8 characters, SSE lines, JSON escapes) and
     runs of text into new chunks (inside escapes, keys and literals). A cassette whose merged
     messages change is reported with the smallest split found that still changes them and the
-    seed to reproduce it. Exits with status 1 when any cassette fails.
+    seed to reproduce it. CASSETTES are cassettes or chunk files (.jsonl); a folder means
+    those beneath it (hidden folders and __snapshots__ skipped).
+
+    \b
+    Exit status (the highest that applies):
+      0  every cassette gives the same merged messages however it is split
+      1  a split changed a cassette's merged messages
+      2  usage error
+      3  a cassette could not be read (reported, and not counted as failing)
     """
     chosen_seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
     parser = factory_option(against)
@@ -57,6 +66,7 @@ def fuzz_command(
     expect = knobs["expect_reasoning_content"]
     click.echo(f"seed {chosen_seed}, {examples} splits per cassette", err=True)
     failed: list[Path] = []
+    unreadable = 0
     for path in expand_cassettes(cassettes):
         report = fuzz_cassette(
             path,
@@ -67,11 +77,14 @@ def fuzz_command(
             expect_reasoning_content=expect,
         )
         lines = report.describe()
-        click.secho(lines[0], fg="red" if report.failed else None, bold=report.failed)
+        bad = report.failed or report.error is not None
+        click.secho(lines[0], fg="red" if bad else None, bold=bad)
         for line in lines[1:]:
             click.echo(line)
         if report.failed:
             failed.append(path)
+        if report.error is not None:
+            unreadable += 1
     if failed:
         again = " ".join(str(p) for p in failed)
         extra = f" --against {against}" if against else ""
@@ -80,4 +93,8 @@ def fuzz_command(
             f"--seed {chosen_seed} --examples {examples}{extra}",
             fg="red",
         )
-        raise SystemExit(1)
+    if unreadable:
+        click.secho(f"{unreadable} cassette(s) could not be read", fg="red", err=True)
+        raise SystemExit(int(Exit.UNREADABLE))
+    if failed:
+        raise SystemExit(int(Exit.FAILED))

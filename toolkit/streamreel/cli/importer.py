@@ -17,12 +17,22 @@ from streamreel.core.errors import StreamreelError
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The cassette to write (YAML).",
+    help="The cassette to write: YAML, or JSON for a .json path; it must not exist yet.",
 )
-def import_command(source: Path, output: Path) -> None:
-    """Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace OUTPUT if it exists (never SOURCE itself, under any spelling).",
+)
+def import_command(source: Path, output: Path, force: bool) -> None:
+    """Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.
+
+    An existing OUTPUT is refused unless --force is given, and OUTPUT may never be SOURCE
+    itself, even spelled another way (a relative path, a symlink), since that would destroy the
+    recording being imported.
+    """
     try:
-        cassette = import_cassette(source, output)
+        cassette = import_cassette(source, output, overwrite=force)
     except StreamreelError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {output} ({len(cassette.interactions)} interactions)")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from streamreel.cassettes.storage import load_cassette
+from streamreel.cli.exits import Unreadable
 from streamreel.core.errors import StreamreelError
 from streamreel.core.results import InteractionResult
 from streamreel.playback.replay import replay
@@ -34,12 +35,15 @@ def _line(result: InteractionResult) -> str:
 @click.command("inspect")
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def inspect_command(cassette: Path) -> None:
-    """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing."""
+    """Show CASSETTE's interactions: provider, API, status, stream features, chunks and timing.
+
+    Exits with status 3 when CASSETTE cannot be read.
+    """
     try:
         loaded = load_cassette(cassette)
         result = replay(loaded)
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Unreadable(str(exc)) from None
     info = loaded.info
     click.secho(f"{cassette}: {len(result.interactions)} interactions", bold=True)
     click.echo(

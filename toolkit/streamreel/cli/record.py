@@ -51,7 +51,10 @@ def record_command(
     Each chunk is shown as the streaming interface turns it into agent messages (reasoning, tool
     calls, assistant text) the moment it arrives; the whole messages follow when the session
     ends. Secrets (keys, authorization headers, cookies, organisation ids) are scrubbed from the
-    cassette, which is written atomically when the session ends.
+    cassette, which is written atomically when the session ends. The output path is checked as
+    writable before the provider is called. When the provider fails (an HTTP error, a stream cut,
+    an error event), the failed session is still saved, its error is printed on one line, and
+    the exit status is 1.
     """
     live = LiveView(
         lambda text: click.echo(text, nl=False), InterfaceSettings(use_assistant_message=True)
@@ -68,6 +71,8 @@ def record_command(
             on_chunk=live,
         )
     except StreamreelError as exc:
+        # End the streamed line first, so the error is not glued onto the model's text.
+        live.close()
         raise click.ClickException(str(exc)) from None
     live.close()
     click.secho(f"wrote {output} ({result.interactions} interactions)", bold=True, err=True)

@@ -57,7 +57,7 @@ def _text(message: AgentMessage) -> str:
             p for p in (call.name, f"({call.tool_call_id})" if call.tool_call_id else None) if p
         )
         arguments = call.arguments or ""
-        with contextlib.suppress(ValueError):  # not JSON: show the text as it came
+        with contextlib.suppress(ValueError, RecursionError):  # not JSON: show it as it came
             arguments = json.dumps(json.loads(arguments), ensure_ascii=False, indent=2)
         return f"{head}\n{arguments}".strip()
     if isinstance(message, ToolReturnMessage):

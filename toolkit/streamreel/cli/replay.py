@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from streamreel.cassettes.discovery import file_kind, is_cassette, is_chunk_file
+from streamreel.cassettes.storage import load_cassette, loads_cassette
 from streamreel.cli.diff import factory_option
+from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.options import (
     format_option,
     interface_options,
@@ -17,12 +21,20 @@ from streamreel.cli.options import (
     settings_from,
 )
 from streamreel.cli.render import render_jsonl, render_sse, render_table
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import StreamreelError
 from streamreel.core.messages import ErrorMessage
-from streamreel.core.results import ReplayResult
+from streamreel.core.results import ErrorEntry, InteractionResult, ReplayResult
 from streamreel.playback.replay import replay, replay_chunk_file
 
-CHUNK_FILE_SUFFIXES = {".jsonl", ".ndjson", ".txt"}
+STDIN = "-"
+_HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from a cassette
+
+# What each kind of error entry says about the stream, for the note and the exit status.
+_UNSUPPORTED = frozenset({"unsupported"})
+_INCOMPLETE = frozenset({"incomplete", "truncated", "decode"})
+# A provider error replayed, or the parser under test giving up on a stream: an error shown.
+_FAILED = frozenset({"http", "stream", "parser"})
 
 
 def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
@@ -39,9 +51,6 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
             shown = interaction.merged if merge else interaction.messages
             if shown:
                 click.echo(render_table(shown))
-            for error in interaction.errors:
-                if error.kind in ("unsupported", "truncated", "incomplete"):
-                    click.secho(f"   {error.describe()}", fg="yellow")
         click.echo(render_table([], result.usage))
         return
     shown = result.merged if merge else result.messages
@@ -50,8 +59,86 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
         click.echo(line, nl=output_format == "jsonl")
 
 
+def _note(interaction: InteractionResult) -> ErrorEntry | None:
+    """The entry that makes this interaction unsupported or incomplete, if one does."""
+    for kinds in (_UNSUPPORTED, _INCOMPLETE):
+        for error in interaction.errors:
+            if error.kind in kinds:
+                return error
+    return None
+
+
+def _status(result: ReplayResult) -> Exit:
+    kinds = {error.kind for error in result.errors}
+    if kinds & _UNSUPPORTED:
+        return Exit.UNSUPPORTED
+    if kinds & _INCOMPLETE:
+        return Exit.INCOMPLETE
+    if kinds & _FAILED or any(isinstance(m, ErrorMessage) for m in result.messages):
+        return Exit.FAILED
+    return Exit.OK
+
+
+def _report(result: ReplayResult, name: str, output_format: str) -> None:
+    """One line on stderr per interaction that is unsupported or incomplete, and per fault."""
+    for interaction in result.interactions:
+        request = f"{interaction.request.method} {interaction.request.url}".strip()
+        note = _note(interaction)
+        if note is not None:
+            label = "unsupported" if note.kind in _UNSUPPORTED else "incomplete"
+            said = note.describe()
+            if not said.startswith(label):
+                said = f"{label}: {said}"
+            click.secho(
+                f"streamreel: {name}: interaction {interaction.index} ({request}): {said}",
+                fg="yellow",
+                err=True,
+            )
+        if output_format == "table":
+            continue  # the table already shows provider errors as error messages
+        for error in interaction.errors:
+            if error.kind in _FAILED:
+                click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
+
+
+def _read_source(source: str) -> tuple[Path, str | None]:
+    """The path that names SOURCE, and its text when it must be read here (stdin, no suffix)."""
+    if source == STDIN:
+        data = sys.stdin.buffer.read()
+        try:
+            return Path("<stdin>"), data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise Unreadable(
+                f"<stdin>: cannot read standard input: expected UTF-8 text, got byte "
+                f"{data[exc.start]:#04x} at offset {exc.start}; pipe a cassette or chunk file"
+            ) from None
+    return Path(source), None
+
+
+def _head(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            return stream.read(_HEAD)
+    except OSError:
+        return None  # load_cassette reports it
+
+
+def _pick(cassette: Cassette, name: str, chosen: tuple[int, ...]) -> None:
+    count = len(cassette.interactions)
+    missing = [index for index in chosen if not 0 <= index < count]
+    if not missing:
+        return
+    have = "none" if not count else "index 0" if count == 1 else f"indexes 0 to {count - 1}"
+    shown = ", ".join(str(index) for index in missing)
+    raise click.BadParameter(
+        f"cannot replay interaction {shown}: expected one of {name}'s {count} interaction"
+        f"{'s' if count != 1 else ''} ({have}), got {shown}; pick one in range",
+        param_hint="'--interaction'",
+    )
+
+
 @click.command("replay")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option(
     "--interaction",
     "-i",
@@ -83,8 +170,15 @@ def _print(result: ReplayResult, output_format: str, merge: bool) -> None:
     metavar="EPOCH_OR_ISO",
     help="The messages' date (otherwise the recording's).",
 )
+@click.option(
+    "--choice",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which choice of a stream with several (a request with n > 1) is the agent's step.",
+)
 def replay_command(
-    source: Path,
+    source: str,
     interactions: tuple[int, ...],
     output_format: str | None,
     merge: bool | None,
@@ -93,31 +187,51 @@ def replay_command(
     api: str | None,
     message_id: str | None,
     message_date: datetime | None,
+    choice: int,
     **knobs: Any,
 ) -> None:
     """Replay SOURCE and print the agent messages its streams produce.
 
-    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR or nock) or a chunk file
+    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR or nock), a chunk file
     (.jsonl: one chat.completion.chunk a line; a 'data: ' prefix, blank lines and [DONE]
-    are fine). Exits with status 1 when a stream held an error.
+    are fine), or - for standard input (either kind, told apart by its first line). An
+    interaction that is unsupported or incomplete gets a one-line note on stderr naming it.
+
+    \b
+    Exit status (the highest that applies):
+      0  every interaction replayed in full
+      1  an error was replayed: the provider's (an HTTP error, an error in the
+         stream) or the parser's own (it raised on a chunk)
+      2  usage error (a bad option, a missing file, no such --interaction)
+      3  SOURCE could not be read (not a cassette or chunk file, or damaged)
+      4  a stream is incomplete: cut before its end, or damaged part-way
+      5  a stream streamreel does not adapt, so nothing of it was replayed
     """
     fmt = resolve_format(output_format)
     parser = factory_option(parser_spec)
     settings = settings_from(knobs)
     expect = knobs["expect_reasoning_content"]
+    path, text = _read_source(source)
+    name = str(path)
+    known = is_cassette(path) or is_chunk_file(path)
+    head = text if text is not None or known else _head(path)
     try:
-        if source.suffix.lower() in CHUNK_FILE_SUFFIXES:
+        if file_kind(path, head) == "chunks":
             result = replay_chunk_file(
-                source,
+                path,
                 settings=settings,
                 parser=parser,
                 expect_reasoning_content=expect,
                 message_id=message_id,
                 message_date=message_date,
+                choice=choice,
+                text=text,
             )
         else:
+            loaded = loads_cassette(text, path=path) if text is not None else load_cassette(path)
+            _pick(loaded, name, interactions)
             result = replay(
-                source,
+                loaded,
                 settings=settings,
                 parser=parser,
                 expect_reasoning_content=expect,
@@ -126,15 +240,13 @@ def replay_command(
                 api=api,
                 message_id=message_id,
                 message_date=message_date,
+                choice=choice,
             )
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
-    if interactions and not result.interactions:
-        raise click.BadParameter(f"the cassette has no interaction {list(interactions)}")
+        raise Unreadable(str(exc)) from None
     _print(result, fmt, fmt == "table" if merge is None else merge)
-    failed = [e for e in result.errors if e.kind in ("decode", "stream", "http")]
-    for error in failed:
-        if fmt != "table" or error.kind == "decode":
-            click.secho(f"streamreel: {error.describe()}", fg="red", err=True)
-    if failed or any(isinstance(m, ErrorMessage) for m in result.messages):
-        raise SystemExit(1)
+    sys.stdout.flush()
+    _report(result, name, fmt)
+    status = _status(result)
+    if status != Exit.OK:
+        raise SystemExit(int(status))

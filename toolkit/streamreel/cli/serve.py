@@ -29,7 +29,7 @@ from streamreel.recording.emulator import serve
 @click.option(
     "--error-after",
     type=click.IntRange(min=0),
-    help="Fault: send an error event in the provider's format after N chunks.",
+    help="Fault: end every stream after N chunks with the recorded API's own error.",
 )
 def serve_command(
     sources: tuple[Path, ...],

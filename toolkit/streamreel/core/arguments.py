@@ -141,10 +141,14 @@ def decode_lenient(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError:
+        raise ValueError("nested deeper than a JSON decoder goes") from None
     try:
         return demjson3.decode(text, strict=False)
     except demjson3.JSONDecodeError as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("nested deeper than a JSON decoder goes") from None
 
 
 class ArgumentsReader:

@@ -77,7 +77,8 @@ class RecordedRequest:
             return None
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: nesting deeper than the decoder goes is not a request to read.
             return None
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Usage",
     "parse_chunk",
     "parse_chunk_line",
+    "select_choice",
 ]
 
 _TOLERANT = ConfigDict(extra="ignore", populate_by_name=True)
@@ -157,3 +158,16 @@ def parse_chunk_line(line: str) -> ChatCompletionChunk | None:
     if not text or text == "[DONE]" or text.startswith(":"):
         return None
     return parse_chunk(text)
+
+
+def select_choice(chunk: ChatCompletionChunk, index: int) -> ChatCompletionChunk:
+    """The chunk as if choice ``index`` were the only one (renumbered 0).
+
+    A request with ``n`` > 1 streams several choices; the parser takes the first as the agent's
+    step. Passing every chunk through this first makes another choice the step instead; a chunk
+    that carries only other choices keeps its usage and loses its choices.
+    """
+    kept = [
+        choice.model_copy(update={"index": 0}) for choice in chunk.choices if choice.index == index
+    ]
+    return chunk.model_copy(update={"choices": kept})

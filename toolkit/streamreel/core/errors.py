@@ -2,7 +2,7 @@
 
 ::
 
-    StreamreelError                 any failure streamreel reports
+    StreamreelError
     ├── ChunkError                  a chunk that is not a chat-completion chunk
     ├── StreamDecodeError           bytes that are not the framing they claim (SSE, NDJSON...)
     ├── CassetteError               a cassette that cannot be read or written
@@ -10,7 +10,8 @@
     │   └── UnsupportedStreamError  a recognised stream that streamreel does not adapt (yet)
     ├── ParserError                 a parser gave up on a stream (replay keeps what came before)
     ├── RecordingError              the recorder cannot proceed
-    │   └── NoMatchError            a request with no recorded interaction to answer it
+    │   ├── NoMatchError            a request with no recorded interaction to answer it
+    │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
     └── ConfigurationError          contradictory or unknown settings
 
 Every error carries *where* it happened as data (``path``, ``interaction``, ``chunk``, ``line``)
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigurationError",
     "NoMatchError",
     "ParserError",
+    "ProviderError",
     "RecordingError",
     "StreamDecodeError",
     "StreamreelError",
@@ -127,6 +129,15 @@ class RecordingError(StreamreelError):
 
 class NoMatchError(RecordingError):
     """A request that no recorded interaction answers; the text lists the nearest candidates."""
+
+
+class ProviderError(RecordingError):
+    """A provider call that failed while it was recorded: an HTTP error, a stream cut, an error
+    event. ``saved`` says whether the cassette at ``path`` was written with the failure in it."""
+
+    def __init__(self, reason: str, *, path: str | Path | None = None, saved: bool = False) -> None:
+        super().__init__(reason, path=path)
+        self.saved = saved
 
 
 class ParserError(StreamreelError):

@@ -43,6 +43,12 @@ Per chunk, in this order:
 ``finish_reason``
     closes every open tool call of the step.
 
+Only one choice is the agent's step: the lowest ``index`` among the choices of the call's first
+chunk that has any (choice 0, in practice). A request with ``n`` > 1 streams its choices
+interleaved, one per chunk (0, 1, 0, 1, ...); the other choices are not part of the step and are
+skipped rather than spliced into its text. They stay in the chunks themselves, and
+:func:`streamreel.core.chunks.select_choice` makes any one of them the step instead.
+
 Text is held back only while it is undecidable (a partial escape, a key not yet complete, a
 tool name that may still turn into ``send_message``), so the merged messages never depend on
 where the provider split the stream. Malformed or truncated arguments become an
@@ -57,7 +63,7 @@ from datetime import datetime
 from typing import Literal, assert_never
 
 from streamreel.core.arguments import ArgumentEvent, ArgumentsReader, EventKind, Route
-from streamreel.core.chunks import ChatCompletionChunk, FunctionDelta
+from streamreel.core.chunks import ChatCompletionChunk, Choice, FunctionDelta
 from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
@@ -136,6 +142,7 @@ class StreamParser:
         self._message_id: str | None = None
         self._date = datetime.min
         self._name: str | None = None
+        self._choice: int | None = None
         self._reset_call()
 
     # -- public -----------------------------------------------------------------------------
@@ -164,9 +171,9 @@ class StreamParser:
         self._date = message_date
         self._name = name
         self._count_usage(chunk, message_id)
-        if not chunk.choices:
+        choice = self._agent_choice(chunk)
+        if choice is None:
             return out
-        choice = chunk.choices[0]
         delta = choice.delta
         if delta.reasoning_content is not None or delta.reasoning_content_signature is not None:
             self._reasoning(delta.reasoning_content or "", delta.reasoning_content_signature, out)
@@ -221,7 +228,19 @@ class StreamParser:
 
     # -- LLM calls --------------------------------------------------------------------------
 
+    def _agent_choice(self, chunk: ChatCompletionChunk) -> Choice | None:
+        """The choice of this chunk that is the agent's step, if the chunk carries it."""
+        if not chunk.choices:
+            return None
+        if self._choice is None:
+            self._choice = min(choice.index for choice in chunk.choices)
+        for choice in chunk.choices:
+            if choice.index == self._choice:
+                return choice
+        return None
+
     def _reset_call(self) -> None:
+        self._choice = None
         self._calls: dict[int, _ToolCall] = {}
         self._last_key: tuple[object, ...] | None = None
         self._current = 0

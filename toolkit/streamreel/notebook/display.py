@@ -176,7 +176,7 @@ def _readable_json(text: str) -> str:
     """JSON text with its ``\\u`` escapes written out; other text (partial JSON) unchanged."""
     try:
         return json.dumps(json.loads(text), ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -294,7 +294,7 @@ def _pretty_arguments(arguments: str) -> tuple[str, bool]:
     """Arguments as indented JSON, and whether they parsed (they do not while still streaming)."""
     try:
         return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False), True
-    except ValueError:
+    except (ValueError, RecursionError):
         return arguments, False
 
 

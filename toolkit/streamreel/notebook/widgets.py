@@ -38,6 +38,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, expand
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import AgentMessage, merge_deltas
 from streamreel.core.parser import InterfaceSettings
@@ -71,8 +72,6 @@ __all__ = [
     "TimingView",
 ]
 
-CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
-"""The file suffixes :class:`CassetteBrowser` lists."""
 
 _REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 25 frames a second)
 _RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
@@ -905,8 +904,7 @@ class CassetteBrowser(_View):
         self._filter()
 
     def _files(self) -> list[Path]:
-        found = self.folder.rglob("*")
-        return sorted(p for p in found if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES)
+        return expand([self.folder], chunk_files=False)
 
     def _entry(self, path: Path) -> CassetteEntry:
         name = path.relative_to(self.folder).as_posix()

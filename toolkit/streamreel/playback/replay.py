@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import io
 import json
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -45,8 +47,14 @@ from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
-from streamreel.core.chunks import ChatCompletionChunk, StreamFault, parse_chunk_line
+from streamreel.core.chunks import (
+    ChatCompletionChunk,
+    StreamFault,
+    parse_chunk_line,
+    select_choice,
+)
 from streamreel.core.errors import (
+    CassetteError,
     ChunkError,
     ParserError,
     StreamreelError,
@@ -235,7 +243,7 @@ class _Driver:
         self._collected: list[AgentMessage] = []
         # Tool calls made by the steps replayed so far and not yet answered: id -> name.
         self.pending: dict[str, str] = {}
-        self._call_slots: dict[tuple[int, int], str] = {}
+        self._call_slots: dict[int, str] = {}  # tool-call index -> id, within one LLM call
         self._loop: _Loop | None = None
         self._consumer: asyncio.Future[None] | None = None
         if isinstance(parser, Draining):
@@ -274,9 +282,12 @@ class _Driver:
         self._call_slots.clear()
 
     def _note_calls(self, chunk: ChatCompletionChunk) -> None:
+        # Only the first choice is the agent's step (replay renumbers a chosen one to 0).
         for choice in chunk.choices:
+            if choice.index != 0:
+                continue
             for fragment in choice.delta.tool_calls or ():
-                slot = (choice.index, fragment.index or 0)
+                slot = fragment.index or 0
                 if fragment.id:
                     self._call_slots[slot] = fragment.id
                     self.pending.setdefault(fragment.id, "")
@@ -444,6 +455,7 @@ def replay(
     api: str | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    choice: int = 0,
 ) -> ReplayResult:
     """Replay a cassette's interactions as the steps of one agent turn.
 
@@ -457,6 +469,8 @@ def replay(
     ``interactions`` picks interactions by index (from 0, in file order).
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
+    ``choice`` picks which choice of a stream with several (a request with ``n`` > 1) is the
+    agent's step; the others are never mixed into it.
     """
     loaded = cassette if isinstance(cassette, Cassette) else load_cassette(cassette)
     settings = settings or InterfaceSettings(use_assistant_message=True)
@@ -482,6 +496,7 @@ def replay(
                 expect_reasoning_content=expect_reasoning_content,
                 provider=provider,
                 api=api,
+                choice=choice,
             )
         )
     tail = driver.close()
@@ -496,8 +511,16 @@ def replay(
 class _Step:
     """One interaction's replay as it accumulates: the records, messages and errors so far."""
 
-    def __init__(self, driver: _Driver, message_id: str, message_date: datetime, expect: bool):
+    def __init__(
+        self,
+        driver: _Driver,
+        message_id: str,
+        message_date: datetime,
+        expect: bool,
+        choice: int = 0,
+    ):
         self.driver = driver
+        self.choice = choice
         self.message_id = message_id
         self.message_date = message_date
         self.expect = expect
@@ -527,9 +550,10 @@ class _Step:
             if record is not None:
                 record.produced.append(output)
             if not isinstance(output, StreamFault):
+                chunk = select_choice(output, self.choice) if self.choice else output
                 try:
                     emitted = self.driver.process(
-                        output, self.message_id, self.message_date, self.expect
+                        chunk, self.message_id, self.message_date, self.expect
                     )
                 except ParserError as exc:
                     self.fail(ErrorEntry("parser", exc.reason, chunk=at))
@@ -599,6 +623,7 @@ def _replay_interaction(
     expect_reasoning_content: ReasoningChoice,
     provider: str | None,
     api: str | None,
+    choice: int = 0,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -615,7 +640,7 @@ def _replay_interaction(
         expect = letta_server_flags(kind, interaction.request).expect_reasoning_content
     else:
         expect = bool(expect_reasoning_content)
-    step = _Step(driver, message_id, message_date, expect)
+    step = _Step(driver, message_id, message_date, expect, choice)
     # The tools of the previous step ran before this request was sent.
     step.emit(
         driver.tool_returns(tool_results(kind, interaction.request), message_id, message_date)
@@ -644,6 +669,23 @@ def _replay_interaction(
     )
 
 
+@contextlib.contextmanager
+def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
+    if text is not None:
+        yield io.StringIO(text)
+        return
+    try:
+        stream = source.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CassetteError(
+            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
+            "check the path and its permissions",
+            path=source,
+        ) from exc
+    with stream:
+        yield stream
+
+
 def replay_chunk_file(
     path: str | Path,
     *,
@@ -652,13 +694,16 @@ def replay_chunk_file(
     expect_reasoning_content: bool | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
+    choice: int = 0,
+    text: str | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
     A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. The file names no
     provider, so ``expect_reasoning_content`` is off unless it is turned on. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
-    message before it is kept.
+    message before it is kept. With ``text`` the lines are read from it (standard input, say)
+    and ``path`` only names them.
     """
     source = Path(path)
     settings = settings or InterfaceSettings(use_assistant_message=True)
@@ -668,7 +713,7 @@ def replay_chunk_file(
     messages: list[AgentMessage] = []
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
-    with source.open(encoding="utf-8", errors="replace") as lines:
+    with _chunk_lines(source, text) as lines:
         for number, line in enumerate(lines, start=1):
             try:
                 chunk = parse_chunk_line(line)
@@ -680,6 +725,8 @@ def replay_chunk_file(
             if chunk is None:
                 continue
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            if choice:
+                chunk = select_choice(chunk, choice)
             record.messages = driver.process(
                 chunk, message_id, message_date, bool(expect_reasoning_content)
             )

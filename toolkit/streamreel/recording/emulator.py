@@ -22,9 +22,14 @@ Faults (:class:`Faults`) are injected into the stream after N chunks:
 
 * ``disconnect_after``: the connection drops mid-body, so the client sees an incomplete chunked
   read, as when a provider's load balancer cuts a stream;
-* ``error_after``: an error event in the provider's own format ends the stream: Anthropic's
-  ``event: error`` with ``overloaded_error``, or OpenAI's ``data: {"error": ...}``.  ``auto``
-  chooses by the recorded body: named ``event:`` lines mean Anthropic.
+* ``error_after``: an error in the API's own format ends the stream: Chat Completions gets a
+  ``data: {"error": ...}`` event, Responses an ``error`` event then ``response.failed``,
+  Anthropic Messages ``event: error`` with ``overloaded_error``, Gemini its error JSON (a
+  ``data:`` line, or the last element of its JSON array), Ollama an ``{"error": ...}`` line.
+  ``auto`` picks the format by the API of the recorded interaction, found from its request URL
+  and body as replay finds it (:func:`streamreel.core.providers.detect_stream`), never from
+  the mere look of the stream: Responses streams have named ``event:`` lines too.  Errors are
+  injected into streamed bodies only (SSE, NDJSON, a JSON array), never into a whole JSON reply.
 
 :class:`EmulatorServer` is the thin runner: uvicorn on a socket it binds itself (port 0 picks a
 free port, known before the server starts), in a daemon thread with its own event loop, with
@@ -43,7 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, assert_never
 
 import uvicorn
 from starlette.applications import Starlette
@@ -52,15 +57,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, expand
 from streamreel.cassettes.matching import EMULATOR_FIELDS, Matcher, ReplayQueue
 from streamreel.cassettes.scrubbing import Scrubber
-from streamreel.core.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
-from streamreel.core.errors import ConfigurationError, RecordingError
+from streamreel.core.cassette import Cassette, Interaction, RecordedRequest
+from streamreel.core.errors import ConfigurationError, RecordingError, StreamreelError
+from streamreel.core.providers import detect_stream
 
 __all__ = [
     "CASSETTE_SUFFIXES",
     "Emulator",
     "EmulatorServer",
+    "ErrorFormat",
     "ErrorStyle",
     "Faults",
     "error_event",
@@ -68,9 +76,9 @@ __all__ = [
     "serve",
 ]
 
-ErrorStyle = Literal["auto", "anthropic", "openai"]
+ErrorStyle = Literal["auto", "anthropic", "openai", "responses", "gemini", "ollama"]
+ErrorFormat = Literal["anthropic", "openai", "responses", "gemini", "ollama"]
 
-CASSETTE_SUFFIXES: Final = (".yaml", ".yml", ".json", ".har")
 _METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_FORWARDED: Final = frozenset(
     {
@@ -108,49 +116,105 @@ class Faults:
                 )
 
 
-def error_event(style: Literal["anthropic", "openai"]) -> bytes:
-    """The bytes of a mid-stream error event as the provider sends it."""
-    if style == "anthropic":
-        payload = {
-            "type": "error",
-            "error": {"type": "overloaded_error", "message": "Overloaded"},
-        }
-        return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
-    payload = {
-        "error": {
-            "message": "The server had an error while processing your request.",
-            "type": "server_error",
-            "param": None,
-            "code": None,
-        }
-    }
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+_SERVER_ERROR: Final = "The server had an error while processing your request."
+_API_FORMATS: Final[dict[str, ErrorFormat]] = {
+    "chat-completions": "openai",
+    "completions": "openai",
+    "responses": "responses",
+    "messages": "anthropic",
+    "generate-content": "gemini",
+    "ollama-chat": "ollama",
+    "ollama-generate": "ollama",
+}
+_STREAMED: Final = frozenset({"sse", "ndjson", "json-array"})
 
 
-def _style_for(response: RecordedResponse, style: ErrorStyle) -> Literal["anthropic", "openai"]:
+def error_event(style: ErrorFormat, *, framing: str = "sse", sequence: int = 0) -> bytes:
+    """The bytes of a mid-stream error as the API sends it.
+
+    ``framing`` matters to Gemini only, whose stream is SSE with ``alt=sse`` and otherwise one
+    JSON array (the error closes it); ``sequence`` numbers the Responses events.
+    """
+    match style:
+        case "anthropic":
+            payload: dict[str, Any] = {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"},
+            }
+            return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
+        case "openai":
+            payload = {
+                "error": {
+                    "message": _SERVER_ERROR,
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            return b"data: " + json.dumps(payload).encode() + b"\n\n"
+        case "responses":
+            error = {"type": "error", "code": "server_error", "message": _SERVER_ERROR}
+            failed = {
+                "type": "response.failed",
+                "sequence_number": sequence + 1,
+                "response": {
+                    "object": "response",
+                    "status": "failed",
+                    "error": {"code": "server_error", "message": _SERVER_ERROR},
+                    "output": [],
+                },
+            }
+            return (
+                b"event: error\ndata: "
+                + json.dumps({**error, "param": None, "sequence_number": sequence}).encode()
+                + b"\n\nevent: response.failed\ndata: "
+                + json.dumps(failed).encode()
+                + b"\n\n"
+            )
+        case "gemini":
+            status = {
+                "error": {
+                    "code": 503,
+                    "message": "The model is overloaded. Please try again later.",
+                    "status": "UNAVAILABLE",
+                }
+            }
+            if framing == "json-array":
+                return b",\r\n" + json.dumps(status).encode() + b"\r\n]"
+            return b"data: " + json.dumps(status).encode() + b"\r\n\r\n"
+        case "ollama":
+            message = {"error": "an error was encountered while running the model"}
+            return json.dumps(message).encode() + b"\n"
+        case _:
+            assert_never(style)
+
+
+def _stream_format(interaction: Interaction, style: ErrorStyle) -> tuple[ErrorFormat, str] | None:
+    """The error format for this interaction and its framing; None when the body is not a
+    stream an error can be injected into."""
+    try:
+        kind = detect_stream(interaction.request, interaction.response)
+    except StreamreelError:
+        return None
+    if kind.framing not in _STREAMED:
+        return None
     if style != "auto":
-        return style
-    head = response.body[:4096]
-    named = head.startswith(b"event:") or b"\nevent:" in head
-    return "anthropic" if named else "openai"
-
-
-def _is_event_stream(response: RecordedResponse) -> bool:
-    head = response.body[:4096].lstrip()
-    return head.startswith((b"data:", b"event:", b":", b"id:"))
+        return style, kind.framing
+    return _API_FORMATS.get(kind.api, "openai"), kind.framing
 
 
 def load_interactions(paths: Iterable[str | Path]) -> list[Interaction]:
-    """Every interaction in these cassette files and folders (searched recursively), in order."""
+    """Every interaction in these cassette files and folders, in order.
+
+    Folders are searched as :func:`streamreel.cassettes.discovery.expand` does.
+    """
     from streamreel.cassettes.storage import load_cassette
 
     interactions: list[Interaction] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in CASSETTE_SUFFIXES and p.is_file()
-            )
+            files = expand([path], chunk_files=False)
         elif path.is_file():
             files = [path]
         else:
@@ -173,13 +237,14 @@ class _Played(Response):
     """A recorded response sent chunk by chunk at its pace, with faults injected."""
 
     def __init__(
-        self, recorded: RecordedResponse, *, arrived: float, speed: float, faults: Faults
+        self, recorded: Interaction, *, arrived: float, speed: float, faults: Faults
     ) -> None:
-        self.recorded = recorded
+        self.interaction = recorded
+        self.recorded = recorded.response
         self.arrived = arrived
         self.speed = speed
         self.faults = faults
-        self.status_code = recorded.status
+        self.status_code = recorded.response.status
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,14 +259,17 @@ class _Played(Response):
         bodiless = scope.get("method") == "HEAD" or recorded.status in (204, 304)
         chunks = [] if bodiless else [c for c in recorded.body_chunks() if c.data]
         faults = self.faults
-        streamed = _is_event_stream(recorded)
+        injected = None
+        if faults.error_after is not None:
+            injected = _stream_format(self.interaction, faults.error_style)
         for index, chunk in enumerate(chunks):
             await self._wait(chunk.offset_ms)
             if faults.disconnect_after is not None and index >= faults.disconnect_after:
                 # Returning without the final body message makes uvicorn drop the connection.
                 return
-            if streamed and faults.error_after is not None and index >= faults.error_after:
-                event = error_event(_style_for(recorded, faults.error_style))
+            if injected is not None and index >= (faults.error_after or 0):
+                style, framing = injected
+                event = error_event(style, framing=framing, sequence=index)
                 await send({"type": "http.response.body", "body": event, "more_body": True})
                 break
             await send({"type": "http.response.body", "body": chunk.data, "more_body": True})
@@ -287,7 +355,7 @@ class Emulator:
         hit = self.answer(live)
         if hit is None:
             return self._unmatched(live)
-        return _Played(hit[1].response, arrived=arrived, speed=self.speed, faults=self.faults)
+        return _Played(hit[1], arrived=arrived, speed=self.speed, faults=self.faults)
 
     def _unmatched(self, live: RecordedRequest) -> JSONResponse:
         probe = self.scrubber.scrub_request(live)

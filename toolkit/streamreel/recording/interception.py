@@ -25,8 +25,9 @@ Decoded bytes at the transport
 A transport sees the body as it came off the wire, still gzip- or deflate-encoded; the client
 decodes it later.  The wrapper passes the raw bytes through untouched (so the client's own
 decoding and errors are unchanged) and feeds a copy to an incremental decoder of its own
-(:class:`BodyDecoder`, stdlib ``zlib``; ``br`` and ``zstd`` when the optional packages that make
-the client ask for them are installed).  Each read is stored as the decoded bytes it produced,
+(:class:`~streamreel.core.encoding.BodyDecoder`, the one the cassette reader uses too: stdlib
+``zlib``; ``br`` and ``zstd`` when the optional packages that make the client ask for them are
+installed).  Each read is stored as the decoded bytes it produced,
 a read that decodes to nothing (a gzip header alone) is not stored, and the ``content-encoding``
 and ``content-length`` headers are dropped because they no longer describe the stored bytes.
 On replay the client receives identity bytes and no encoding header, so it decodes nothing.
@@ -39,10 +40,8 @@ fails (the server hung up) is stored as ``response.error`` and re-raised to the 
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
@@ -52,131 +51,12 @@ import anyio
 import httpx
 
 from streamreel.core.cassette import RecordedRequest, RecordedResponse
+from streamreel.core.encoding import BodyDecoder
 from streamreel.recording.recorder import Capture, Replay, Session
 
 __all__ = ["BodyDecoder", "activate", "active_session", "deactivate"]
 
 _REPLAY_DROPPED: Final = frozenset({"content-encoding", "transfer-encoding", "content-length"})
-
-
-# -- content decoding --------------------------------------------------------------------------
-
-
-class _Stage:
-    def feed(self, data: bytes) -> bytes:
-        return data
-
-    def flush(self) -> bytes:
-        return b""
-
-
-class _Zlib(_Stage):
-    def __init__(self, wbits: int, *, fallback: int | None = None) -> None:
-        self._wbits = wbits
-        self._fallback = fallback
-        self._first = True
-        self._inflate = zlib.decompressobj(wbits)
-
-    def feed(self, data: bytes) -> bytes:
-        first, self._first = self._first, False
-        try:
-            out = self._inflate.decompress(data)
-            # A gzip body may hold several members; each needs a fresh decompressor.
-            while self._inflate.eof and self._inflate.unused_data:
-                rest = self._inflate.unused_data
-                self._inflate = zlib.decompressobj(self._wbits)
-                out += self._inflate.decompress(rest)
-            return out
-        except zlib.error:
-            # "deflate" is zlib-wrapped by the standard and raw by some servers; try both.
-            if first and self._fallback is not None:
-                self._wbits, self._fallback = self._fallback, None
-                self._inflate = zlib.decompressobj(self._wbits)
-                return self.feed(data)
-            raise
-
-    def flush(self) -> bytes:
-        return self._inflate.flush()
-
-
-class _Optional(_Stage):
-    """A decoder from an optional package (brotli, zstandard), used only when installed."""
-
-    def __init__(self, decompress: Callable[[bytes], bytes]) -> None:
-        self._decompress = decompress
-
-    def feed(self, data: bytes) -> bytes:
-        return self._decompress(data)
-
-
-def _optional_stage(encoding: str) -> _Stage | None:
-    try:
-        if encoding == "br":
-            brotli: Any = importlib.import_module("brotli")
-            return _Optional(brotli.Decompressor().process)
-        if encoding == "zstd":
-            zstandard: Any = importlib.import_module("zstandard")
-            return _Optional(zstandard.ZstdDecompressor().decompressobj().decompress)
-    except ImportError:
-        return None
-    return None
-
-
-class BodyDecoder:
-    """Incremental content decoding of a response body, stage by stage.
-
-    Encodings apply in header order, so they are undone last-first.  An encoding this process
-    cannot decode (``br`` without ``brotli``) leaves the body as it came, and ``decodes`` says
-    so, so that the cassette keeps the ``content-encoding`` header that describes its bytes;
-    the client, which never asked for that encoding, fails on its side as it would unrecorded.
-    A body that stops decoding part-way records ``failed``.
-    """
-
-    def __init__(self, content_encoding: str | None) -> None:
-        names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
-        self.failed: str | None = None
-        stages = [_stage(name) for name in reversed(names)]
-        self._stages: list[_Stage] = [s for s in stages if s is not None]
-        self._complete = len(self._stages) == len(stages)
-        if not self._complete:
-            self._stages = []
-
-    @property
-    def decodes(self) -> bool:
-        """Whether the stored bytes are decoded, so the encoding headers must go."""
-        return self._complete and any(type(stage) is not _Stage for stage in self._stages)
-
-    def feed(self, data: bytes) -> bytes:
-        return self._run(data, final=False)
-
-    def flush(self) -> bytes:
-        return self._run(b"", final=True)
-
-    def _run(self, data: bytes, *, final: bool) -> bytes:
-        if self.failed is not None:
-            return b""
-        try:
-            for stage in self._stages:
-                data = stage.feed(data)
-                if final:
-                    data += stage.flush()
-        except (zlib.error, ValueError, OSError) as exc:
-            self.failed = (
-                f"cannot decode the body: expected valid compressed data, got {exc}; "
-                "do check the server's content-encoding"
-            )
-            return b""
-        return data
-
-
-def _stage(name: str) -> _Stage | None:
-    if name == "identity":
-        return _Stage()
-    if name in ("gzip", "x-gzip"):
-        return _Zlib(zlib.MAX_WBITS | 16)
-    if name == "deflate":
-        return _Zlib(zlib.MAX_WBITS, fallback=-zlib.MAX_WBITS)
-    return _optional_stage(name)
 
 
 # -- the active recordings ---------------------------------------------------------------------
@@ -372,6 +252,8 @@ def _sync_handler(
         except BaseException:
             session.cancel(ticket)
             raise
+        # The client's own objects: an SDK error carrying either is about this exchange.
+        ticket.handles.extend((request, response))
         decoder = BodyDecoder(response.headers.get("content-encoding"))
         ticket.response_started(
             response.status_code,
@@ -418,7 +300,7 @@ def _capture_sync(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc))
+        capture.finish(_describe(exc), raised=exc)
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)
@@ -445,6 +327,8 @@ def _async_handler(
         except BaseException:
             session.cancel(ticket)
             raise
+        # The client's own objects: an SDK error carrying either is about this exchange.
+        ticket.handles.extend((request, response))
         decoder = BodyDecoder(response.headers.get("content-encoding"))
         ticket.response_started(
             response.status_code,
@@ -491,7 +375,7 @@ async def _capture_async(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc))
+        capture.finish(_describe(exc), raised=exc)
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)

@@ -37,6 +37,12 @@ class _CellResult(Protocol):
     @property
     def success(self) -> bool: ...
 
+    @property
+    def error_before_exec(self) -> BaseException | None: ...
+
+    @property
+    def error_in_exec(self) -> BaseException | None: ...
+
 
 class _Shell(Protocol):
     """The part of IPython's ``InteractiveShell`` the magic uses (IPython is not fully typed)."""
@@ -116,10 +122,18 @@ def _record_cell(shell: _Shell) -> Callable[[str, str], None]:
             raise UsageError(str(exc)) from exc
         try:
             result = shell.run_cell(cell)
-        except BaseException:
-            recording.stop(save=False)
+        except BaseException as exc:
+            recording.end(exc)
             raise
-        recording.stop(save=result.success)
+        if result.success:
+            recording.end(None)
+            return
+        failure = result.error_in_exec or result.error_before_exec
+        if failure is None:
+            recording.stop(save=False)
+        else:
+            # The same rule as a `with record(...)` block: a failed provider call is kept.
+            recording.end(failure)
 
     return record
 

@@ -32,12 +32,25 @@ The default is ``once``, or ``none`` when the ``CI`` environment variable is set
 ``mode=`` always wins.  Only interactions loaded from the file are replayed: a session never
 answers a request with something it recorded itself a moment earlier.
 
-Writes are all or nothing.  The cassette is written once, when the block exits normally, through
-:func:`streamreel.cassettes.storage.save_cassette` (temp file + ``os.replace``), so an exception
-inside the
-block, or a crash, leaves the previous file exactly as it was.  A stream cut mid-way is not an
-exception of the block: the caller gets its exception, and if it handles it, the interaction is
-saved with the chunks received and ``response.error`` set.  Concurrent requests (threads,
+Writes are all or nothing, and a failed provider call is kept.  The cassette is written once,
+when the block exits, through :func:`streamreel.cassettes.storage.save_cassette` (temp file +
+``os.replace``), so a crash leaves the previous file exactly as it was.  When the block exits
+normally, everything recorded is saved.  When it raises, the exception decides:
+
+* raised *because a recorded interaction failed* (the exception, or one in its ``__cause__`` /
+  ``__context__`` chain, is the transport error a capture saw, or carries the ``request`` or
+  ``response`` object of a captured interaction, as the SDKs' status, connection and error-event
+  exceptions do), the cassette is saved with everything recorded, the failing interaction
+  included as it came: a cut stream with the chunks received and ``response.error``, an HTTP
+  error with its status and body, an error event in its body.  A body the client was still
+  reading is marked with the exception.  The reason to record a failure is to replay it in a
+  test, and the exception still propagates.
+* raised for any other reason (the caller's own bug, an assertion), nothing is written and the
+  previous cassette stays as it was: a half-run block is not a recording of anything.
+
+Before the first request, a recording that may write checks that its path can be written in the
+format its suffix names (:func:`streamreel.cassettes.storage.check_writable`), so a read-only
+folder is reported before a paid session runs rather than after.  Concurrent requests (threads,
 ``asyncio.gather``) each get their own interaction; they are stored in the order their requests
 started.
 """
@@ -64,7 +77,12 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import ConfigurationError, NoMatchError, RecordingError
+from streamreel.core.errors import (
+    CassetteError,
+    ConfigurationError,
+    NoMatchError,
+    RecordingError,
+)
 from streamreel.recording.modes import RecordMode, resolve_mode
 
 __all__ = [
@@ -82,6 +100,7 @@ ChunkObserver = Callable[["Capture", BodyChunk], None]
 """Called with a capture and each body chunk as it is recorded."""
 
 _DECODED_HEADERS: Final = frozenset({"content-encoding", "content-length"})
+_FOREIGN: Final = frozenset({"har", "nock"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +126,9 @@ class Capture:
     error: str | None = None
     done: bool = False
     observer: ChunkObserver | None = field(default=None, repr=False)
+    handles: list[object] = field(default_factory=list, repr=False)
+    """The live objects of this exchange (the client's request and response, the transport
+    error), kept so that an exception leaving the block can be traced back to it."""
 
     def response_started(
         self, status: int, reason: str, headers: dict[str, list[str]], *, decoded: bool
@@ -129,11 +151,27 @@ class Capture:
             if self.observer is not None:
                 self.observer(self, piece)
 
-    def finish(self, error: str | None = None) -> None:
-        """The body ended, was cut (``error``), or the client stopped reading it."""
+    def finish(self, error: str | None = None, *, raised: BaseException | None = None) -> None:
+        """The body ended, was cut (``error``, the exception ``raised``), or the client stopped
+        reading it."""
+        if raised is not None:
+            self.handles.append(raised)
         if not self.done:
             self.error = error
             self.done = True
+
+    def caused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is this exchange's own failure, or an exception about it."""
+        if any(exc is handle for handle in self.handles):
+            return True
+        for name in ("request", "response"):
+            try:
+                attached = getattr(exc, name, None)
+            except Exception:  # httpx raises when an error has no request attached
+                continue
+            if attached is not None and any(attached is handle for handle in self.handles):
+                return True
+        return False
 
     def interaction(self) -> Interaction:
         error = self.error
@@ -199,6 +237,31 @@ class Session:
         with self._lock:
             if capture in self.captures:
                 self.captures.remove(capture)
+
+    def blame(self, exc: BaseException) -> list[Capture]:
+        """The captures whose failure ``exc`` reports, following its cause and context chain
+        (and the members of exception groups); empty when ``exc`` is about none of them."""
+        with self._lock:
+            captures = list(self.captures)
+        blamed: list[Capture] = []
+        seen: set[int] = set()
+        pending: list[BaseException] = [exc]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            for capture in captures:
+                if capture not in blamed and capture.caused(current):
+                    blamed.append(capture)
+            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+            if isinstance(current, BaseExceptionGroup):
+                pending.extend(current.exceptions)
+        return blamed
+
+    def may_record(self) -> bool:
+        """Whether this session can record anything, and so may write its cassette."""
+        return self._may_record()
 
     def _may_record(self) -> bool:
         if self.mode is RecordMode.NONE:
@@ -282,6 +345,9 @@ class Recording:
         self.cassette: Cassette | None = None
         """After a normal exit: the cassette as saved, or as loaded when nothing was recorded."""
         self.saved = False
+        self.failure: BaseException | None = None
+        """The exception that left the block and was traced to a failed recorded interaction
+        (the cassette was saved with it), or None."""
         self._session: Session | None = None
 
     @property
@@ -302,7 +368,7 @@ class Recording:
                 "got one already running; do create a new record(...) for each block"
             )
         loaded = _load(self.path) if self.path.exists() else None
-        self._session = Session(
+        session = Session(
             mode=self.mode,
             loaded=loaded,
             matcher=self.matcher,
@@ -311,7 +377,19 @@ class Recording:
             source=str(self.path),
             observer=self.on_chunk,
         )
-        interception.activate(self._session)
+        if session.may_record():
+            _check_writable(self.path)
+            if loaded is not None and loaded.info.source in _FOREIGN:
+                # Saving would rewrite the user's HAR or nock file as a vcrpy cassette.
+                raise CassetteError(
+                    f"cannot record into {self.path}: expected a vcrpy or streamreel cassette, "
+                    f"got a {loaded.info.source} recording, which streamreel reads but does not "
+                    "write; do record into a new file, or convert it first with "
+                    "`streamreel import`",
+                    path=self.path,
+                )
+        self._session = session
+        interception.activate(session)
         return self
 
     def stop(self, *, save: bool = True) -> None:
@@ -332,6 +410,26 @@ class Recording:
         self.cassette = cassette
         self.saved = True
 
+    def end(self, exc: BaseException | None) -> None:
+        """Stop after the block ended, normally (``exc`` None) or by raising ``exc``.
+
+        A block that raised because a recorded interaction failed is saved with it; one that
+        raised for another reason writes nothing (see the module's rules).
+        """
+        if exc is None:
+            self.stop(save=True)
+            return
+        blamed = self.session.blame(exc) if self._session is not None else []
+        for capture in blamed:
+            if not capture.done:
+                capture.finish(
+                    f"the block raised {type(exc).__name__}: {exc} while the client was "
+                    "still reading this body"
+                )
+        if blamed:
+            self.failure = exc
+        self.stop(save=bool(blamed))
+
     def __enter__(self) -> Self:
         return self.start()
 
@@ -341,7 +439,7 @@ class Recording:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop(save=exc_type is None)
+        self.end(exc)
 
     async def __aenter__(self) -> Self:
         return self.start()
@@ -352,7 +450,7 @@ class Recording:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop(save=exc_type is None)
+        self.end(exc)
 
 
 def record(
@@ -382,6 +480,12 @@ def _load(path: Path) -> Cassette:
     cassette = load_cassette(path)
     cassette.path = path
     return cassette
+
+
+def _check_writable(path: Path) -> None:
+    from streamreel.cassettes.storage import check_writable
+
+    check_writable(path)
 
 
 def _save(cassette: Cassette, path: Path) -> None:

@@ -12,6 +12,11 @@ The key comes from the provider's usual environment variable (``OPENAI_API_KEY``
 unless ``api_key`` is given.  The SDK's retries are turned off: a retried call would record two
 interactions for one command, and a recording should show the failure that happened.
 
+A call that fails (an HTTP error, a stream cut, an error event) is saved like any other, with the
+failure in it, and raised as a :class:`~streamreel.core.errors.ProviderError` whose text holds
+the provider's error on one line: the command prints it instead of the SDK's traceback.  The
+output path is checked as writable before the provider is called.
+
 Tool definitions are read from a JSON file holding a list (or ``{"tools": [...]}``) in either
 provider's shape, and converted when needed, so one file serves both providers.
 """
@@ -20,17 +25,25 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
-from streamreel.core.errors import ConfigurationError, RecordingError
-from streamreel.recording.recorder import ChunkObserver, RecordMode, record
+from streamreel.core.errors import (
+    ConfigurationError,
+    ProviderError,
+    RecordingError,
+    StreamreelError,
+)
+from streamreel.recording.recorder import ChunkObserver, Recording, RecordMode, record
 
 __all__ = ["API_KEY_VARIABLES", "Provider", "SessionResult", "load_tools", "record_session"]
 
 Provider = Literal["openai", "anthropic", "openai-compatible"]
+
+_ERROR_WIDTH: Final = 400
 
 API_KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",
@@ -85,16 +98,56 @@ def record_session(
     key = api_key or _key_from(provider, os.environ if environ is None else environ)
     definitions = load_tools(tools, provider) if tools is not None else None
     emit = on_message if on_message is not None else _ignore
-    with record(output, mode=mode, on_chunk=on_chunk) as recording:
-        if provider == "anthropic":
-            text = _anthropic(key, base_url, model, prompt, definitions, stream, max_tokens, emit)
-        else:
-            text = _openai(key, base_url, model, prompt, definitions, stream, emit)
+    recording = record(output, mode=mode, on_chunk=on_chunk)
+    try:
+        with recording:
+            if provider == "anthropic":
+                text = _anthropic(
+                    key, base_url, model, prompt, definitions, stream, max_tokens, emit
+                )
+            else:
+                text = _openai(key, base_url, model, prompt, definitions, stream, emit)
+    except StreamreelError:
+        raise
+    except Exception as exc:
+        if not _is_provider_error(exc):
+            raise
+        raise _provider_error(provider, model, exc, recording) from exc
     saved = recording.cassette
     return SessionResult(
         text=text,
         output=Path(output),
         interactions=len(saved.interactions) if saved is not None else 0,
+        saved=recording.saved,
+    )
+
+
+def _is_provider_error(exc: BaseException) -> bool:
+    """An error of the SDKs or their HTTP client: the provider's failure, not a bug here."""
+    import httpx
+
+    kinds: list[type[BaseException]] = [httpx.HTTPError]
+    for name in ("openai", "anthropic"):
+        module = sys.modules.get(name)
+        if module is not None:
+            kinds.append(module.APIError)
+    return isinstance(exc, tuple(kinds))
+
+
+def _provider_error(
+    provider: str, model: str, exc: BaseException, recording: Recording
+) -> ProviderError:
+    shown = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(shown) > _ERROR_WIDTH:
+        shown = shown[: _ERROR_WIDTH - 3] + "..."
+    if recording.saved:
+        count = len(recording.cassette.interactions) if recording.cassette is not None else 0
+        kept = f"the failed call is saved ({count} interactions); do replay it, or retry"
+    else:
+        kept = "nothing was recorded; do check the base URL, the key and the model, then retry"
+    return ProviderError(
+        f"cannot record the {provider} session with {model}: expected a reply, got {shown}; {kept}",
+        path=recording.path,
         saved=recording.saved,
     )
 

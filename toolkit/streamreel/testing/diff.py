@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from streamreel.cassettes.discovery import is_chunk_file
 from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
-from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay
+from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay, replay_chunk_file
 from streamreel.testing.snapshot import Placeholders, align, field_changes, line_kind, stable_wire
 
 __all__ = [
@@ -187,6 +188,14 @@ class Side:
     expect_reasoning_content: ReasoningChoice = None
 
     def replay(self, cassette: Cassette | str | Path) -> ReplayResult:
+        if not isinstance(cassette, Cassette) and is_chunk_file(cassette):
+            return replay_chunk_file(
+                cassette,
+                settings=self.settings,
+                parser=self.parser,
+                # A chunk file names no provider: "auto" has nothing to go by there.
+                expect_reasoning_content=self.expect_reasoning_content is True,
+            )
         return replay(
             cassette,
             settings=self.settings,
@@ -237,7 +246,11 @@ class InteractionDiff:
 
 @dataclass(frozen=True, slots=True)
 class CassetteDiff:
-    """The comparison of one cassette; ``error`` when it could not be replayed at all."""
+    """The comparison of one cassette; ``error`` when it could not be replayed at all.
+
+    A cassette that cannot be read is not one that differs: ``differs`` is about what both
+    sides replayed, and ``error`` is its own outcome (the command exits differently for it).
+    """
 
     path: str
     interactions: list[InteractionDiff]
@@ -245,7 +258,7 @@ class CassetteDiff:
 
     @property
     def differs(self) -> bool:
-        return self.error is not None or any(i.differs for i in self.interactions)
+        return any(i.differs for i in self.interactions)
 
 
 def _align(left: Sequence[str], right: Sequence[str]) -> list[Row]:
@@ -295,16 +308,15 @@ def diff_cassette(
 ) -> CassetteDiff:
     """Replay one cassette through both sides and compare; an unreadable one is an ``error``."""
     name = str(cassette.path if isinstance(cassette, Cassette) else cassette)
-    if isinstance(cassette, str | Path):
-        from streamreel.cassettes.storage import load_cassette
+    try:
+        if isinstance(cassette, str | Path) and not is_chunk_file(cassette):
+            from streamreel.cassettes.storage import load_cassette
 
-        try:
             cassette = load_cassette(cassette)
-        except StreamreelError as exc:
-            return CassetteDiff(name, [], error=str(exc))
-    return CassetteDiff(
-        name, compare_results(left.replay(cassette), right.replay(cassette), merge=merge)
-    )
+        results = left.replay(cassette), right.replay(cassette)
+    except StreamreelError as exc:
+        return CassetteDiff(name, [], error=str(exc))
+    return CassetteDiff(name, compare_results(*results, merge=merge))
 
 
 def diff_cassettes(
@@ -378,7 +390,9 @@ def render_text(diffs: Sequence[CassetteDiff], *, left: str, right: str) -> list
                 if row.right is not None:
                     lines.append(f"    + {right:<{width}}  {row.right}")
     differing = sum(1 for d in diffs if d.differs)
-    lines.append(f"{differing} of {len(diffs)} cassettes differ between {left} and {right}")
+    unreadable = sum(1 for d in diffs if d.error is not None)
+    tail = f", {unreadable} could not be read" if unreadable else ""
+    lines.append(f"{differing} of {len(diffs)} cassettes differ between {left} and {right}{tail}")
     return lines
 
 
@@ -387,7 +401,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1d1d1f; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; } h3 { font-size: 1em; }
 .summary { color: #555; }
 .verdict { font-weight: normal; font-size: .85em; padding: .1em .5em; border-radius: .8em; }
-.verdict.same { background: #e3f4e3; } .verdict.differs { background: #fde2e1; }
+.verdict.same { background: #e3f4e3; } .verdict.differs, .verdict.error { background: #fde2e1; }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; margin-bottom: 1em; }
 th, td { border: 1px solid #d8d8d8; padding: .25em .45em; vertical-align: top; text-align: left; }
 th.n, td.n { width: 3em; text-align: right; color: #777; }
@@ -480,7 +494,7 @@ def render_html(
         f"{differing} of {len(diffs)} cassettes differ.</p>",
     ]
     for number, diff in enumerate(diffs):
-        state = "differs" if diff.differs else "same"
+        state = "error" if diff.error is not None else "differs" if diff.differs else "same"
         parts.append(
             f'<section class="cassette {state}" id="cassette-{number}">'
             f"<h2>{html.escape(diff.path)} "

@@ -59,6 +59,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from streamreel.cassettes.discovery import is_chunk_file
 from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault
 from streamreel.core.errors import ConfigurationError, StreamreelError
@@ -844,7 +845,8 @@ class FuzzReport:
 
     @property
     def failed(self) -> bool:
-        return self.failure is not None or self.error is not None
+        """A split changed the merged messages (a cassette that cannot be read is ``error``)."""
+        return self.failure is not None
 
     def describe(self) -> list[str]:
         if self.error is not None:
@@ -903,7 +905,12 @@ def fuzz_cassette(
         )
     name = str(cassette.path if isinstance(cassette, Cassette) else cassette)
     try:
-        if not isinstance(cassette, Cassette):
+        if not isinstance(cassette, Cassette) and is_chunk_file(cassette):
+            from streamreel.cassettes import chunkfile
+
+            cassette = chunkfile.read_chunk_file(cassette)
+            provider, api = provider or chunkfile.PROVIDER, api or chunkfile.API
+        elif not isinstance(cassette, Cassette):
             from streamreel.cassettes.storage import load_cassette
 
             cassette = load_cassette(cassette)

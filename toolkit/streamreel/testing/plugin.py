@@ -75,7 +75,10 @@ a shared one of the same name, the way a ``conftest.py`` shadows an outer one; t
 bundled cassettes are found from any test. ``--streamreel-cassettes DIR`` replaces the list with
 DIR alone, and overriding ``streamreel_cassette_dirs`` replaces it with the fixture's list.
 
-A name without a suffix also matches ``NAME.yaml``, ``.yml``, ``.json`` and ``.har``. A chunk
+A name resolves inside these folders only: one that climbs out of them (``../../x``) or an
+absolute path elsewhere is refused before any file is opened, so a name can neither record
+over a file outside the folders nor have one read and quoted in an error. A name without a
+suffix also matches ``NAME.yaml``, ``.yml``, ``.json`` and ``.har``. A chunk
 file (``.jsonl``, one ``chat.completion.chunk`` a line) is replayed as one interaction. A
 cassette that does not exist yet is recorded into the first folder of the list that exists,
 else into the last one.

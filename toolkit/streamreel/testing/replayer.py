@@ -6,12 +6,15 @@ time: the plugin's module docstring describes the precedence this code implement
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, is_chunk_file
 from streamreel.core.errors import CassetteError, ConfigurationError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ReplayResult
@@ -22,12 +25,17 @@ from streamreel.testing.plugin import Options
 
 __all__ = ["CassetteReplayer", "find_cassette", "new_cassette_path"]
 
-CASSETTE_SUFFIXES = (".yaml", ".yml", ".json", ".har")
-CHUNK_FILE_SUFFIXES = (".jsonl", ".ndjson")
 _MARKER_OPTIONS = {"parser", "record_mode"}
 
 
 # -- finding cassettes -------------------------------------------------------------------------
+#
+# A cassette name comes from test code (the marker, ``replay("name")``,
+# ``streamreel_record("name")``) and is resolved inside the cassette folders only: a name that
+# climbs out of them (``../../x``) or an absolute path elsewhere (``/etc/passwd``) is refused
+# before any file is opened, so a typo can neither record over a file outside the folders nor
+# have a foreign file read and quoted in an error. The check is on the path as written (after
+# collapsing ``..``), so a folder that is itself a symlink, or holds one, still works.
 
 
 def _candidates(name: str) -> list[str]:
@@ -36,45 +44,76 @@ def _candidates(name: str) -> list[str]:
     return [name, *(name + suffix for suffix in CASSETTE_SUFFIXES)]
 
 
+def _escaped(name: str | Path, folders: Sequence[Path]) -> CassetteError:
+    shown = ", ".join(str(folder) for folder in folders) or "no folder"
+    return CassetteError(
+        f"cannot use cassette name {str(name)!r}: expected a name inside the cassette folders "
+        f"({shown}), got a path that leads outside them; do use a name relative to a cassette "
+        "folder, or add the folder with --streamreel-cassettes or streamreel_cassette_dirs"
+    )
+
+
+def _inside(path: Path, folder: Path) -> Path | None:
+    """``path`` relative to ``folder`` when it lies inside it (lexically), else None."""
+    base = Path(os.path.normpath(folder.absolute()))
+    try:
+        return Path(os.path.normpath(path)).relative_to(base)
+    except ValueError:
+        return None
+
+
+def _place(name: str | Path, folders: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """The name as a path below a cassette folder, and the folders to look in.
+
+    An absolute path is looked up only in the folder it lies in; a relative one in every folder,
+    in order. Anything that would leave the folders is refused.
+    """
+    text = str(name)
+    if not text or "\x00" in text:
+        raise _escaped(name, folders)
+    path = Path(text)
+    if path.is_absolute() or path.anchor:
+        for folder in folders:
+            inner = _inside(path, folder)
+            if inner is not None and inner.parts:
+                return inner, [folder]
+        raise _escaped(name, folders)
+    normal = Path(os.path.normpath(path))
+    if not normal.parts or normal.parts[0] in (os.pardir, os.curdir):
+        raise _escaped(name, folders)
+    return normal, list(folders)
+
+
 def find_cassette(name: str | Path, folders: Sequence[Path]) -> Path:
     """The file ``name`` refers to: the first folder that holds it, by the rules above."""
-    path = Path(name)
-    if path.is_absolute():
-        if path.is_file():
-            return path
-        folders = [path.parent]
-        name = path.name
-    for folder in folders:
-        for candidate in _candidates(str(name)):
+    relative, searched = _place(name, folders)
+    for folder in searched:
+        for candidate in _candidates(str(relative)):
             found = folder / candidate
             if found.is_file():
                 return found
-    searched = ", ".join(str(folder) for folder in folders) or "no folder"
+    shown = ", ".join(str(folder) for folder in searched) or "no folder"
     raise CassetteError(
         f"cannot find cassette {str(name)!r}: expected it (or with a .yaml, .yml, .json or .har "
-        f"suffix) in {searched}, got no such file; do record it with streamreel_record, or fix "
+        f"suffix) in {shown}, got no such file; do record it with streamreel_record, or fix "
         "the name or the folder (--streamreel-cassettes)"
     )
 
 
 def new_cassette_path(name: str | Path, folders: Sequence[Path]) -> Path:
     """Where a cassette goes: the existing file, else a new ``.yaml`` in the right folder."""
-    try:
+    relative, candidates = _place(name, folders)
+    with contextlib.suppress(CassetteError):
         return find_cassette(name, folders)
-    except CassetteError:
-        pass
-    path = Path(name)
-    if not path.suffix:
-        path = path.with_name(path.name + ".yaml")
-    if path.is_absolute():
-        return path
-    if not folders:
+    if not relative.suffix:
+        relative = relative.with_name(relative.name + ".yaml")
+    if not candidates:
         raise ConfigurationError(
             f"cannot place cassette {str(name)!r}: expected at least one cassette folder, got "
             "none; do override streamreel_cassette_dirs with a non-empty list"
         )
-    existing = [folder for folder in folders if folder.is_dir()]
-    return (existing[0] if existing else folders[-1]) / path
+    existing = [folder for folder in candidates if folder.is_dir()]
+    return (existing[0] if existing else candidates[-1]) / relative
 
 
 # -- the replay fixture ------------------------------------------------------------------------
@@ -147,7 +186,7 @@ class CassetteReplayer:
             expect = self._expect
         path = self.path(name)
         factory = self._options.parser or parser or self._parser
-        if path.suffix.lower() in CHUNK_FILE_SUFFIXES:
+        if is_chunk_file(path):
             return replay_chunk_file(
                 path,
                 settings=chosen,

@@ -341,6 +341,14 @@ def test_letta_gets_its_server_s_flags_per_provider_unless_told(letta: ParserFac
     assert not thinking(replay(path, parser=letta, expect_reasoning_content=False).messages)
 
 
+def test_the_bundled_tool_loop_shows_the_same_return_in_letta(letta: ParserFactory) -> None:
+    loop = load_cassette(ROOT / "cassettes" / "openai-tool-return-next-request.yaml")
+    sent = json.loads(loop.interactions[1].request.json()["messages"][-1]["content"])
+    theirs, ours, _ = compared_replays(loop, letta, use_assistant_message=True)
+    assert [(m.tool_return, m.status) for m in ours] == [(sent["message"], "success")]
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+
+
 # -- the commands, with letta as a parser name -------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from cassettefactory import (
     write,
 )
 from streamreel.core.cassette import RecordedRequest
+from streamreel.core.errors import ParserError
 from streamreel.core.messages import AgentMessage, ToolCallMessage, ToolReturnMessage
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamKind
@@ -350,3 +351,23 @@ def test_recorded_tool_loops_show_each_return_before_the_next_step(
     assert [m.tool_call_id for m in shown] == [i or made[n] for n, (i, _) in enumerate(expected)]
     repeated = [m for later in result.interactions[step + 1 :] for m in returns(later.messages)]
     assert not {m.tool_call_id for m in repeated} & {m.tool_call_id for m in shown}
+
+
+class RefusingReturns(StreamingServerInterface):
+    """Shows tool returns by raising, as a parser that cannot show one might."""
+
+    def __init__(self, settings: InterfaceSettings) -> None:
+        super().__init__(use_assistant_message=settings.use_assistant_message)
+
+    def function_message(
+        self, msg: str, msg_obj: Any = None, chunk_index: int | None = None
+    ) -> None:
+        raise ParserError("cannot show a tool return: expected none, got one; do not send it")
+
+
+def test_a_parser_that_fails_on_a_return_keeps_the_step_and_says_so() -> None:
+    replayed = replay(cassette(*three_steps("x")[:2]), parser=RefusingReturns)
+    second = replayed.interactions[1]
+    assert [e.kind for e in second.errors] == ["parser"]
+    assert "cannot show a tool return" in second.errors[0].message
+    assert any(m.message_type == "assistant_message" for m in second.messages)

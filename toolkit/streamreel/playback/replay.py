@@ -642,9 +642,14 @@ def _replay_interaction(
         expect = bool(expect_reasoning_content)
     step = _Step(driver, message_id, message_date, expect, choice)
     # The tools of the previous step ran before this request was sent.
-    step.emit(
-        driver.tool_returns(tool_results(kind, interaction.request), message_id, message_date)
-    )
+    try:
+        returned = driver.tool_returns(
+            tool_results(kind, interaction.request), message_id, message_date
+        )
+    except StreamreelError as exc:  # a parser that cannot show a return keeps the rest
+        step.fail(ErrorEntry("parser", exc.reason))
+        returned = driver.take()
+    step.emit(returned)
     driver.new_call()
     if response.status >= 400:
         step.http_error(response)

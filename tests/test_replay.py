@@ -29,7 +29,7 @@ from streamreel.core.messages import (
     to_wire,
 )
 from streamreel.core.parser import InterfaceSettings
-from streamreel.playback.replay import replay
+from streamreel.playback.replay import replay, replay_chunk_file
 
 URL = "https://api.openai.com/v1/chat/completions"
 SEND = {"inner_thoughts": "Greet them.", "message": "Hello, caf\u00e9!"}
@@ -294,6 +294,22 @@ def test_a_parser_that_gives_up_leaves_an_error_entry_and_what_it_made_before() 
     assert entry.kind == "parser" and entry.chunk is not None and "cannot go on" in entry.message
     assert next(m.content for m in result.messages if isinstance(m, AssistantMessage)) == "ONE"
     assert result.interactions[0].complete  # the stream itself was whole
+
+
+def test_a_parser_that_gives_up_on_a_chunk_file_leaves_an_error_entry(tmp_path: Path) -> None:
+    class GivingUp(EchoParser):
+        def process_chunk(self, chunk: Any, *args: Any, **kwargs: Any) -> str | None:
+            if any(choice.delta.content == "boom" for choice in chunk.choices):
+                raise ParserError("cannot go on: a chunk this parser does not understand")
+            return super().process_chunk(chunk, *args, **kwargs)
+
+    lines = [chunk({"content": "one"}), chunk({"content": "boom"}), chunk({"content": "two"})]
+    path = tmp_path / "chunks.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = replay_chunk_file(path, parser=GivingUp)
+    (entry,) = result.errors
+    assert entry.kind == "parser" and entry.chunk == 1
+    assert [m.content for m in result.messages if isinstance(m, AssistantMessage)] == ["ONE", "TWO"]
 
 
 def test_a_parser_without_error_reporting_still_gets_error_messages() -> None:

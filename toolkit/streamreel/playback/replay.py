@@ -732,9 +732,13 @@ def replay_chunk_file(
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
             if choice:
                 chunk = select_choice(chunk, choice)
-            record.messages = driver.process(
-                chunk, message_id, message_date, bool(expect_reasoning_content)
-            )
+            try:
+                record.messages = driver.process(
+                    chunk, message_id, message_date, bool(expect_reasoning_content)
+                )
+            except ParserError as exc:
+                errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
+                record.messages = driver.take()
             messages.extend(record.messages)
             records.append(record)
     messages.extend(driver.step_complete())
@@ -743,6 +747,6 @@ def replay_chunk_file(
     summary = RequestSummary("", str(source), None, "chat-completions", None, True)
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
-        Timing(None, None, None), complete=not errors,
+        Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
     )  # fmt: skip
     return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)

@@ -349,6 +349,21 @@ def test_the_bundled_tool_loop_shows_the_same_return_in_letta(letta: ParserFacto
     assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
 
 
+def test_letta_s_anthropic_path_forces_inner_thoughts_in_kwargs(letta: ParserFactory) -> None:
+    path = ROOT / "cassettes" / "anthropic-thinking-tool-use.yaml"
+    off, on = (InterfaceSettings(inner_thoughts_in_kwargs=value) for value in (False, True))
+
+    def dumped(**options: Any) -> list[dict[str, Any]]:
+        return [m.model_dump() for m in replay(path, parser=letta, **options).messages]
+
+    # With the server's flags, Letta reads the call as its server would, whatever the setting;
+    # with a flag chosen by hand, the setting given stays, and the tool call then shows.
+    assert dumped(settings=off) == dumped(settings=on)
+    chosen = dumped(settings=off, expect_reasoning_content=True)
+    assert chosen != dumped(settings=on, expect_reasoning_content=True)
+    assert any(m["message_type"] == "tool_call_message" for m in chosen)
+
+
 # -- the commands, with letta as a parser name -------------------------------------------------
 
 

@@ -12,10 +12,10 @@ telemetry), none of which the interface module needs, so the worker registers an
 The protocol is one JSON object a line in each direction, one reply per request:
 ``{"op": "new", "settings": {...}}`` creates an interface and returns its ``handle``; the
 lifecycle calls (``stream_start``, ``chunk``, ``stream_end``, ``step_complete``,
-``step_yield``, ``function_message``, ``close``) name a handle. Each reply carries the messages
-Letta's async generator yielded during the call, as Letta's server serializes them
-(``model_dump`` then ``json.dumps``), and an ``error`` when Letta raised, so nothing produced
-before a fault is lost.
+``step_yield``, ``function_message``, ``force_inner_thoughts``, ``close``) name a handle. Each
+reply carries the messages Letta's async generator yielded during the call, as Letta's server
+serializes them (``model_dump`` then ``json.dumps``), and an ``error`` when Letta raised, so
+nothing produced before a fault is lost.
 """
 
 from __future__ import annotations
@@ -124,6 +124,9 @@ def _serve(reader: Any, writer: Any) -> None:
                     reply["returned"] = returned if isinstance(returned, str) else None
                 elif op == "function_message":
                     _function_message(session, request)
+                elif op == "force_inner_thoughts":
+                    # Letta's Anthropic path sets this attribute on the interface it streams to.
+                    session.interface.inner_thoughts_in_kwargs = True
                 elif op == "close":
                     sessions.pop(request["handle"]).consumer.cancel()
                     session = None

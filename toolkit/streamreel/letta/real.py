@@ -351,6 +351,10 @@ class LettaInterface:
         """Replays pass the ``expect_reasoning_content`` Letta's server would, per provider."""
         return True
 
+    def force_inner_thoughts_in_kwargs(self) -> None:
+        """What Letta's Anthropic path does to the interface before streaming a call."""
+        self._send("force_inner_thoughts")
+
     def function_message(
         self, msg: str, msg_obj: Any = None, chunk_index: int | None = None
     ) -> None:

@@ -85,6 +85,7 @@ __all__ = [
     "CountingUsage",
     "Draining",
     "FollowingServerFlags",
+    "ForcingInnerThoughts",
     "ParserFactory",
     "ReasoningChoice",
     "ReportingErrors",
@@ -175,6 +176,17 @@ class FollowingServerFlags(Protocol):
     """
 
     def letta_server_flags(self) -> bool: ...
+
+
+@runtime_checkable
+class ForcingInnerThoughts(Protocol):
+    """Can turn ``inner_thoughts_in_kwargs`` on mid-turn, as Letta's Anthropic path does.
+
+    Replay calls it before an interaction whose provider path forces the setting, when the
+    flags are Letta's server's (``expect_reasoning_content="auto"``, explicit or by default).
+    """
+
+    def force_inner_thoughts_in_kwargs(self) -> None: ...
 
 
 ReasoningChoice: TypeAlias = bool | Literal["auto"] | None
@@ -348,6 +360,11 @@ class _Driver:
     def step_complete(self) -> list[AgentMessage]:
         self.call(self.parser.step_complete)
         return self.take()
+
+    def force_inner_thoughts(self) -> None:
+        parser = self.parser
+        if isinstance(parser, ForcingInnerThoughts):
+            self.call(parser.force_inner_thoughts_in_kwargs)
 
     def follows_server_flags(self) -> bool:
         parser = self.parser
@@ -637,7 +654,10 @@ def _replay_interaction(
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
     if expect_reasoning_content == "auto":
-        expect = letta_server_flags(kind, interaction.request).expect_reasoning_content
+        flags = letta_server_flags(kind, interaction.request)
+        expect = flags.expect_reasoning_content
+        if flags.inner_thoughts_in_kwargs:
+            driver.force_inner_thoughts()
     else:
         expect = bool(expect_reasoning_content)
     step = _Step(driver, message_id, message_date, expect, choice)

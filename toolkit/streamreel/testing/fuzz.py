@@ -69,6 +69,7 @@ from streamreel.core.providers import StreamDecoder, chunks_from_json_body, dete
 from streamreel.core.results import ReplayResult
 from streamreel.playback.replay import (
     FollowingServerFlags,
+    ForcingInnerThoughts,
     ParserFactory,
     ReasoningChoice,
     StreamingInterfaceLike,
@@ -608,6 +609,11 @@ class RechunkingParser:
     def letta_server_flags(self) -> bool:
         inner = self.inner
         return isinstance(inner, FollowingServerFlags) and inner.letta_server_flags()
+
+    def force_inner_thoughts_in_kwargs(self) -> None:
+        inner = self.inner
+        if isinstance(inner, ForcingInnerThoughts):
+            inner.force_inner_thoughts_in_kwargs()
 
     def _flush_held(self) -> None:
         # Never needed while the stream matches the layout (a run is released with its last

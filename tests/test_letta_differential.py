@@ -392,6 +392,22 @@ def test_diff_command_against_letta_agrees_where_letta_is_right(letta: ParserFac
     assert f"{cassette}: same (1 interactions, 1 messages)" in result.output
 
 
+def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
+    letta: ParserFactory, tmp_path: Path
+) -> None:
+    from cassettefactory import content_chunks, interaction, write
+
+    # DeepSeek-style JSON in content is a tool call only when reasoning_content is expected,
+    # which Letta's server expects on OpenAI's path: with the same flags, both sides agree.
+    text = json.dumps({"name": "search", "arguments": {"q": "rust"}})
+    path = write(tmp_path / "json-content.yaml", interaction(content_chunks(text)))
+    result = invoke("diff", str(path), "--against", "letta")
+    assert result.exit_code == 0, result.output
+    assert f"{path}: same (1 interactions, 1 messages)" in result.output
+    chosen = invoke("diff", str(path), "--against", "letta", "--no-expect-reasoning-content")
+    assert chosen.exit_code == 1 and '- streamreel  "reasoning":' in chosen.output
+
+
 def test_fuzz_command_with_letta_reports_its_split_sensitivity(letta: ParserFactory) -> None:
     cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
     result = invoke("fuzz", str(cassette), "--parser", "letta", "--seed", "3", "--examples", "5")

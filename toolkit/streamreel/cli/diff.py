@@ -58,7 +58,7 @@ def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
 def _side(
     spec: str | None,
     base: InterfaceSettings,
-    expect: bool | None,
+    expect: ReasoningChoice,
     knobs: dict[str, bool | str],
 ) -> Side:
     label = spec or "streamreel"
@@ -161,7 +161,11 @@ def diff_command(
             "twice; pass --against MODULE:FACTORY or --left-settings/--right-settings"
         )
     base = settings_from(knobs)
-    expect = knobs["expect_reasoning_content"]
+    expect: ReasoningChoice = knobs["expect_reasoning_content"]
+    if expect is None and "letta" in (parser, against):
+        # Letta is driven as its server drives it: the other side gets the same flags, so the
+        # comparison is between parsers, not between modes.
+        expect = "auto"
     left = _side(parser, base, expect, left_knobs)
     right = _side(against, base, expect, right_knobs)
     if left.label == right.label:

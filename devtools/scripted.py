@@ -44,21 +44,27 @@ from streamreel.testing.synthetic import (
     _DONE,
     _SEND_MESSAGE_TOOL,
     _SOL_SYSTEM,
+    _anthropic_complete_step,
     _anthropic_headers,
     _anthropic_request,
     _anthropic_thinking_step,
     _AnthropicEvents,
     _assistant_call,
+    _assistants_step,
     _at,
+    _bedrock_converse_step,
+    _bedrock_invoke_step,
     _call_id_of,
     _cassette,
     _ChatChunks,
+    _cohere_step,
     _deepseek_step,
     _dumps,
     _even,
     _event_stream_headers,
     _function_tool,
     _gemini_step,
+    _interactions_step,
     _Json,
     _letta_tool_return,
     _message_start,
@@ -80,15 +86,21 @@ from streamreel.testing.synthetic import (
 __all__ = [
     "CHUNK_FILE",
     "SCENARIOS",
+    "anthropic_legacy_complete",
     "anthropic_overloaded_mid_stream",
     "anthropic_thinking_tool_use",
+    "bedrock_converse_stream_tool_use",
+    "bedrock_invoke_claude_stream",
     "build_all",
     "chunk_file_text",
+    "cohere_v2_tool_plan",
     "deepseek_reasoning_content",
+    "gemini_interactions_thought_summary",
     "gemini_sse_function_call",
     "groq_error_event",
     "main",
     "ollama_chat_ndjson",
+    "openai_assistants_requires_action",
     "openai_http_429",
     "openai_parallel_tool_calls",
     "openai_responses_function_call",
@@ -634,6 +646,109 @@ def ollama_chat_ndjson() -> Cassette:
     return _cassette(step)
 
 
+def bedrock_invoke_claude_stream() -> Cassette:
+    """Bedrock ``InvokeModelWithResponseStream`` for Claude: binary AWS event-stream messages.
+
+    Each ``chunk`` event's JSON holds one Anthropic Messages event, base64 in ``bytes``, and a
+    ``p`` padding field; ``message_stop`` carries Bedrock's ``invocationMetrics``.
+    """
+    text = "Our croissants are laminated with 27 layers of butter, folded three times by hand."
+    step = _bedrock_invoke_step(
+        "bedrock-invoke-claude-stream",
+        prompt="How many layers does a croissant have?",
+        text=_pieces(text),
+    )
+    return _cassette(step)
+
+
+def bedrock_converse_stream_tool_use() -> Cassette:
+    """Bedrock ``ConverseStream``: ``messageStart``, text deltas, a ``toolUse`` block whose
+    ``input`` streams as text, ``messageStop`` (``tool_use``), then ``metadata`` with the usage.
+    No event names the model; it is in the URL.
+    """
+    step = _bedrock_converse_step(
+        "bedrock-converse-stream-tool-use",
+        prompt="What does 'levain' mean on our menu?",
+        text=_pieces("Let me look that up in the glossary."),
+        call={"id": "tooluse_Lv3nT0Qp8rKzY2xWm1aB4c", "name": "glossary_lookup"},
+        arguments=_even('{"term": "levain"}', 3),
+    )
+    return _cassette(step)
+
+
+def cohere_v2_tool_plan() -> Cassette:
+    """Cohere ``/v2/chat``: ``tool-plan-delta`` (the plan, shown as reasoning), then one call
+    opened by ``tool-call-start`` whose pretty-printed arguments stream in ``tool-call-delta``;
+    ``message-end`` with ``TOOL_CALL`` and both usages, then ``data: [DONE]``.
+    """
+    step = _cohere_step(
+        "cohere-v2-tool-plan",
+        prompt="Do we still have rye loaves for Saturday?",
+        plan=_pieces("I will check the stock of rye loaves."),
+        call={"id": "check_stock_4k2x9q8d1m0z", "name": "check_stock"},
+        arguments=_pieces('{\n    "item": "rye loaf"\n}'),
+    )
+    return _cassette(step)
+
+
+def anthropic_legacy_complete() -> Cassette:
+    """Anthropic's legacy ``/v1/complete``: ``event: completion`` with CRLF line ends, blank
+    padding inside the JSON, a ``ping``, and a last event with ``stop_reason: stop_sequence``.
+    """
+    step = _anthropic_complete_step(
+        "anthropic-legacy-complete",
+        prompt="Name our bakery's oldest recipe in five words or less.",
+        pieces=_pieces(" Grandmother's honey rye bread."),
+    )
+    return _cassette(step)
+
+
+def gemini_interactions_thought_summary() -> Cassette:
+    """Gemini Interactions: ``interaction.created``, a ``thought`` step of thought summaries
+    (empty ``thought_signature`` deltas between them, one real signature at the end), a
+    ``model_output`` step of text, ``interaction.completed`` with the usage, then ``[DONE]``.
+    """
+    step = _interactions_step(
+        "gemini-interactions-thought-summary",
+        prompt="Why does sourdough taste sour? One sentence.",
+        thoughts=[
+            "**Pinning down the cause**\n\nLactic and acetic acids from the bacteria.\n\n",
+            "**Keeping it short**\n\nOne sentence, name both acids.\n\n",
+        ],
+        texts=_even(
+            "Sourdough tastes sour because its bacteria make lactic and acetic acids"
+            " while the dough ferments.",
+            3,
+        ),
+    )
+    return _cassette(step)
+
+
+def openai_assistants_requires_action() -> Cassette:
+    """OpenAI Assistants: a run's status events, a ``tool_calls`` step whose function call
+    streams in ``thread.run.step.delta``, and ``thread.run.requires_action``: the run waits for
+    the client's tool output. ``event: done`` / ``data: [DONE]`` ends the body.
+    """
+    call = {
+        "id": "call_Qm8Lr2vXc5Tn1Zs7Ka0Pb3Wd",
+        "function": {
+            "name": "reserve_cake",
+            "description": "Reserve a cake for pickup.",
+            "parameters": {
+                "type": "object",
+                "properties": {"cake": {"type": "string"}, "day": {"type": "string"}},
+                "required": ["cake", "day"],
+            },
+        },
+    }
+    step = _assistants_step(
+        "openai-assistants-requires-action",
+        call=call,
+        arguments=_pieces('{"cake":"lemon tart","day":"2025-06-07"}'),
+    )
+    return _cassette(step)
+
+
 # --------------------------------------------------------------------------------------------
 # The set, the chunk file, the benchmark cassette, the entry point
 # --------------------------------------------------------------------------------------------
@@ -652,6 +767,12 @@ SCENARIOS: dict[str, Callable[[], Cassette]] = {
     "anthropic-overloaded-mid-stream": anthropic_overloaded_mid_stream,
     "gemini-sse-function-call": gemini_sse_function_call,
     "ollama-chat-ndjson": ollama_chat_ndjson,
+    "bedrock-invoke-claude-stream": bedrock_invoke_claude_stream,
+    "bedrock-converse-stream-tool-use": bedrock_converse_stream_tool_use,
+    "cohere-v2-tool-plan": cohere_v2_tool_plan,
+    "anthropic-legacy-complete": anthropic_legacy_complete,
+    "gemini-interactions-thought-summary": gemini_interactions_thought_summary,
+    "openai-assistants-requires-action": openai_assistants_requires_action,
 }
 """Every scripted cassette by name; the name is the file's stem and the quirk it shows."""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,7 +17,7 @@ from click.testing import CliRunner
 from recording_support import OPENAI_MODEL, SEND_MESSAGE_TOOL, all_scripted, openai_body
 from streamreel.cassettes.storage import save_cassette
 from streamreel.cli import main
-from streamreel.core.cassette import BodyChunk
+from streamreel.core.cassette import BodyChunk, Interaction, RecordedResponse
 from streamreel.recording.emulator import Emulator, EmulatorServer
 
 
@@ -136,3 +139,161 @@ def test_serve_answers_like_the_provider(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sdk_emulator() -> Iterator[EmulatorServer]:
+    """The scripted Bedrock, Cohere, Gemini and Ollama streams, answered by method and path:
+    each SDK writes its request its own way, and what is tested is the command around it."""
+    from scripted import (
+        bedrock_converse_stream_tool_use,
+        cohere_v2_tool_plan,
+        gemini_sse_function_call,
+        ollama_chat_ndjson,
+    )
+    from streamreel.cassettes.matching import Matcher
+
+    cassettes = [
+        bedrock_converse_stream_tool_use(),
+        cohere_v2_tool_plan(),
+        gemini_sse_function_call(),
+        ollama_chat_ndjson(),
+    ]
+    interactions = [i for c in cassettes for i in c.interactions]
+    # google-genai 3 calls /v1/ where the scripted request (an older SDK's) says /v1beta/.
+    gemini = next(i for i in interactions if "streamGenerateContent" in i.request.uri)
+    moved = replace(gemini.request, uri=gemini.request.uri.replace("/v1beta/", "/v1/"))
+    # The scripted thoughtSignature is not valid base64, which this SDK checks: give it one.
+    signature = re.compile(rb'"thoughtSignature": "[^"]*"')
+    valid = b'"thoughtSignature": "' + base64.b64encode(b"signed thinking") + b'"'
+    chunks = [replace(c, data=signature.sub(valid, c.data)) for c in gemini.response.body_chunks()]
+    body = b"".join(c.data for c in chunks)
+    answer = replace(gemini.response, body=body, chunks=chunks)
+    interactions.append(replace(gemini, request=moved, response=answer))
+    # A whole Converse reply, for --no-stream: Bedrock's non-streamed twin of ConverseStream.
+    converse = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5},
+        "metrics": {"latencyMs": 120},
+    }
+    stream = interactions[0]
+    uri = stream.request.uri.replace("/converse-stream", "/converse")
+    reply = json.dumps(converse).encode()
+    interactions.append(
+        Interaction(
+            replace(stream.request, uri=uri),
+            RecordedResponse(200, "OK", {"Content-Type": ["application/json"]}, reply),
+        )
+    )
+    emulator = Emulator(interactions, speed=0, matcher=Matcher(on=("method", "path")))
+    with EmulatorServer(emulator) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "env", "shown"),
+    [
+        (
+            "bedrock",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            {
+                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12",
+                "AWS_SECRET_ACCESS_KEY": "aws-secret-for-the-cli-test-0123456789",
+            },
+            "Let me look that up in the glossary.",
+        ),
+        (
+            "cohere",
+            "command-a-03-2025",
+            {"CO_API_KEY": "co-secret-for-the-cli-test"},
+            "check_stock",
+        ),
+        (
+            "gemini",
+            "gemini-2.5-flash",
+            {"GEMINI_API_KEY": "gm-secret-for-the-cli-test"},
+            "book_table",
+        ),
+        ("ollama", "llama3.2", {}, "bread for the whole street."),
+    ],
+)
+def test_record_through_each_optional_sdk(
+    sdk_emulator: EmulatorServer,
+    tmp_path: Path,
+    provider: str,
+    model: str,
+    env: dict[str, str],
+    shown: str,
+) -> None:
+    output = tmp_path / f"{provider}.yaml"
+    arguments = ["record", "--provider", provider, "--base-url", sdk_emulator.base_url]
+    arguments += ["--model", model, "--prompt", "Hello", "-o", str(output)]
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 interactions" in result.stderr
+    assert shown in result.stdout
+    text = output.read_text()
+    for secret in env.values():
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("provider", "module", "package"),
+    [
+        ("bedrock", "boto3", "boto3"),
+        ("cohere", "cohere", "cohere"),
+        ("gemini", "google.genai", "google-genai"),
+        ("ollama", "ollama", "ollama"),
+    ],
+)
+def test_record_names_the_sdk_to_install_when_it_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, module: str, package: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail as if not installed
+    arguments = ["record", "--provider", provider, "--model", "m", "--prompt", "p"]
+    arguments += ["-o", str(tmp_path / "x.yaml")]
+    result = CliRunner().invoke(main, arguments, env={"CO_API_KEY": "k", "GEMINI_API_KEY": "k"})
+    assert result.exit_code == 1
+    assert f"pip install {package}" in result.output and f"streamreel[{provider}]" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_record_bedrock_without_streaming_calls_converse_and_replays_it(
+    sdk_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    output = tmp_path / "converse.yaml"
+    arguments = ["record", "--provider", "bedrock", "--base-url", sdk_emulator.base_url]
+    arguments += ["--model", "anthropic.claude-3-5-sonnet-20240620-v1:0", "--prompt", "Hi"]
+    arguments += ["--no-stream", "-o", str(output)]
+    env = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "x" * 40}
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    # The whole reply, replayed as messages through the ConverseStream adapter.
+    assert "reasoning    Bonjour." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("provider", "env", "error"),
+    [
+        (
+            "bedrock",
+            {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "x" * 40},
+            "EndpointConnectionError",
+        ),
+        ("ollama", {}, "ConnectError"),
+    ],
+)
+def test_an_optional_sdk_failing_to_connect_is_one_line(
+    tmp_path: Path, provider: str, env: dict[str, str], error: str
+) -> None:
+    with EmulatorServer(Emulator.from_cassettes([all_scripted()])) as server:
+        gone = server.base_url  # a port just released: nothing listens there now
+    output = tmp_path / "nothing.yaml"
+    arguments = ["record", "--provider", provider, "--base-url", gone, "--model", "m"]
+    arguments += ["--prompt", "p", "-o", str(output)]
+    result = CliRunner().invoke(main, arguments, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [row for row in result.stderr.splitlines() if row.startswith("Error:")]
+    assert error in line and "nothing was recorded" in line
+    assert not output.exists()

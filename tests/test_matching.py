@@ -66,6 +66,13 @@ def test_default_ports_and_host_case_are_normalised() -> None:
     assert Matcher().matches(req(chat()), req(chat(), uri=URL.replace("api.openai", "API.OpenAI")))
 
 
+def test_percent_escapes_in_the_path_do_not_matter() -> None:
+    escaped = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m-v1%3A0/converse-stream"
+    plain = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m-v1:0/converse-stream"
+    assert Matcher().matches(req(uri=escaped), req(uri=plain))
+    assert not Matcher().matches(req(uri=escaped), req(uri=plain.replace("v1:0", "v2:0")))
+
+
 def test_query_parameter_order_does_not_matter() -> None:
     a = req(chat(), uri=URL + "?a=1&b=2")
     b = req(chat(), uri=URL + "?b=2&a=1")

@@ -1176,63 +1176,102 @@ def test_overrides_win() -> None:
     ("uri", "body", "method", "names"),
     [
         (
-            "https://api.anthropic.com/v1/complete",
-            b'event: completion\r\ndata: {"completion": "x"}\r\n\r\n',
+            "https://api.cohere.com/v1/chat",
+            b'{"is_finished":false,"event_type":"stream-start"}\n{"is_finished":false}\n',
             "POST",
-            ("anthropic", "legacy text completions"),
+            ("cohere", "Cohere v1 chat", "/v2/chat"),
         ),
         (
-            "https://api.openai.com/v1/threads/thread_1/runs",
-            b"event: thread.run.created\ndata: {}\n\n",
-            "POST",
-            ("openai", "Assistants"),
-        ),
-        (
-            "https://api.cohere.com/v2/chat",
-            b"event: message-start\ndata: {}\n\n",
-            "POST",
-            ("cohere", "Cohere chat"),
-        ),
-        (
-            "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
-            b"\x00\x00\x00\xb8\x00\x00\x00R\xc0\xf0",
-            "POST",
-            ("bedrock", "ConverseStream"),
-        ),
-        (
-            "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke-with-response-stream",
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-text-v1/invoke-with-response-stream",
             b"\x00\x00\x01\xe8\x00\x00",
             "POST",
-            ("bedrock", "InvokeModelWithResponseStream"),
+            ("bedrock", "non-Anthropic model", "only Anthropic's are adapted"),
         ),
         (
             "https://bedrock-agent-runtime.us-east-2.amazonaws.com/agents/A/agentAliases/T/sessions/s/text",
             b"\x00\x00\x02\xfd",
             "POST",
-            ("bedrock", "InvokeAgent"),
+            ("bedrock", "InvokeAgent", "traces of the agent's own orchestration"),
         ),
-        ("grpc:grok-4-fast", b'{"chunk": {"id": "x"}}\n', "GRPC", ("xai", "gRPC")),
         (
-            "https://generativelanguage.googleapis.com/v1beta/interactions",
-            b'event: interaction.created\ndata: {"event_type": "interaction.created"}\n\n',
-            "POST",
-            ("gemini", "Interactions"),
+            "grpc:grok-4-fast",
+            b'{"chunk": {"id": "x"}}\n',
+            "GRPC",
+            ("xai", "gRPC", "protobuf"),
         ),
     ],
 )
-def test_recognised_streams_without_an_adapter_are_refused(
-    uri: str, body: bytes, method: str, names: tuple[str, str]
+def test_recognised_streams_without_an_adapter_are_refused_with_the_reason(
+    uri: str, body: bytes, method: str, names: tuple[str, ...]
 ) -> None:
+    # Cohere's v1 stream says what it is only in its content type.
+    headers = {"content-type": ["application/stream+json"]}
     with pytest.raises(UnsupportedStreamError) as caught:
-        detect(uri, body, method=method)
+        detect(uri, body, method=method, headers=headers)
     text = str(caught.value)
     assert "unsupported" in text and all(name in text for name in names)
 
 
-def test_non_streamed_bodies_of_unadapted_apis_are_detected_not_refused() -> None:
+def test_bedrock_paths_are_recognised_behind_a_local_server() -> None:
+    kind = detect("http://127.0.0.1:8000/model/m-v1%3A0/converse-stream", b"\x00\x00\x00\xb8")
+    assert (kind.provider, kind.api, kind.framing, kind.model) == (
+        "bedrock",
+        "converse-stream",
+        "eventstream",
+        "m-v1:0",
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "body", "api", "framing"),
+    [
+        (
+            "https://api.anthropic.com/v1/complete",
+            b'event: completion\r\ndata: {"completion": "x"}\r\n\r\n',
+            "complete",
+            "sse",
+        ),
+        (
+            "https://api.openai.com/v1/threads/thread_1/runs",
+            b"event: thread.run.created\ndata: {}\n\n",
+            "assistants",
+            "sse",
+        ),
+        (
+            "https://api.cohere.com/v2/chat",
+            b"event: message-start\ndata: {}\n\n",
+            "cohere-chat",
+            "sse",
+        ),
+        (
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
+            b"\x00\x00\x00\xb8\x00\x00\x00R\xc0\xf0",
+            "converse-stream",
+            "eventstream",
+        ),
+        (
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-3-7-sonnet-v1%3A0/invoke-with-response-stream",
+            b"\x00\x00\x01\xe8\x00\x00",
+            "invoke-stream",
+            "eventstream",
+        ),
+        (
+            "https://generativelanguage.googleapis.com/v1beta/interactions",
+            b'event: interaction.created\ndata: {"event_type": "interaction.created"}\n\n',
+            "interactions",
+            "sse",
+        ),
+    ],
+)
+def test_the_apis_adapted_later_are_detected(uri: str, body: bytes, api: str, framing: str) -> None:
+    kind = detect(uri, body)
+    assert (kind.api, kind.framing) == (api, framing) and kind.adapted
+
+
+def test_non_streamed_bodies_of_stream_only_apis_are_detected_not_refused() -> None:
     kind = detect("https://api.openai.com/v1/assistants", b'{"id": "asst_1"}')
     assert kind == StreamKind("openai", "assistants", "json")
-    with pytest.raises(UnsupportedStreamError, match="unsupported"):
+    with pytest.raises(UnsupportedStreamError, match="whole reply of openai OpenAI Assistants"):
         chunks_from_json_body(kind, b'{"id": "asst_1"}')
 
 
@@ -1243,7 +1282,7 @@ def test_a_body_still_gzipped_is_reported() -> None:
 
 def test_stream_decoder_refuses_unadapted_stream_kinds() -> None:
     with pytest.raises(UnsupportedStreamError, match="unsupported"):
-        StreamDecoder(StreamKind("cohere", "cohere-chat", "sse"))
+        StreamDecoder(StreamKind("bedrock", "invoke-agent", "eventstream"))
     with pytest.raises(StreamDecodeError, match="expected a framing"):
         StreamDecoder(StreamKind("openai", "chat-completions", "xml"))  # type: ignore[arg-type]
 

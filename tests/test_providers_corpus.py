@@ -34,6 +34,7 @@ from streamreel.core.providers import (
     detect_stream,
     http_error_fault,
 )
+from streamreel.core.providers.detection import whole_reply_adapted
 
 Out = ChatCompletionChunk | StreamFault
 
@@ -78,26 +79,23 @@ FOLDER_KIND: dict[str, tuple[str, str, str]] = {
     "zai": ("zai", "chat-completions", "sse"),
 }
 FILE_KIND: list[tuple[str, tuple[str, str, str] | tuple[str, str, str, str]]] = [
-    ("anthropic_instrumentation_completions_streaming", (REFUSED, "anthropic", "legacy text", "")),
+    ("anthropic_instrumentation_completions_streaming", ("anthropic", "complete", "sse")),
     ("deepseek_responses", ("deepseek", "responses", "sse")),
     ("llm-gemini__", ("gemini", "generate-content", "json-array")),
     ("gemini_token_counts_streaming", ("gemini", "generate-content", "json-array")),
     ("google_streaming_returns_usage_metrics", ("gemini", "generate-content", "json")),
-    ("interactions_instrumentation", (REFUSED, "gemini", "Interactions", "")),
+    ("interactions_instrumentation", ("gemini", "interactions", "sse")),
     ("ollama_streaming_chat", ("ollama", "ollama-chat", "ndjson")),
     ("ollama_streaming_generation", ("ollama", "ollama-generate", "ndjson")),
-    ("streaming_new_assistant", (REFUSED, "openai", "Assistants", "")),
+    ("streaming_new_assistant", ("openai", "assistants", "sse")),
     ("completion_streaming_with_events", ("openai", "completions", "sse")),
     ("VLLMOpenAI", ("openai-compatible", "completions", "sse")),
     ("openai_agents", ("openai", "responses", "sse")),
-    ("cohere", (REFUSED, "cohere", "Cohere chat", "")),
-    (
-        "TestInvokeModelWithStreamResponse",
-        (REFUSED, "bedrock", "InvokeModelWithResponseStream", ""),
-    ),
-    ("bedrock-agent", (REFUSED, "bedrock", "InvokeAgent", "")),
-    ("converse-stream-responses", (REFUSED, "bedrock", "ConverseStream", "")),
-    ("xai", (REFUSED, "xai", "gRPC", "")),
+    ("cohere", ("cohere", "cohere-chat", "sse")),
+    ("TestInvokeModelWithStreamResponse", ("bedrock", "invoke-stream", "eventstream")),
+    ("bedrock-agent", (REFUSED, "bedrock", "InvokeAgent", "orchestration")),
+    ("converse-stream-responses", ("bedrock", "converse-stream", "eventstream")),
+    ("xai", (REFUSED, "xai", "gRPC", "protobuf")),
     ("responses", ("", "responses", "sse")),
 ]
 
@@ -288,7 +286,7 @@ def test_the_corpus_is_all_here(corpus_dir: Path) -> None:
         else:
             supported += 1
     # Pinned so that a change in coverage is a visible decision.
-    assert (supported, refused) == (102, 8)
+    assert (supported, refused) == (108, 2)
 
 
 @pytest.mark.parametrize("case", STREAMS, ids=ident)
@@ -315,7 +313,7 @@ def test_whole_bodies_are_detected_and_read(corpus_dir: Path, case: Case) -> Non
         fault = http_error_fault(response.status, response.body)
         assert fault.kind == "error" and fault.message and fault.status == response.status
         assert decode(kind, response.body, status=response.status) == [fault]
-    elif kind.adapted and kind.framing == "json":
+    elif whole_reply_adapted(kind.api) and kind.framing == "json":
         out = chunks_from_json_body(kind, response.body)
         assert out and not [f for f in out if isinstance(f, StreamFault)]
     elif kind.framing == "json":
@@ -485,3 +483,152 @@ def test_legacy_completions_match_their_text(corpus_dir: Path, case: Case) -> No
         if choice.get("index", 0) == 0
     )
     assert totals(out).content == text
+
+
+# --- the APIs adapted later: each against its own independent reading -------------------------
+
+
+def _corpus_case(marker: str) -> tuple[Interaction, list[Out]]:
+    case = next(c for c in STREAMS if marker in c.path)
+    interaction = load(case)
+    kind = detect_stream(interaction.request, interaction.response)
+    return interaction, decode(kind, interaction.response.body)
+
+
+def botocore_messages(body: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The event stream as botocore's own parser reads it: (event type, JSON payload) pairs."""
+    from botocore.eventstream import EventStreamBuffer
+
+    buffer = EventStreamBuffer()
+    buffer.add_data(body)
+    out = []
+    for message in buffer:
+        assert message.headers[":message-type"] == "event"
+        out.append((message.headers[":event-type"], json.loads(message.payload)))
+    return out
+
+
+def test_bedrock_invoke_stream_matches_botocore_and_the_anthropic_sdk(corpus_dir: Path) -> None:
+    import base64
+
+    interaction, out = _corpus_case("TestInvokeModelWithStreamResponse")
+    snapshot: Any = None
+    json_bufs: dict[int, bytes] = {}
+    for name, payload in botocore_messages(interaction.response.body):
+        assert name == "chunk"
+        event = json.loads(base64.b64decode(payload["bytes"]))
+        snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
+    got = totals(out)
+    assert got.content == "".join(b.text for b in snapshot.content if b.type == "text")
+    want_calls = {
+        i: (b.id, b.name, b.input) for i, b in enumerate(snapshot.content) if b.type == "tool_use"
+    }
+    assert got.calls == want_calls and len(want_calls) == 2
+    assert got.finish == "tool_calls" and not got.faults
+
+
+def test_bedrock_converse_stream_matches_botocore(corpus_dir: Path) -> None:
+    interaction, out = _corpus_case("converse-stream-responses")
+    text = []
+    stop = usage = None
+    for name, payload in botocore_messages(interaction.response.body):
+        if name == "contentBlockDelta":
+            text.append(payload["delta"].get("text", ""))
+        elif name == "messageStop":
+            stop = payload["stopReason"]
+        elif name == "metadata":
+            usage = payload["usage"]
+    got = totals(out)
+    assert got.content == "".join(text) and got.content.startswith("Hello!")
+    assert stop == "end_turn" and got.finish == "stop" and not got.faults
+    last = [c for c in out if isinstance(c, ChatCompletionChunk)][-1]
+    assert usage is not None and last.usage is not None
+    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (
+        usage["inputTokens"],
+        usage["outputTokens"],
+    )
+    assert last.model == "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+
+def _sdk_payloads(body: bytes) -> list[tuple[str | None, Any]]:
+    return [
+        (name, json.loads(data))
+        for name, data in sdk_events(body)
+        if data.strip() and data.strip() != "[DONE]"
+    ]
+
+
+def test_cohere_v2_chat_matches_a_plain_reading(corpus_dir: Path) -> None:
+    interaction, out = _corpus_case("cohere")
+    plan = []
+    calls: dict[int, list[str]] = {}
+    names: dict[int, tuple[str, str]] = {}
+    finish = None
+    for _name, payload in _sdk_payloads(interaction.response.body):
+        message = (payload.get("delta") or {}).get("message") or {}
+        if payload["type"] == "tool-plan-delta":
+            plan.append(message["tool_plan"])
+        elif payload["type"] == "tool-call-start":
+            call = message["tool_calls"]
+            names[payload["index"]] = (call["id"], call["function"]["name"])
+            calls[payload["index"]] = [call["function"].get("arguments", "")]
+        elif payload["type"] == "tool-call-delta":
+            calls[payload["index"]].append(message["tool_calls"]["function"]["arguments"])
+        elif payload["type"] == "message-end":
+            finish = payload["delta"]["finish_reason"]
+    got = totals(out)
+    assert got.reasoning == "".join(plan) and got.reasoning.startswith("I will")
+    want = {i: (*names[i], json.loads("".join(calls[i]))) for i in calls}
+    assert got.calls == want and len(want) == 2
+    assert finish == "TOOL_CALL" and got.finish == "tool_calls" and not got.faults
+
+
+def test_anthropic_legacy_complete_matches_a_plain_reading(corpus_dir: Path) -> None:
+    interaction, out = _corpus_case("anthropic_instrumentation_completions_streaming")
+    payloads = [p for name, p in _sdk_payloads(interaction.response.body) if name == "completion"]
+    got = totals(out)
+    assert got.content == "".join(p["completion"] for p in payloads) == " Light scatters blue."
+    assert payloads[-1]["stop_reason"] == "stop_sequence" and got.finish == "stop"
+    assert not got.faults
+
+
+def test_gemini_interactions_match_a_plain_reading(corpus_dir: Path) -> None:
+    interaction, out = _corpus_case("interactions_instrumentation")
+    text, thought, signatures = [], [], []
+    for _name, payload in _sdk_payloads(interaction.response.body):
+        if payload.get("event_type") != "step.delta":
+            continue
+        delta = payload["delta"]
+        if delta["type"] == "text":
+            text.append(delta["text"])
+        elif delta["type"] == "thought_summary":
+            thought.append(delta["content"]["text"])
+        elif delta["type"] == "thought_signature" and delta["signature"]:
+            signatures.append(delta["signature"])
+    got = totals(out)
+    assert got.content == "".join(text) and got.content.startswith("The sky is blue")
+    assert got.reasoning == "".join(thought) and got.reasoning
+    assert got.signatures == signatures and len(signatures) == 1
+    assert got.finish == "stop" and not got.faults
+    last = [c for c in out if isinstance(c, ChatCompletionChunk)][-1]
+    assert last.usage is not None and last.usage.total_tokens == 179
+
+
+def test_openai_assistants_run_matches_the_final_message(corpus_dir: Path) -> None:
+    interaction, out = _corpus_case("streaming_new_assistant")
+    payloads = _sdk_payloads(interaction.response.body)
+    final = next(p for name, p in payloads if name == "thread.message.completed")
+    pieces = [
+        part["text"]["value"]
+        for name, p in payloads
+        if name == "thread.message.delta"
+        for part in p["delta"]["content"]
+        if part["type"] == "text"
+    ]
+    got = totals(out)
+    assert got.content == "".join(pieces) == final["content"][0]["text"]["value"]
+    # The code interpreter ran at OpenAI: not a call for the client.
+    assert got.calls == {} and got.finish == "stop" and not got.faults
+    run = next(p for name, p in payloads if name == "thread.run.completed")
+    last = [c for c in out if isinstance(c, ChatCompletionChunk)][-1]
+    assert last.usage is not None and last.usage.total_tokens == run["usage"]["total_tokens"]

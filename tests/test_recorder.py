@@ -1002,7 +1002,7 @@ def test_record_session_needs_a_key_and_a_known_provider(tmp_path: Path) -> None
             "openai-compatible", model="m", prompt="p", output=tmp_path / "x.yaml", environ={}
         )
     with pytest.raises(ConfigurationError, match="expected a provider"):
-        record_session("gemini", model="m", prompt="p", output=tmp_path / "x.yaml")  # type: ignore[arg-type]
+        record_session("mistral", model="m", prompt="p", output=tmp_path / "x.yaml")  # type: ignore[arg-type]
     assert not (tmp_path / "x.yaml").exists()
 
 

@@ -162,11 +162,17 @@ def test_malformed_sse_data_is_a_decode_error_after_earlier_messages() -> None:
 
 
 def test_unsupported_stream_is_marked_not_raised() -> None:
+    # Bedrock Agents stay refused: an agent's trace is not a model's reply.
     request = RecordedRequest(
-        "POST", "https://api.anthropic.com/v1/complete", {}, b'{"prompt": "x", "stream": true}'
+        "POST",
+        "https://bedrock-agent-runtime.us-east-1.amazonaws.com/agents/A/agentAliases/T/sessions/s/text",
+        {},
+        b'{"inputText": "x"}',
     )
-    body = b'event: completion\ndata: {"type": "completion", "completion": "hi"}\n\n'
-    response = RecordedResponse(200, "OK", {"content-type": ["text/event-stream"]}, body)
+    body = b"\x00\x00\x00\x10\x00\x00\x00\x00"
+    response = RecordedResponse(
+        200, "OK", {"content-type": ["application/vnd.amazon.eventstream"]}, body
+    )
     result = replay(Cassette([Interaction(request, response)]))
     assert [e.kind for e in result.errors] == ["unsupported"]
     assert "unsupported" in result.errors[0].message

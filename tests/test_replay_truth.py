@@ -107,12 +107,16 @@ def test_the_command_replays_another_choice_on_request(tmp_path: Path) -> None:
 # -- notes and exit statuses -------------------------------------------------------------------
 
 
+# Bedrock Agents InvokeAgent: an event stream streamreel recognises and refuses.
+AGENT_URL = (
+    "https://bedrock-agent-runtime.us-east-1.amazonaws.com/agents/A/agentAliases/T/sessions/s/text"
+)
+
+
 def unsupported(tmp_path: Path) -> Path:
-    """A cassette whose one stream is a legacy Bedrock eventstream streamreel does not adapt."""
+    """A cassette whose one stream is a Bedrock Agents event stream, which streamreel refuses."""
     interaction = cf.send_message()
-    interaction.request.uri = (
-        "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke-with-response-stream"
-    )
+    interaction.request.uri = AGENT_URL
     interaction.response.headers = {"content-type": ["application/vnd.amazon.eventstream"]}
     interaction.response.body = b"\x00\x00\x00\x10binary"
     interaction.response.chunks = None
@@ -122,7 +126,7 @@ def unsupported(tmp_path: Path) -> Path:
 def mixed(tmp_path: Path) -> Path:
     """A good stream, then a Bedrock one: both the messages and the note must come out."""
     bedrock = cf.send_message()
-    bedrock.request.uri = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream"
+    bedrock.request.uri = AGENT_URL
     bedrock.response.headers = {"content-type": ["application/vnd.amazon.eventstream"]}
     bedrock.response.body = b"\x00\x00\x00\x10binary"
     bedrock.response.chunks = None

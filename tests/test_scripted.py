@@ -8,6 +8,7 @@ regression points at the quirk it broke.
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -141,8 +142,11 @@ def test_requests_are_what_an_sdk_sends(name: str, built: dict[str, Cassette]) -
         body = request.json()
         assert request.method == "POST"
         assert isinstance(body, dict)
-        assert body.get("stream") is True or "streamGenerateContent" in request.uri
-        assert {"messages", "input", "contents"} & set(body)
+        # Gemini and Bedrock say "stream" in the URL, the others in the body.
+        assert body.get("stream") is True or re.search(
+            r"streamGenerateContent|-stream$", request.uri
+        )
+        assert {"messages", "input", "contents", "prompt", "assistant_id"} & set(body)
         assert request.header("content-length") == str(len(request.body))
         assert request.header("content-type") == "application/json"
 
@@ -338,6 +342,62 @@ def test_ollama_ndjson() -> None:
         "the crust sings as it cools down —",
         "bread for the whole street.",
     ]
+
+
+def test_bedrock_invoke_stream_is_claude_inside_the_event_stream() -> None:
+    result = _only(_replayed("bedrock-invoke-claude-stream"))
+    assert result.request.api == "invoke-stream"
+    assert not result.errors and result.complete
+    [message] = result.merged
+    assert _text(message) == (
+        "Our croissants are laminated with 27 layers of butter, folded three times by hand."
+    )
+
+
+def test_bedrock_converse_stream_text_then_tool_use() -> None:
+    result = _only(_replayed("bedrock-converse-stream-tool-use"))
+    assert not result.errors and result.complete
+    text, tool = result.merged
+    assert _text(text) == "Let me look that up in the glossary."
+    call = _call(tool)
+    assert (call.name, json.loads(call.arguments)) == ("glossary_lookup", {"term": "levain"})
+
+
+def test_cohere_tool_plan_is_reasoning_then_the_call() -> None:
+    result = _only(_replayed("cohere-v2-tool-plan"))
+    assert not result.errors and result.complete
+    plan, tool = result.merged
+    assert isinstance(plan, ReasoningMessage) and plan.source == "reasoner_model"
+    assert plan.reasoning == "I will check the stock of rye loaves."
+    call = _call(tool)
+    assert (call.name, json.loads(call.arguments)) == ("check_stock", {"item": "rye loaf"})
+
+
+def test_anthropic_legacy_complete_text() -> None:
+    result = _only(_replayed("anthropic-legacy-complete"))
+    assert result.request.api == "complete"
+    assert not result.errors and result.complete
+    [message] = result.merged
+    assert _text(message) == " Grandmother's honey rye bread."
+
+
+def test_gemini_interactions_summaries_signature_and_answer() -> None:
+    result = _only(_replayed("gemini-interactions-thought-summary"))
+    assert not result.errors and result.complete
+    thought, answer = result.merged
+    assert isinstance(thought, ReasoningMessage) and thought.source == "reasoner_model"
+    assert thought.reasoning.startswith("**Pinning down the cause**") and thought.signature
+    assert _text(answer).startswith("Sourdough tastes sour because")
+
+
+def test_assistants_run_stops_for_the_client_tool() -> None:
+    result = _only(_replayed("openai-assistants-requires-action"))
+    assert result.request.api == "assistants"
+    assert not result.errors and result.complete
+    [tool] = result.merged
+    call = _call(tool)
+    assert call.name == "reserve_cake"
+    assert json.loads(call.arguments) == {"cake": "lemon tart", "day": "2025-06-07"}
 
 
 def test_the_demo_reads_well_in_the_table() -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from streamreel.cassettes.scrubbing import DEFAULT_SECRET_QUERY_PARAMS, credential_name
 from streamreel.core.cassette import Interaction, RecordedRequest
@@ -99,7 +99,9 @@ def _parts(request: RecordedRequest, ignored_params: frozenset[str]) -> _Parts:
         scheme=scheme,
         host=(url.hostname or "").lower(),
         port=port if port is not None else _DEFAULT_PORTS.get(scheme),
-        path=url.path or "/",
+        # Clients escape paths differently (botocore sends Bedrock's "v1:0" as "v1%3A0", a
+        # server sees it decoded): the same resource either way.
+        path=unquote(url.path) or "/",
         query=tuple(
             sorted(
                 (name, value)

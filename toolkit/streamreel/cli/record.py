@@ -18,10 +18,19 @@ from streamreel.recording.session import record_session
 @click.option(
     "--provider",
     required=True,
-    type=click.Choice(["openai", "anthropic", "openai-compatible"]),
-    help="Which API to call; the key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY.",
+    type=click.Choice(
+        ["openai", "anthropic", "openai-compatible", "bedrock", "cohere", "gemini", "ollama"]
+    ),
+    help=(
+        "Which API to call; the key comes from OPENAI_API_KEY, ANTHROPIC_API_KEY, CO_API_KEY or"
+        " GEMINI_API_KEY, Bedrock's credentials from boto3's chain. Bedrock, Cohere, Gemini and"
+        " Ollama need their SDK installed (boto3, cohere, google-genai, ollama)."
+    ),
 )
-@click.option("--base-url", help="The server's base URL (required for openai-compatible).")
+@click.option(
+    "--base-url",
+    help="The server's base URL (required for openai-compatible; also Ollama's host).",
+)
 @click.option("--model", required=True, help="The model to call.")
 @click.option("--prompt", required=True, help="The user message to send.")
 @click.option(

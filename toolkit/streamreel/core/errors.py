@@ -120,7 +120,7 @@ class CassetteVersionError(CassetteError):
 
 
 class UnsupportedStreamError(CassetteError):
-    """A stream streamreel recognises but does not adapt (legacy completions, Bedrock, gRPC...)."""
+    """A stream streamreel recognises but does not adapt (Bedrock Agents, xAI gRPC...)."""
 
 
 class RecordingError(StreamreelError):

@@ -28,8 +28,11 @@ Faults (:class:`Faults`) are injected into the stream after N chunks:
   ``data:`` line, or the last element of its JSON array), Ollama an ``{"error": ...}`` line.
   ``auto`` picks the format by the API of the recorded interaction, found from its request URL
   and body as replay finds it (:func:`streamreel.core.providers.detect_stream`), never from
-  the mere look of the stream: Responses streams have named ``event:`` lines too.  Errors are
-  injected into streamed bodies only (SSE, NDJSON, a JSON array), never into a whole JSON reply.
+  the mere look of the stream: Responses streams have named ``event:`` lines too.  Bedrock's AWS
+  event streams get an event-stream ``exception`` message (``modelStreamErrorException``), and
+  Anthropic's legacy ``/v1/complete`` Anthropic's ``event: error``.  Errors are injected into
+  streamed bodies only (SSE, NDJSON, a JSON array, an event stream), never into a whole JSON
+  reply.
 
 :class:`EmulatorServer` is the thin runner: uvicorn on a socket it binds itself (port 0 picks a
 free port, known before the server starts), in a daemon thread with its own event loop, with
@@ -62,6 +65,7 @@ from streamreel.cassettes.matching import EMULATOR_FIELDS, Matcher, ReplayQueue
 from streamreel.cassettes.scrubbing import Scrubber
 from streamreel.core.cassette import Cassette, Interaction, RecordedRequest
 from streamreel.core.errors import ConfigurationError, RecordingError, StreamreelError
+from streamreel.core.eventstream import encode_message
 from streamreel.core.providers import detect_stream
 
 __all__ = [
@@ -71,13 +75,14 @@ __all__ = [
     "ErrorFormat",
     "ErrorStyle",
     "Faults",
+    "aws_exception_message",
     "error_event",
     "load_interactions",
     "serve",
 ]
 
-ErrorStyle = Literal["auto", "anthropic", "openai", "responses", "gemini", "ollama"]
-ErrorFormat = Literal["anthropic", "openai", "responses", "gemini", "ollama"]
+ErrorStyle = Literal["auto", "anthropic", "openai", "responses", "gemini", "ollama", "bedrock"]
+ErrorFormat = Literal["anthropic", "openai", "responses", "gemini", "ollama", "bedrock"]
 
 _METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_FORWARDED: Final = frozenset(
@@ -125,8 +130,11 @@ _API_FORMATS: Final[dict[str, ErrorFormat]] = {
     "generate-content": "gemini",
     "ollama-chat": "ollama",
     "ollama-generate": "ollama",
+    "complete": "anthropic",
+    "invoke-stream": "bedrock",
+    "converse-stream": "bedrock",
 }
-_STREAMED: Final = frozenset({"sse", "ndjson", "json-array"})
+_STREAMED: Final = frozenset({"sse", "ndjson", "json-array", "eventstream"})
 
 
 def error_event(style: ErrorFormat, *, framing: str = "sse", sequence: int = 0) -> bytes:
@@ -185,8 +193,21 @@ def error_event(style: ErrorFormat, *, framing: str = "sse", sequence: int = 0) 
         case "ollama":
             message = {"error": "an error was encountered while running the model"}
             return json.dumps(message).encode() + b"\n"
+        case "bedrock":
+            return aws_exception_message()
         case _:
             assert_never(style)
+
+
+def aws_exception_message() -> bytes:
+    """A mid-stream fault as Bedrock sends it: an event-stream ``exception`` message."""
+    headers = {
+        ":exception-type": "modelStreamErrorException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    payload = {"message": "The model stream was interrupted; retry the request."}
+    return encode_message(headers, json.dumps(payload).encode())
 
 
 def _stream_format(interaction: Interaction, style: ErrorStyle) -> tuple[ErrorFormat, str] | None:

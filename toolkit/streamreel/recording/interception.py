@@ -36,6 +36,9 @@ An encoding nothing here can decode is stored as it came, with its header, rathe
 A client that stops reading early (the ``openai`` SDK closes the response as soon as it sees
 ``[DONE]``) leaves the body stored as far as it was read; that is not an error.  A read that
 fails (the server hung up) is stored as ``response.error`` and re-raised to the client.
+
+The same stack also answers urllib3 (so ``requests`` and boto3/botocore) and aiohttp, whose
+patches :mod:`streamreel.recording.clients` installs and removes together with these.
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ def active_session() -> Session | None:
 
 
 def _install() -> None:
+    # urllib3 (requests, botocore) and aiohttp, each when installed.
+    from streamreel.recording import clients
+
+    clients.install(_patches, _innermost)
     for flavor in _flavors():
         sync_cls, async_cls = flavor.lib.HTTPTransport, flavor.lib.AsyncHTTPTransport
         sync_original = sync_cls.handle_request
@@ -99,6 +106,11 @@ def _install() -> None:
         _patches.append((async_cls, "handle_async_request", async_original))
         sync_cls.handle_request = _sync_handler(flavor, sync_original)
         async_cls.handle_async_request = _async_handler(flavor, async_original)
+
+
+def _innermost() -> Session | None:
+    # Called from inside patched code while _lock may be held by nobody; same as active_session.
+    return _active[-1] if _active else None
 
 
 def _uninstall() -> None:

@@ -8,9 +8,16 @@ one of the few places provider names belong: it is the adapter from "a prompt fo
 that provider's SDK call.
 
 The key comes from the provider's usual environment variable (``OPENAI_API_KEY``,
-``ANTHROPIC_API_KEY``; ``openai-compatible`` servers use ``OPENAI_API_KEY`` like the SDK does)
-unless ``api_key`` is given.  The SDK's retries are turned off: a retried call would record two
-interactions for one command, and a recording should show the failure that happened.
+``ANTHROPIC_API_KEY``, ``CO_API_KEY``, ``GEMINI_API_KEY``; ``openai-compatible`` servers use
+``OPENAI_API_KEY`` like the SDK does) unless ``api_key`` is given. Bedrock takes its credentials
+from boto3's own chain (environment, profile, role) and Ollama needs none.
+
+The SDKs of Bedrock (``boto3``), Cohere (``cohere``), Gemini (``google-genai``) and Ollama
+(``ollama``) are optional: a session with one that is not installed stops before any call with
+a message naming the package to install.
+
+The SDK's retries are turned off: a retried call would record two interactions for one command,
+and a recording should show the failure that happened.
 
 A call that fails (an HTTP error, a stream cut, an error event) is saved like any other, with the
 failure in it, and raised as a :class:`~streamreel.core.errors.ProviderError` whose text holds
@@ -23,10 +30,11 @@ provider's shape, and converted when needed, so one file serves both providers.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
@@ -39,9 +47,18 @@ from streamreel.core.errors import (
 )
 from streamreel.recording.recorder import ChunkObserver, Recording, RecordMode, record
 
-__all__ = ["API_KEY_VARIABLES", "Provider", "SessionResult", "load_tools", "record_session"]
+__all__ = [
+    "API_KEY_VARIABLES",
+    "SDK_PACKAGES",
+    "Provider",
+    "SessionResult",
+    "load_tools",
+    "record_session",
+]
 
-Provider = Literal["openai", "anthropic", "openai-compatible"]
+Provider = Literal[
+    "openai", "anthropic", "openai-compatible", "bedrock", "cohere", "gemini", "ollama"
+]
 
 _ERROR_WIDTH: Final = 400
 
@@ -49,7 +66,17 @@ API_KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "openai-compatible": "OPENAI_API_KEY",
+    "cohere": "CO_API_KEY",
+    "gemini": "GEMINI_API_KEY",
 }
+
+SDK_PACKAGES: Final[Mapping[str, tuple[str, str]]] = {
+    "bedrock": ("boto3", "boto3"),
+    "cohere": ("cohere", "cohere"),
+    "gemini": ("google.genai", "google-genai"),
+    "ollama": ("ollama", "ollama"),
+}
+"""For the optional SDKs: the module to import and the package that provides it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +122,12 @@ def record_session(
             "cannot record an openai-compatible session: expected a base URL, got none; "
             "do pass base_url (for example http://localhost:8000/v1)"
         )
-    key = api_key or _key_from(provider, os.environ if environ is None else environ)
+    variables = os.environ if environ is None else environ
+    sdk = _sdk(provider)
+    key = api_key or (_key_from(provider, variables) if provider in API_KEY_VARIABLES else "")
     definitions = load_tools(tools, provider) if tools is not None else None
     emit = on_message if on_message is not None else _ignore
+    call = _Call(model, prompt, definitions, stream, max_tokens, emit)
     recording = record(output, mode=mode, on_chunk=on_chunk)
     try:
         with recording:
@@ -105,6 +135,14 @@ def record_session(
                 text = _anthropic(
                     key, base_url, model, prompt, definitions, stream, max_tokens, emit
                 )
+            elif provider == "bedrock":
+                text = _bedrock(sdk, base_url, variables, call)
+            elif provider == "cohere":
+                text = _cohere(sdk, key, base_url, call)
+            elif provider == "gemini":
+                text = _gemini(sdk, key, base_url, call)
+            elif provider == "ollama":
+                text = _ollama(sdk, base_url, call)
             else:
                 text = _openai(key, base_url, model, prompt, definitions, stream, emit)
     except StreamreelError:
@@ -131,7 +169,24 @@ def _is_provider_error(exc: BaseException) -> bool:
         module = sys.modules.get(name)
         if module is not None:
             kinds.append(module.APIError)
+    # The optional SDKs' own errors, and those of the HTTP clients under them.
+    for name, attribute in _OTHER_ERRORS:
+        found = getattr(sys.modules.get(name), attribute, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            kinds.append(found)
     return isinstance(exc, tuple(kinds))
+
+
+_OTHER_ERRORS: Final = (
+    ("botocore.exceptions", "BotoCoreError"),
+    ("botocore.exceptions", "ClientError"),
+    ("cohere.core.api_error", "ApiError"),
+    ("google.genai.errors", "APIError"),
+    ("ollama", "ResponseError"),
+    ("urllib3.exceptions", "HTTPError"),
+    ("requests", "RequestException"),
+    ("aiohttp", "ClientError"),
+)
 
 
 def _provider_error(
@@ -154,6 +209,46 @@ def _provider_error(
 
 def _ignore(_: str) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One call's settings, whatever the SDK."""
+
+    model: str
+    prompt: str
+    tools: list[dict[str, Any]] | None
+    stream: bool
+    max_tokens: int
+    emit: Callable[[str], None]
+
+    def collect(self, pieces: Iterable[str | None]) -> str:
+        """Emit each piece of text as it comes and return them joined."""
+        seen: list[str] = []
+        for piece in pieces:
+            if piece:
+                seen.append(piece)
+                if self.stream:
+                    self.emit(piece)
+        text = "".join(seen)
+        if text and not self.stream:
+            self.emit(text)
+        return text
+
+
+def _sdk(provider: str) -> Any:
+    """The optional SDK module of ``provider`` (None for the ones streamreel depends on)."""
+    if provider not in SDK_PACKAGES:
+        return None
+    module, package = SDK_PACKAGES[provider]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigurationError(
+            f"cannot record a {provider} session: expected the {package} package (the"
+            f" provider's official SDK), got it not installed; do pip install {package}"
+            f" (or pip install 'streamreel[{provider}]')"
+        ) from None
 
 
 def _key_from(provider: str, environ: Mapping[str, str]) -> str:
@@ -188,6 +283,10 @@ def load_tools(path: str | os.PathLike[str], provider: Provider) -> list[dict[st
     try:
         if provider == "anthropic":
             return [_as_anthropic(tool) for tool in document]
+        if provider == "bedrock":
+            return [_as_bedrock(tool) for tool in document]
+        if provider == "gemini":
+            return [_as_gemini(tool) for tool in document]
         return [_as_openai(tool) for tool in document]
     except KeyError as exc:
         raise ConfigurationError(
@@ -218,6 +317,107 @@ def _as_anthropic(tool: dict[str, Any]) -> dict[str, Any]:
         converted["description"] = function["description"]
     converted["input_schema"] = function.get("parameters", {"type": "object", "properties": {}})
     return converted
+
+
+def _as_bedrock(tool: dict[str, Any]) -> dict[str, Any]:
+    if "toolSpec" in tool:
+        return tool
+    converted = _as_anthropic(tool)
+    spec: dict[str, Any] = {"name": converted["name"]}
+    if "description" in converted:
+        spec["description"] = converted["description"]
+    spec["inputSchema"] = {"json": converted["input_schema"]}
+    return {"toolSpec": spec}
+
+
+def _as_gemini(tool: dict[str, Any]) -> dict[str, Any]:
+    converted = _as_openai(tool)["function"]
+    return {
+        key: converted[key] for key in ("name", "description", "parameters") if key in converted
+    }
+
+
+def _bedrock(boto3: Any, base_url: str | None, environ: Mapping[str, str], call: _Call) -> str:
+    config: Any = importlib.import_module("botocore.config")
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name=region,
+        endpoint_url=base_url,
+        config=config.Config(retries={"max_attempts": 1}),
+    )
+    request: dict[str, Any] = {
+        "modelId": call.model,
+        "messages": [{"role": "user", "content": [{"text": call.prompt}]}],
+        "inferenceConfig": {"maxTokens": call.max_tokens},
+    }
+    if call.tools:
+        request["toolConfig"] = {"tools": call.tools}
+    if not call.stream:
+        reply = client.converse(**request)
+        blocks = reply.get("output", {}).get("message", {}).get("content", [])
+        return call.collect(block.get("text") for block in blocks)
+    events = client.converse_stream(**request)["stream"]
+    try:
+        return call.collect(
+            event.get("contentBlockDelta", {}).get("delta", {}).get("text") for event in events
+        )
+    finally:
+        events.close()
+
+
+def _cohere(cohere: Any, key: str, base_url: str | None, call: _Call) -> str:
+    client = cohere.ClientV2(api_key=key, base_url=base_url, max_retries=0)
+    request: dict[str, Any] = {
+        "model": call.model,
+        "messages": [{"role": "user", "content": call.prompt}],
+        "max_tokens": call.max_tokens,
+    }
+    if call.tools:
+        request["tools"] = call.tools
+    if not call.stream:
+        reply = client.chat(**request)
+        return call.collect(getattr(part, "text", None) for part in reply.message.content or [])
+
+    def pieces() -> Iterator[str | None]:
+        for event in client.chat_stream(**request):
+            if event.type == "content-delta":
+                yield event.delta.message.content.text
+
+    return call.collect(pieces())
+
+
+def _gemini(google_genai: Any, key: str, base_url: str | None, call: _Call) -> str:
+    from google.genai import types
+
+    options = types.HttpOptions(base_url=base_url) if base_url else None
+    client = google_genai.Client(api_key=key, http_options=options)
+    config: dict[str, Any] = {"max_output_tokens": call.max_tokens}
+    if call.tools:
+        config["tools"] = [{"function_declarations": call.tools}]
+    if not call.stream:
+        reply = client.models.generate_content(
+            model=call.model, contents=call.prompt, config=config
+        )
+        return call.collect([reply.text])
+    chunks = client.models.generate_content_stream(
+        model=call.model, contents=call.prompt, config=config
+    )
+    return call.collect(chunk.text for chunk in chunks)
+
+
+def _ollama(ollama: Any, base_url: str | None, call: _Call) -> str:
+    client = ollama.Client(host=base_url)
+    request: dict[str, Any] = {
+        "model": call.model,
+        "messages": [{"role": "user", "content": call.prompt}],
+    }
+    if call.tools:
+        request["tools"] = call.tools
+    if not call.stream:
+        return call.collect([client.chat(**request).message.content])
+    parts = client.chat(stream=True, **request)
+    return call.collect(part.message.content for part in parts)
 
 
 def _openai(

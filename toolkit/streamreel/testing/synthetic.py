@@ -17,6 +17,8 @@ cassettes, one per provider quirk, from the same writers.
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import random
 import re
@@ -35,6 +37,7 @@ from streamreel.core.cassette import (
     RecordedResponse,
 )
 from streamreel.core.errors import ConfigurationError
+from streamreel.core.eventstream import encode_message
 
 __all__ = ["RECORDED_AT", "SCRIPTED", "scaled_cassette"]
 
@@ -103,12 +106,20 @@ class _Wire:
         """One read holding ``events`` (joined); ``pause_ms`` models a slower step before it."""
         self.send_stamped(lambda _offset: "".join(events), pause_ms=pause_ms)
 
-    def send_stamped(self, build: Callable[[float], str], *, pause_ms: float = 0.0) -> None:
-        """One read whose text depends on its arrival offset (Ollama stamps every line)."""
+    def send_bytes(self, data: bytes, *, pause_ms: float = 0.0) -> None:
+        """One read of bytes that are not text (an AWS event stream)."""
+        self._advance(pause_ms)
+        self._reads.append(BodyChunk(self._clock, data))
+
+    def _advance(self, pause_ms: float) -> None:
         if self._reads:
             self._clock = round(self._clock + self.rng.uniform(*self._gap) + pause_ms, 1)
         else:
             self._clock = round(self._clock + pause_ms, 1)
+
+    def send_stamped(self, build: Callable[[float], str], *, pause_ms: float = 0.0) -> None:
+        """One read whose text depends on its arrival offset (Ollama stamps every line)."""
+        self._advance(pause_ms)
         self._reads.append(BodyChunk(self._clock, build(self._clock).encode("utf-8")))
 
     def token(self, length: int, alphabet: str = _ALPHABET) -> str:
@@ -966,6 +977,474 @@ def _gemini_step(
         "server": "scaffolding on HTTPServer2",
     }
     response = wire.response(headers_out)
+    return Interaction(request, response, recorded_at=_at(step))
+
+
+# --------------------------------------------------------------------------------------------
+# Amazon Bedrock (AWS event stream)
+# --------------------------------------------------------------------------------------------
+
+_BOTO = "1.40.41"
+_BOTOCORE = "1.40.41"
+_BEDROCK_HOST = "bedrock-runtime.us-east-1.amazonaws.com"
+_CLAUDE_ON_BEDROCK = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+# Bedrock pads every event with "p": a prefix of this alphabet, so sizes do not leak content.
+_BEDROCK_PADDING = string.ascii_lowercase + string.ascii_uppercase + string.digits
+
+
+def _bedrock_request(operation: str, body: _Json) -> RecordedRequest:
+    """A POST as botocore sends it: Title-Case names, SigV4 headers (signature scrubbed)."""
+    model = _CLAUDE_ON_BEDROCK.replace(":", "%3A")
+    headers = {
+        "Accept": "application/json",
+        "Authorization": REDACTED,
+        "Content-Type": "application/json",
+        "User-Agent": (
+            f"Boto3/{_BOTO} md/Botocore#{_BOTOCORE} ua/2.1 os/linux lang/python#{_PYTHON}"
+            f" cfg/retry-mode#legacy Botocore/{_BOTOCORE}"
+        ),
+        "X-Amz-Date": "20250601T120000Z",
+        "amz-sdk-invocation-id": "00000000-0000-4000-8000-000000000000",
+        "amz-sdk-request": "attempt=1",
+    }
+    url = f"https://{_BEDROCK_HOST}/model/{model}/{operation}"
+    return _post(url, body, headers, style="spaced")
+
+
+def _bedrock_event(wire: _Wire, kind: str, payload: _Json) -> bytes:
+    padded = {**payload, "p": _BEDROCK_PADDING[: wire.rng.randint(1, len(_BEDROCK_PADDING))]}
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return encode_message(headers, _dumps(padded).encode("utf-8"))
+
+
+def _bedrock_headers(wire: _Wire) -> dict[str, str]:
+    return {
+        "Connection": "keep-alive",
+        "Content-Type": "application/vnd.amazon.eventstream",
+        "Date": "Sun, 01 Jun 2025 12:00:00 GMT",
+        "Transfer-Encoding": "chunked",
+        "x-amzn-RequestId": _uuid_text(wire),
+        "X-Amzn-Bedrock-Content-Type": "application/json",
+    }
+
+
+def _bedrock_invoke_step(
+    seed: str, *, prompt: str, text: Sequence[str], step: int = 0
+) -> Interaction:
+    """InvokeModelWithResponseStream for Claude: each Anthropic event base64 in a ``chunk``."""
+    body: _Json = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 512,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    request = _bedrock_request("invoke-with-response-stream", body)
+    wire = _Wire(seed)
+    prompt_tokens = _token_count(prompt)
+
+    def chunk(event: _Json) -> bytes:
+        encoded = base64.b64encode(_dumps(event).encode("utf-8")).decode("ascii")
+        return _bedrock_event(wire, "chunk", {"bytes": encoded})
+
+    message_id = f"msg_bdrk_01{wire.token(22)}"
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-sonnet-20240620",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
+        },
+    }
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    wire.send_bytes(chunk(start) + chunk(block))
+    for piece in text:
+        delta = {"type": "text_delta", "text": piece}
+        wire.send_bytes(chunk({"type": "content_block_delta", "index": 0, "delta": delta}))
+    output_tokens = _token_count("".join(text))
+    end: list[_Json] = [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": output_tokens},
+        },
+        {
+            "type": "message_stop",
+            "amazon-bedrock-invocationMetrics": {
+                "inputTokenCount": prompt_tokens,
+                "outputTokenCount": output_tokens,
+                "invocationLatency": round(wire.elapsed_ms) + 40,
+                "firstByteLatency": 412,
+            },
+        },
+    ]
+    wire.send_bytes(b"".join(chunk(event) for event in end))
+    return Interaction(request, wire.response(_bedrock_headers(wire)), recorded_at=_at(step))
+
+
+def _bedrock_converse_step(
+    seed: str, *, prompt: str, text: Sequence[str], call: _Json, arguments: Sequence[str]
+) -> Interaction:
+    """ConverseStream: Bedrock's own events, a text block then a ``toolUse`` block."""
+    tool = {
+        "toolSpec": {
+            "name": call["name"],
+            "description": "Look a word up in the shop's glossary.",
+            "inputSchema": {
+                "json": {
+                    "type": "object",
+                    "properties": {"term": {"type": "string"}},
+                    "required": ["term"],
+                }
+            },
+        }
+    }
+    body: _Json = {
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "toolConfig": {"tools": [tool]},
+    }
+    request = _bedrock_request("converse-stream", body)
+    wire = _Wire(seed)
+    event = functools.partial(_bedrock_event, wire)
+    wire.send_bytes(event("messageStart", {"role": "assistant"}))
+    for piece in text:
+        wire.send_bytes(
+            event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+        )
+    wire.send_bytes(event("contentBlockStop", {"contentBlockIndex": 0}))
+    start = {"toolUse": {"toolUseId": call["id"], "name": call["name"]}}
+    wire.send_bytes(event("contentBlockStart", {"contentBlockIndex": 1, "start": start}))
+    for piece in arguments:
+        delta = {"toolUse": {"input": piece}}
+        wire.send_bytes(event("contentBlockDelta", {"contentBlockIndex": 1, "delta": delta}))
+    wire.send_bytes(event("contentBlockStop", {"contentBlockIndex": 1}))
+    prompt_tokens = _token_count(prompt)
+    output_tokens = _token_count("".join(text)) + _token_count("".join(arguments))
+    usage = {
+        "inputTokens": prompt_tokens,
+        "outputTokens": output_tokens,
+        "totalTokens": prompt_tokens + output_tokens,
+    }
+    metrics = {"latencyMs": round(wire.elapsed_ms) + 35}
+    wire.send_bytes(
+        event("messageStop", {"stopReason": "tool_use"})
+        + event("metadata", {"usage": usage, "metrics": metrics})
+    )
+    return Interaction(request, wire.response(_bedrock_headers(wire)), recorded_at=_at(0))
+
+
+# --------------------------------------------------------------------------------------------
+# Cohere v2 chat
+# --------------------------------------------------------------------------------------------
+
+_COHERE_SDK = "5.20.1"
+
+
+def _cohere_step(
+    seed: str, *, prompt: str, plan: Sequence[str], call: _Json, arguments: Sequence[str]
+) -> Interaction:
+    """``/v2/chat``: a tool plan, then one call whose arguments stream pretty-printed."""
+    body: _Json = {
+        "model": "command-a-03-2025",
+        "messages": [{"role": "user", "content": prompt}],
+        "tools": [
+            _function_tool(
+                call["name"],
+                "Check how many of an item are in stock.",
+                {"item": {"type": "string"}},
+                ["item"],
+            )
+        ],
+        "stream": True,
+    }
+    headers = {
+        "accept": "*/*",
+        "accept-encoding": "gzip, deflate",
+        "authorization": REDACTED,
+        "connection": "keep-alive",
+        "content-type": "application/json",
+        "host": "api.cohere.com",
+        "user-agent": f"cohere/{_COHERE_SDK}",
+        "x-fern-language": "Python",
+        "x-fern-sdk-name": "cohere",
+        "x-fern-sdk-version": _COHERE_SDK,
+    }
+    request = _post("https://api.cohere.com/v2/chat", body, headers, style="spaced")
+    wire = _Wire(seed)
+
+    def event(kind: str, **fields: Any) -> str:
+        return _sse(_dumps({"type": kind, **fields}), event=kind)
+
+    start_message = {
+        "role": "assistant",
+        "content": [],
+        "tool_plan": "",
+        "tool_calls": [],
+        "citations": [],
+    }
+    wire.send(event("message-start", id=_uuid_text(wire), delta={"message": start_message}))
+    for piece in plan:
+        wire.send(event("tool-plan-delta", delta={"message": {"tool_plan": piece}}))
+    head = {
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["name"], "arguments": ""},
+    }
+    wire.send(event("tool-call-start", index=0, delta={"message": {"tool_calls": head}}))
+    for piece in arguments:
+        fragment = {"function": {"arguments": piece}}
+        wire.send(event("tool-call-delta", index=0, delta={"message": {"tool_calls": fragment}}))
+    wire.send(event("tool-call-end", index=0))
+    counted = _token_count(prompt)
+    written = _token_count("".join(plan)) + _token_count("".join(arguments))
+    usage = {
+        "billed_units": {"input_tokens": counted, "output_tokens": written},
+        "tokens": {"input_tokens": counted + 412, "output_tokens": written + 9},
+    }
+    wire.send(event("message-end", delta={"finish_reason": "TOOL_CALL", "usage": usage}))
+    wire.send(_DONE)
+    headers_out = {
+        "cache-control": "no-cache, no-store, no-transform, must-revalidate, private, max-age=0",
+        "content-type": "text/event-stream",
+        "x-debug-trace-id": wire.hex(32),
+    }
+    return Interaction(request, wire.response(headers_out), recorded_at=_at(0))
+
+
+# --------------------------------------------------------------------------------------------
+# Anthropic legacy text completions
+# --------------------------------------------------------------------------------------------
+
+
+def _anthropic_complete_step(seed: str, *, prompt: str, pieces: Sequence[str]) -> Interaction:
+    """``/v1/complete``: ``event: completion`` objects, CRLF-framed, padded inside the JSON."""
+    body: _Json = {
+        "max_tokens_to_sample": 300,
+        "model": "claude-2.1",
+        "prompt": f"\n\nHuman: {prompt}\n\nAssistant:",
+        "stream": True,
+    }
+    request = _anthropic_request(body)
+    request = RecordedRequest(
+        method=request.method,
+        uri="https://api.anthropic.com/v1/complete",
+        headers={
+            name: values
+            for name, values in request.headers.items()
+            if name not in ("x-stainless-helper-method", "x-stainless-stream-helper")
+        },
+        body=request.body,
+    )
+    wire = _Wire(seed)
+    completion_id = f"compl_01{wire.token(22)}"
+
+    def event(text: str, stop: str | None) -> str:
+        payload = {
+            "type": "completion",
+            "id": completion_id,
+            "completion": text,
+            "stop_reason": stop,
+            "model": "claude-2.1",
+            "stop": "\n\nHuman:" if stop == "stop_sequence" else None,
+            "log_id": completion_id,
+        }
+        data = _dumps(payload)[:-1] + " " * wire.rng.randint(0, 12) + "}"
+        return _sse(data, event="completion", eol="\r\n")
+
+    for number, piece in enumerate(pieces):
+        wire.send(event(piece, None))
+        if number == 1:
+            wire.send(_sse('{"type": "ping"}', event="ping", eol="\r\n"))
+    wire.send(event("", "stop_sequence"))
+    headers_out = {"cache-control": "no-cache", "content-type": "text/event-stream"}
+    return Interaction(request, wire.response(headers_out), recorded_at=_at(0))
+
+
+# --------------------------------------------------------------------------------------------
+# Gemini Interactions
+# --------------------------------------------------------------------------------------------
+
+
+def _interactions_step(
+    seed: str, *, prompt: str, thoughts: Sequence[str], texts: Sequence[str]
+) -> Interaction:
+    """``/v1beta/interactions``: a thought step (summaries and a signature), then the answer."""
+    body: _Json = {
+        "input": prompt,
+        "model": "gemini-2.5-flash",
+        "generation_config": {"thinking_level": "low", "thinking_summaries": "auto"},
+        "stream": True,
+    }
+    headers = {
+        "accept": "application/json",
+        "accept-encoding": "gzip, deflate",
+        "connection": "keep-alive",
+        "content-type": "application/json",
+        "host": "generativelanguage.googleapis.com",
+        "user-agent": f"google-genai-sdk/{_GENAI_SDK} gl-python/{_PYTHON}",
+        "x-goog-api-key": REDACTED,
+    }
+    url = "https://generativelanguage.googleapis.com/v1beta/interactions"
+    request = _post(url, body, headers)
+    wire = _Wire(seed, first_ms=(700.0, 1100.0), gap_ms=(40.0, 160.0))
+    interaction_id = f"v1_{wire.token(60)}"
+    prompt_tokens = _token_count(prompt)
+    spent = written = 0
+
+    def usage() -> _Json:
+        return {
+            "total_tokens": prompt_tokens + spent + written,
+            "total_input_tokens": prompt_tokens,
+            "input_tokens_by_modality": [{"modality": "text", "tokens": prompt_tokens}],
+            "total_cached_tokens": 0,
+            "total_output_tokens": written,
+            "total_tool_use_tokens": 0,
+            "total_thought_tokens": spent,
+        }
+
+    def event(kind: str, payload: _Json, *, metered: bool = False) -> str:
+        data = {**payload, "event_type": kind}
+        if metered:
+            data["metadata"] = {"usage": usage()}
+        return _sse(_dumps(data), event=kind)
+
+    head = {"id": interaction_id, "status": "in_progress", "object": "interaction"}
+    head["model"] = "gemini-2.5-flash"
+    status = {"interaction_id": interaction_id, "status": "in_progress"}
+    wire.send(
+        event("interaction.created", {"interaction": head}, metered=True),
+        event("interaction.status_update", status),
+        event("step.start", {"index": 0, "step": {"type": "thought"}}),
+    )
+    for piece in thoughts:
+        spent += _token_count(piece)
+        delta = {"content": {"text": piece, "type": "text"}, "type": "thought_summary"}
+        wire.send(event("step.delta", {"index": 0, "delta": delta}, metered=True))
+        wire.send(
+            event(
+                "step.delta", {"index": 0, "delta": {"signature": "", "type": "thought_signature"}}
+            )
+        )
+    signature = {"signature": wire.token(96, _ALPHABET + "+/") + "==", "type": "thought_signature"}
+    wire.send(
+        event("step.delta", {"index": 0, "delta": signature}, metered=True),
+        event("step.stop", {"index": 0}),
+        event("step.start", {"index": 1, "step": {"type": "model_output"}}),
+    )
+    for piece in texts:
+        written += _token_count(piece)
+        delta = {"text": piece, "type": "text"}
+        wire.send(event("step.delta", {"index": 1, "delta": delta}, metered=True))
+    done = {
+        "id": interaction_id,
+        "status": "completed",
+        "usage": usage(),
+        "created": "2025-06-01T12:00:00Z",
+        "updated": "2025-06-01T12:00:02Z",
+        "service_tier": "standard",
+        "object": "interaction",
+        "model": "gemini-2.5-flash",
+    }
+    wire.send(
+        event("step.stop", {"index": 1}),
+        event("interaction.completed", {"interaction": done}),
+        _sse("[DONE]", event="done"),
+    )
+    headers_out = {"content-type": "text/event-stream", "server": "scaffolding on HTTPServer2"}
+    return Interaction(request, wire.response(headers_out), recorded_at=_at(0))
+
+
+# --------------------------------------------------------------------------------------------
+# OpenAI Assistants runs
+# --------------------------------------------------------------------------------------------
+
+
+def _assistants_step(
+    seed: str, *, call: _Json, arguments: Sequence[str], step: int = 0
+) -> Interaction:
+    """``/v1/threads/{id}/runs``: the run's status events, a step whose function call streams,
+    and ``thread.run.requires_action``: the run waits for the client's tool output."""
+    wire = _Wire(seed)
+    thread_id = f"thread_{wire.token(24)}"
+    assistant_id = f"asst_{wire.token(24)}"
+    run_id = f"run_{wire.token(24)}"
+    step_id = f"step_{wire.token(24)}"
+    body: _Json = {"assistant_id": assistant_id, "stream": True}
+    headers = {**_openai_headers("api.openai.com"), "openai-beta": "assistants=v2"}
+    request = _post(f"https://api.openai.com/v1/threads/{thread_id}/runs", body, headers)
+    created = 1748779800
+
+    def run(status: str, **extra: Any) -> _Json:
+        return {
+            "id": run_id,
+            "object": "thread.run",
+            "created_at": created,
+            "assistant_id": assistant_id,
+            "thread_id": thread_id,
+            "status": status,
+            "model": "gpt-4o-mini",
+            "tools": [{"type": "function", "function": call["function"]}],
+            "usage": None,
+            **extra,
+        }
+
+    def event(kind: str, payload: _Json) -> str:
+        return _sse(_dumps(payload), event=kind)
+
+    wire.send(
+        event("thread.run.created", run("queued")),
+        event("thread.run.queued", run("queued")),
+        event("thread.run.in_progress", run("in_progress", started_at=created)),
+    )
+    step_object = {
+        "id": step_id,
+        "object": "thread.run.step",
+        "created_at": created + 1,
+        "run_id": run_id,
+        "type": "tool_calls",
+        "status": "in_progress",
+        "step_details": {"type": "tool_calls", "tool_calls": []},
+    }
+    wire.send(
+        event("thread.run.step.created", step_object),
+        event("thread.run.step.in_progress", step_object),
+    )
+    first = {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": "", "output": None},
+    }
+    pieces = [first] + [
+        {"index": 0, "type": "function", "function": {"arguments": piece}} for piece in arguments
+    ]
+    for piece in pieces:
+        delta = {"step_details": {"type": "tool_calls", "tool_calls": [piece]}}
+        wire.send(
+            event(
+                "thread.run.step.delta",
+                {"id": step_id, "object": "thread.run.step.delta", "delta": delta},
+            )
+        )
+    whole = {
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["function"]["name"], "arguments": "".join(arguments)},
+    }
+    action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [whole]}}
+    wire.send(
+        event("thread.run.requires_action", run("requires_action", required_action=action)),
+        _sse("[DONE]", event="done"),
+    )
+    response = wire.response(_event_stream_headers(wire))
     return Interaction(request, response, recorded_at=_at(step))
 
 

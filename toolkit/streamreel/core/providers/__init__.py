@@ -11,12 +11,16 @@ Adapted APIs (the ``api`` of :class:`StreamKind`): ``chat-completions`` (OpenAI 
 compatible server: Azure, Groq, DeepSeek, Mistral, OpenRouter, Together, Hugging Face, vLLM,
 Z.ai, Writer), ``completions`` (legacy text completions), ``responses`` (OpenAI Responses, also
 from DeepSeek and OpenRouter), ``messages`` (Anthropic), ``generate-content`` (Gemini and
-Vertex, ``alt=sse`` or a JSON array), ``ollama-chat`` and ``ollama-generate``.
+Vertex, ``alt=sse`` or a JSON array), ``ollama-chat``, ``ollama-generate``, ``complete``
+(Anthropic's legacy ``/v1/complete``), ``cohere-chat`` (Cohere v2), ``converse`` (Bedrock's whole
+Converse reply), and, as streams only, ``assistants`` (OpenAI Assistants runs),
+``interactions`` (Gemini Interactions), ``invoke-stream`` (Bedrock
+InvokeModelWithResponseStream of Claude) and ``converse-stream`` (Bedrock ConverseStream);
+Bedrock's two streams arrive as AWS event streams (:mod:`streamreel.core.eventstream`).
 
-Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`: Anthropic
-legacy
-``/v1/complete``, OpenAI Assistants, Cohere chat, Bedrock (ConverseStream,
-InvokeModelWithResponseStream, InvokeAgent), gRPC (xAI) and the Gemini Interactions API.
+Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`, the reason
+in the message: Bedrock Agents InvokeAgent, gRPC (xAI), InvokeModelWithResponseStream of
+non-Anthropic models, and Cohere's v1 chat.
 
 Every module here is sans-I/O: pure, synchronous and push-driven.
 """

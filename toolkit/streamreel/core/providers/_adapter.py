@@ -16,7 +16,7 @@ the provider's schema are read with a default instead.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeAlias
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -57,6 +57,42 @@ class Adapter(Protocol):
     def end(self) -> list[Output]:
         """The body ended; emit anything held back until the end."""
         ...
+
+    def fail(self, fault: StreamFault) -> list[Output]:
+        """A fault the framing itself reported (an event-stream exception): it ends the stream."""
+        ...
+
+
+class AdapterBase:
+    """The end-of-stream bookkeeping every adapter shares, written once.
+
+    Most APIs have no ``[DONE]`` sentinel and hold nothing back until the end, and every
+    adapter ends its stream on a fault; a subclass names its ``TERMINATOR``, sets
+    ``self._finished`` when it sees it, and overrides only what differs.
+    """
+
+    TERMINATOR: ClassVar[str] = "the provider's last event"
+
+    def __init__(self) -> None:
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def terminator(self) -> str:
+        return self.TERMINATOR
+
+    def done(self) -> list[Output]:
+        return []
+
+    def end(self) -> list[Output]:
+        return []
+
+    def fail(self, fault: StreamFault) -> list[Output]:
+        self._finished = True
+        return [fault]
 
 
 _TYPE_NAMES = {
@@ -197,6 +233,10 @@ class Stamp:
             usage=usage,
             output_tokens=output_tokens,
         )
+
+    def usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
+        """A chunk with no choices that only reports usage (Bedrock's ``metadata`` event)."""
+        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, usage=usage)
 
 
 def tool_call(

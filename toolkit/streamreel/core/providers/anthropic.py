@@ -48,6 +48,7 @@ from typing import Any, Literal, assert_never, cast, get_args
 
 from streamreel.core.chunks import StreamFault, Usage
 from streamreel.core.providers._adapter import (
+    AdapterBase,
     Output,
     Stamp,
     as_object,
@@ -104,10 +105,13 @@ def _block_kind(block_type: str) -> _BlockKind:
     return "other"
 
 
-class MessagesAdapter:
+class MessagesAdapter(AdapterBase):
     """Anthropic Messages events in, chunks and faults out."""
 
+    TERMINATOR = "event: message_stop"
+
     def __init__(self) -> None:
+        super().__init__()
         self._stamp = Stamp()
         self._blocks: dict[int, _BlockKind] = {}
         self._argued: set[int] = set()  # tool blocks that have emitted argument text
@@ -115,15 +119,6 @@ class MessagesAdapter:
         self._cache_creation: int | None = None
         self._cache_read: int | None = None
         self._output_tokens: int | None = None
-        self._finished = False
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def terminator(self) -> str:
-        return "event: message_stop"
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, f"Anthropic {name or 'event'}")
@@ -131,12 +126,6 @@ class MessagesAdapter:
         if not isinstance(kind, str) or kind not in _EVENT_TYPES:
             return []
         return self._dispatch(cast(_EventType, kind), data)
-
-    def done(self) -> list[Output]:
-        return []
-
-    def end(self) -> list[Output]:
-        return []
 
     def _dispatch(self, kind: _EventType, data: dict[str, Any]) -> list[Output]:
         match kind:
@@ -156,8 +145,7 @@ class MessagesAdapter:
                 self._finished = True
                 return []
             case "error":
-                self._finished = True
-                return [error_fault(data.get("error", data))]
+                return self.fail(error_fault(data.get("error", data)))
             case _:
                 assert_never(kind)
 

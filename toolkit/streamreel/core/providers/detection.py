@@ -33,7 +33,7 @@ error body is still readable with :func:`streamreel.core.providers.http_error_fa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast
 from urllib.parse import unquote, urlsplit
 
@@ -42,8 +42,10 @@ from streamreel.core.errors import StreamDecodeError, UnsupportedStreamError
 
 __all__ = ["ADAPTED_APIS", "Framing", "StreamKind", "detect_stream"]
 
-Framing: TypeAlias = Literal["sse", "ndjson", "json-array", "json", "none"]
-_FRAMINGS: frozenset[str] = frozenset({"sse", "ndjson", "json-array", "json", "none"})
+Framing: TypeAlias = Literal["sse", "ndjson", "json-array", "eventstream", "json", "none"]
+_FRAMINGS: frozenset[str] = frozenset(
+    {"sse", "ndjson", "json-array", "eventstream", "json", "none"}
+)
 
 ADAPTED_APIS: dict[str, str] = {
     "chat-completions": "Chat Completions",
@@ -53,22 +55,51 @@ ADAPTED_APIS: dict[str, str] = {
     "generate-content": "generateContent",
     "ollama-chat": "Ollama /api/chat",
     "ollama-generate": "Ollama /api/generate",
+    "complete": "Anthropic legacy text completions (/v1/complete)",
+    "assistants": "OpenAI Assistants runs (thread.* events)",
+    "cohere-chat": "Cohere v2 chat",
+    "interactions": "Gemini Interactions",
+    "invoke-stream": "Bedrock InvokeModelWithResponseStream (AWS eventstream)",
+    "converse-stream": "Bedrock ConverseStream (AWS eventstream)",
+    "converse": "Bedrock Converse",
 }
 """The APIs :class:`~streamreel.core.providers.StreamDecoder` adapts, with a name for messages."""
 
 _REFUSED_APIS: dict[str, str] = {
-    "complete": "Anthropic legacy text completions (/v1/complete)",
-    "assistants": "OpenAI Assistants (thread.* events)",
-    "cohere-chat": "Cohere chat",
-    "converse-stream": "Bedrock ConverseStream (AWS eventstream)",
-    "converse": "Bedrock Converse",
-    "invoke-stream": "Bedrock InvokeModelWithResponseStream (AWS eventstream)",
+    "cohere-chat-v1": "Cohere v1 chat",
     "invoke": "Bedrock InvokeModel",
+    "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of a non-Anthropic model",
     "invoke-agent": "Bedrock Agents InvokeAgent (AWS eventstream)",
     "grpc": "gRPC chat",
-    "interactions": "Gemini Interactions",
     "unknown": "an unrecognised API",
 }
+
+_REFUSAL_REASONS: dict[str, str] = {
+    "invoke-agent": (
+        "an agent's stream interleaves traces of the agent's own orchestration (prompts,"
+        " rationales, action-group calls it runs itself) with a final answer in base64 chunks:"
+        " it is not a model's reply, and no chunk of it is a call the client must make"
+    ),
+    "grpc": (
+        "xAI's gRPC messages are protobuf, kept by recorders only as decoded JSON whose schema"
+        " is private to xAI's SDK, so there is no wire format to adapt"
+    ),
+    "invoke-stream-model": (
+        "each model family streams its own native payloads inside the chunks, and only"
+        " Anthropic's are adapted"
+    ),
+    "cohere-chat-v1": "Cohere's v1 chat is deprecated; record with the v2 API (/v2/chat)",
+}
+
+_STREAM_ONLY = frozenset({"assistants", "interactions", "invoke-stream", "converse-stream"})
+"""Adapted APIs whose whole (non-streamed) JSON replies are not: an Assistants run or an
+interaction is fetched object by object, and Bedrock's stream operations have whole-reply
+twins of their own (``invoke``, ``converse``)."""
+
+EVENTSTREAM_APIS = frozenset(
+    {"invoke-stream", "invoke-stream-model", "converse-stream", "invoke-agent"}
+)
+"""The APIs whose streams are AWS event-stream messages rather than text."""
 
 _HEAD = 4096
 
@@ -84,6 +115,9 @@ class StreamKind:
     provider: str
     api: str
     framing: Framing
+    model: str | None = field(default=None, compare=False)
+    """The model the request named, for APIs whose stream never names it (Bedrock Converse,
+    Cohere); None elsewhere. Not part of a kind's identity."""
 
     @property
     def adapted(self) -> bool:
@@ -95,13 +129,22 @@ class StreamKind:
         return f"{self.provider} {name}"
 
 
-def unsupported(kind: StreamKind) -> UnsupportedStreamError:
-    """The error for a stream of an API without an adapter."""
+def unsupported(kind: StreamKind, *, whole: bool = False) -> UnsupportedStreamError:
+    """The error for a stream (or, with ``whole``, a whole reply) of an API without an adapter."""
+    reason = _REFUSAL_REASONS.get(kind.api)
+    why = f" ({reason})" if reason else ""
+    what = "whole reply" if whole else f"{kind.framing} stream"
     return UnsupportedStreamError(
-        f"cannot adapt the {kind.framing} stream of {kind.describe()}: expected one of"
-        f" {', '.join(sorted(ADAPTED_APIS))}, got api {kind.api!r}; this stream is unsupported,"
-        " replay its bytes as recorded or pass provider=/api= if detection guessed wrong"
+        f"cannot adapt the {what} of {kind.describe()}: expected one of"
+        f" {', '.join(sorted(ADAPTED_APIS))}, got api {kind.api!r}{why}; this stream is"
+        " unsupported, replay its bytes as recorded or pass provider=/api= if detection"
+        " guessed wrong"
     )
+
+
+def whole_reply_adapted(api: str) -> bool:
+    """Whether a whole (non-streamed) JSON reply of ``api`` can be turned into chunks."""
+    return api in ADAPTED_APIS and api not in _STREAM_ONLY
 
 
 # Host suffixes, most specific first.
@@ -133,6 +176,9 @@ _HOSTS: tuple[tuple[str, str], ...] = (
 _OLLAMA_PORT = 11434
 _OPENAI_SHAPED = frozenset({"chat-completions", "completions", "responses"})
 _RESPONSES_PATH = re.compile(r"/responses(/[^/]+)?$")
+_BEDROCK_PATH = re.compile(
+    r"^/model/[^/]+/(converse-stream|converse|invoke-with-response-stream|invoke)$"
+)
 _SSE_START = re.compile(r"(data|event|id|retry)(:|\r|\n|$)")
 
 
@@ -142,6 +188,8 @@ def _provider_from_url(host: str, port: int | None, path: str) -> str | None:
             return provider
     if port == _OLLAMA_PORT or path in ("/api/chat", "/api/generate"):
         return "ollama"
+    if _BEDROCK_PATH.search(path):
+        return "bedrock"  # a proxy or an emulator in front of Bedrock: its paths say so
     return None
 
 
@@ -150,7 +198,7 @@ def _api_from_url(provider: str | None, path: str) -> str | None:
     if provider == "bedrock":
         return _bedrock_api(path)
     if provider == "cohere" and path.endswith("/chat"):
-        return "cohere-chat"
+        return "cohere-chat" if "/v2/" in path or path == "/v2/chat" else "cohere-chat-v1"
     if provider == "writer" and path.endswith("/v1/chat"):
         return "chat-completions"
     if "/threads" in path or path.endswith("/assistants") or "/assistants/" in path:
@@ -176,10 +224,24 @@ def _api_from_url(provider: str | None, path: str) -> str | None:
     return None
 
 
+# Bedrock model-id prefixes of families whose native payloads are not Anthropic's.
+_OTHER_FAMILIES = ("amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "writer.")
+
+
+def _bedrock_model(path: str) -> str | None:
+    match = re.search(r"/model/([^/]+)/", path)
+    return match.group(1) if match else None
+
+
 def _bedrock_api(path: str) -> str:
     if path.endswith("/converse-stream"):
         return "converse-stream"
     if path.endswith("/invoke-with-response-stream"):
+        model = (_bedrock_model(path) or "").split(".", 1)
+        # A region prefix ("us.", "eu.") may stand before the family of an inference profile.
+        family = model[1] if len(model) == 2 and len(model[0]) <= 4 else ".".join(model)
+        if any(family.startswith(prefix) for prefix in _OTHER_FAMILIES):
+            return "invoke-stream-model"
         return "invoke-stream"
     if path.endswith("/converse"):
         return "converse"
@@ -204,6 +266,7 @@ _BODY_MARKERS: tuple[tuple[str, str, str], ...] = (
     ("event: completion", "complete", "anthropic"),
     ('"event_type"', "interactions", "gemini"),
     ("event: message-start", "cohere-chat", "cohere"),
+    ('"type":"message-start"', "cohere-chat", "cohere"),
     ('"candidates"', "generate-content", "gemini"),
     ('"done":', "ollama-chat", "ollama"),
 )
@@ -238,7 +301,7 @@ def _framing(
     content_type = (response.header("content-type") or "").lower()
     first = text[0]
     if first == "{":
-        if "ndjson" in content_type:
+        if "ndjson" in content_type or "stream+json" in content_type:
             return "ndjson"
         if api in ("ollama-chat", "ollama-generate") and response.status < 400:
             sent = request.json()
@@ -247,6 +310,8 @@ def _framing(
         return "json"
     if first == "[":
         return "json-array" if api == "generate-content" and response.status < 400 else "json"
+    if api in EVENTSTREAM_APIS and response.status < 400:
+        return "eventstream"
     if first == ":" or _SSE_START.match(text):
         return "sse"
     if b"\0" in raw or "eventstream" in content_type or "grpc" in content_type:
@@ -266,6 +331,8 @@ def _empty_framing(
     """
     if response.status >= 400 or api not in ADAPTED_APIS:
         return "none"
+    if api in EVENTSTREAM_APIS:
+        return "eventstream"  # the URL itself asked for a stream
     sent = request.json()
     query = urlsplit(request.uri).query.lower()
     if api == "generate-content" and ":streamgeneratecontent" in request.uri.lower():
@@ -334,10 +401,20 @@ def detect_stream(
         )
     if chosen_api == "grpc":
         framing = "ndjson"  # a gRPC call is a message stream whatever its first bytes look like
-    kind = StreamKind(chosen_provider, chosen_api, framing)
+    kind = StreamKind(chosen_provider, chosen_api, framing, _requested_model(request))
     if framing not in ("json", "none") and not kind.adapted:
         raise unsupported(kind)
     return kind
+
+
+def _requested_model(request: RecordedRequest) -> str | None:
+    """The model the request named: Bedrock's is in the URL, others' in the JSON body."""
+    model = _bedrock_model(unquote(urlsplit(request.uri).path))
+    if model is not None:
+        return model
+    sent = request.json() if request.body[:1] == b"{" else None
+    value = sent.get("model") if isinstance(sent, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def check_framing(framing: str) -> Framing:

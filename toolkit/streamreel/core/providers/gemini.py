@@ -39,6 +39,7 @@ from typing import Any, Literal, assert_never
 
 from streamreel.core.chunks import StreamFault, ToolCallFragment, Usage
 from streamreel.core.providers._adapter import (
+    AdapterBase,
     Output,
     Stamp,
     as_object,
@@ -102,31 +103,28 @@ def finish_reason(raw: Any, *, called: bool) -> str:
     return name.lower()
 
 
-class GenerateContentAdapter:
+class GenerateContentAdapter(AdapterBase):
     """``GenerateContentResponse`` objects in, chunks and faults out."""
 
+    TERMINATOR = "a finishReason on every candidate"
+
     def __init__(self) -> None:
+        super().__init__()
         self._stamp = Stamp()
         self._calls = 0  # calls so far in the stream, for generated ids
         self._next_index: dict[int, int] = {}  # per candidate: the next tool-call index
         self._open: set[int] = set()  # candidates seen without a finish reason yet
         self._closed: set[int] = set()
         self._usage: Usage | None = None
-        self._failed = False
 
     @property
     def finished(self) -> bool:
-        return self._failed or (bool(self._closed) and not self._open)
-
-    @property
-    def terminator(self) -> str:
-        return "a finishReason on every candidate"
+        return self._finished or (bool(self._closed) and not self._open)
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, _WHERE)
         if "error" in data:
-            self._failed = True
-            return [error_fault(data["error"])]
+            return self.fail(error_fault(data["error"]))
         self._stamp.id = opt_str(data, "responseId", _WHERE) or self._stamp.id
         self._stamp.model = opt_str(data, "modelVersion", _WHERE) or self._stamp.model
         self._take_usage(opt_obj(data, "usageMetadata", _WHERE))
@@ -140,19 +138,12 @@ class GenerateContentAdapter:
             out.extend(self._on_candidate(position if index is None else index, candidate))
         return out
 
-    def done(self) -> list[Output]:
-        return []
-
-    def end(self) -> list[Output]:
-        return []
-
     def _on_no_candidates(self, feedback: dict[str, Any]) -> list[Output]:
         reason = feedback.get("blockReason")
         if reason is None:
             return []
         label = reason if isinstance(reason, str) else str(reason)
-        self._failed = True
-        return [StreamFault("error", f"the prompt was blocked: {label}", error_type=label)]
+        return self.fail(StreamFault("error", f"the prompt was blocked: {label}", error_type=label))
 
     def _on_candidate(self, index: int, candidate: dict[str, Any]) -> list[Output]:
         where = f"{_WHERE} candidate"

@@ -27,6 +27,7 @@ from typing import Any
 
 from streamreel.core.chunks import ToolCallFragment
 from streamreel.core.providers._adapter import (
+    AdapterBase,
     Output,
     Stamp,
     as_object,
@@ -44,30 +45,23 @@ from streamreel.core.providers._adapter import (
 __all__ = ["OllamaAdapter"]
 
 
-class OllamaAdapter:
+class OllamaAdapter(AdapterBase):
     """Ollama NDJSON objects in, chunks and faults out; ``generate`` picks the endpoint."""
 
+    TERMINATOR = 'a line with "done": true'
+
     def __init__(self, *, generate: bool = False) -> None:
+        super().__init__()
         self._generate = generate
         self._stamp = Stamp()
         self._started = False
         self._calls = 0
-        self._finished = False
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def terminator(self) -> str:
-        return 'a line with "done": true'
 
     def event(self, name: str, payload: Any) -> list[Output]:
         where = "Ollama reply"
         data = as_object(payload, where)
         if "error" in data:
-            self._finished = True
-            return [error_fault(data["error"])]
+            return self.fail(error_fault(data["error"]))
         self._stamp.model = opt_str(data, "model", where) or self._stamp.model
         if self._generate:
             content = opt_str(data, "response", where)
@@ -93,12 +87,6 @@ class OllamaAdapter:
         if opt_bool(data, "done", where):
             out.append(self._on_done(data, where))
         return out
-
-    def done(self) -> list[Output]:
-        return []
-
-    def end(self) -> list[Output]:
-        return []
 
     def _call(self, raw: Any) -> ToolCallFragment:
         where = "Ollama tool call"

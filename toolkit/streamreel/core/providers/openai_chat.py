@@ -40,6 +40,7 @@ from typing import Any
 
 from streamreel.core.chunks import ChatCompletionChunk, Choice, ChunkDelta, StreamFault, parse_chunk
 from streamreel.core.providers._adapter import (
+    AdapterBase,
     Output,
     Stamp,
     as_object,
@@ -66,19 +67,19 @@ class _ChoiceState:
         self.refusal: list[str] = []
 
 
-class ChatCompletionsAdapter:
+class ChatCompletionsAdapter(AdapterBase):
     """``chat.completion.chunk`` payloads in, validated chunks and faults out."""
 
     def __init__(self, *, needs_done: bool = True) -> None:
+        super().__init__()
         self._needs_done = needs_done
         self._choices: dict[int, _ChoiceState] = {}
         self._done = False
         self._finish_seen = False
-        self._failed = False
 
     @property
     def finished(self) -> bool:
-        if self._done or self._failed:
+        if self._done or self._finished:
             return True
         return not self._needs_done and self._finish_seen
 
@@ -151,9 +152,7 @@ class ChatCompletionsAdapter:
             rest = {key: value for key, value in data.items() if key != "error"}
             out.extend(self._on_chunk(rest))
         out.extend(self._flush_refusals())
-        fault = error_fault(error if error is not None else data)
-        self._failed = True
-        out.append(fault)
+        out.extend(self.fail(error_fault(error if error is not None else data)))
         return out
 
     def _flush_refusal(self, index: int) -> list[Output]:
@@ -192,34 +191,24 @@ def _split_parts(parts: list[Any]) -> tuple[str, str]:
     return "".join(text), "".join(thinking)
 
 
-class CompletionsAdapter:
+class CompletionsAdapter(AdapterBase):
     """Legacy ``text_completion`` payloads in, chunks whose ``content`` is the text out."""
 
+    TERMINATOR = "data: [DONE]"
+
     def __init__(self) -> None:
+        super().__init__()
         self._stamp = Stamp()
-        self._done = False
-
-    @property
-    def finished(self) -> bool:
-        return self._done
-
-    @property
-    def terminator(self) -> str:
-        return "data: [DONE]"
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, "text_completion")
         error = data.get("error")
         if name == "error" or error is not None:
-            self._done = True
-            return [error_fault(error if error is not None else data)]
+            return self.fail(error_fault(error if error is not None else data))
         return completion_chunks(data, self._stamp)
 
     def done(self) -> list[Output]:
-        self._done = True
-        return []
-
-    def end(self) -> list[Output]:
+        self._finished = True
         return []
 
 

@@ -40,6 +40,7 @@ from typing import Any, Literal, assert_never, cast, get_args
 
 from streamreel.core.chunks import StreamFault, Usage
 from streamreel.core.providers._adapter import (
+    AdapterBase,
     Output,
     Stamp,
     as_object,
@@ -80,25 +81,19 @@ _EVENT_TYPES: frozenset[str] = frozenset(get_args(_EventType))
 _INCOMPLETE_FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-class ResponsesAdapter:
+class ResponsesAdapter(AdapterBase):
     """Responses API events in, chunks and faults out."""
 
+    TERMINATOR = "response.completed"
+
     def __init__(self) -> None:
+        super().__init__()
         self._stamp = Stamp()
         self._started = False
         self._calls: set[int] = set()  # output indexes of function calls announced
         self._arguments_seen: set[int] = set()  # ... and of those whose arguments were emitted
         self._last_summary: tuple[int, int] | None = None
         self._refusal: list[str] = []
-        self._finished = False
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def terminator(self) -> str:
-        return "response.completed"
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, f"Responses {name or 'event'}")
@@ -106,9 +101,6 @@ class ResponsesAdapter:
         if not isinstance(kind, str) or kind not in _EVENT_TYPES:
             return []
         return self._dispatch(cast(_EventType, kind), data)
-
-    def done(self) -> list[Output]:
-        return []
 
     def end(self) -> list[Output]:
         return self._flush_refusal(None)
@@ -147,11 +139,10 @@ class ResponsesAdapter:
             case "response.failed":
                 return self._on_failed(req_obj(data, "response", where))
             case "error":
-                self._finished = True
                 inner = data.get("error")
-                if isinstance(inner, dict):
-                    return [error_fault(inner)]
-                return [error_fault({k: v for k, v in data.items() if k != "type"})]
+                if not isinstance(inner, dict):
+                    inner = {k: v for k, v in data.items() if k != "type"}
+                return self.fail(error_fault(inner))
             case _:
                 assert_never(kind)
 
@@ -230,9 +221,8 @@ class ResponsesAdapter:
 
     def _on_failed(self, response: dict[str, Any]) -> list[Output]:
         self._stamp_from(response)
-        self._finished = True
         error = response.get("error")
-        return [error_fault(error if error is not None else "the response failed")]
+        return self.fail(error_fault(error if error is not None else "the response failed"))
 
 
 def _usage(response: dict[str, Any]) -> Usage | None:

@@ -48,12 +48,28 @@ from typing import Any
 
 from streamreel.core.chunks import StreamFault
 from streamreel.core.errors import StreamDecodeError, StreamreelError, preview
+from streamreel.core.eventstream import EventStreamDecoder, EventStreamMessage
 from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
 from streamreel.core.providers._adapter import Adapter, Output, Stamp, error_fault
 from streamreel.core.providers.anthropic import MessagesAdapter, message_events
-from streamreel.core.providers.detection import StreamKind, check_framing, unsupported
+from streamreel.core.providers.anthropic_complete import CompleteAdapter
+from streamreel.core.providers.bedrock import (
+    ConverseStreamAdapter,
+    InvokeStreamAdapter,
+    converse_events,
+    exception_fault,
+)
+from streamreel.core.providers.cohere import CohereChatAdapter, chat_events
+from streamreel.core.providers.detection import (
+    StreamKind,
+    check_framing,
+    unsupported,
+    whole_reply_adapted,
+)
 from streamreel.core.providers.gemini import GenerateContentAdapter
+from streamreel.core.providers.gemini_interactions import InteractionsAdapter
 from streamreel.core.providers.ollama import OllamaAdapter
+from streamreel.core.providers.openai_assistants import AssistantsAdapter
 from streamreel.core.providers.openai_chat import (
     ChatCompletionsAdapter,
     CompletionsAdapter,
@@ -85,6 +101,18 @@ def make_adapter(kind: StreamKind) -> Adapter:
             return OllamaAdapter()
         case "ollama-generate":
             return OllamaAdapter(generate=True)
+        case "complete":
+            return CompleteAdapter()
+        case "assistants":
+            return AssistantsAdapter()
+        case "cohere-chat":
+            return CohereChatAdapter(model=kind.model)
+        case "interactions":
+            return InteractionsAdapter()
+        case "invoke-stream":
+            return InvokeStreamAdapter()
+        case "converse-stream" | "converse":
+            return ConverseStreamAdapter(model=kind.model)
         case _:
             raise unsupported(kind)
 
@@ -115,6 +143,7 @@ class StreamDecoder:
         self._sse = SSEDecoder() if self._framing == "sse" else None
         self._ndjson = NDJSONDecoder() if self._framing == "ndjson" else None
         self._array = JSONArrayDecoder() if self._framing == "json-array" else None
+        self._events = EventStreamDecoder() if self._framing == "eventstream" else None
         self._body: list[bytes] = []
         self._ordinal = 0
         self._error: StreamreelError | None = None
@@ -134,6 +163,9 @@ class StreamDecoder:
             elif self._array is not None:
                 for value in self._array.feed(data):
                     out.extend(self._on_value(value))
+            elif self._events is not None:
+                for message in self._events.feed(data):
+                    out.extend(self._on_message(message))
             else:
                 self._body.append(data)
         except StreamreelError as exc:
@@ -161,6 +193,9 @@ class StreamDecoder:
                 # A cut array is reported below as an incomplete stream, not as bad bytes.
                 for value in self._array.close(allow_unterminated=True):
                     out.extend(self._on_value(value))
+            elif self._events is not None:
+                # A message cut off is reported below as an incomplete stream, not as bad bytes.
+                self._events.close(allow_unterminated=True)
             out.extend(self._adapter.end())
             if not self._adapter.finished:
                 out.append(
@@ -213,6 +248,21 @@ class StreamDecoder:
             return self._on_sse(event)
         except StreamDecodeError:
             return []  # the missing terminator is reported as an incomplete stream
+
+    def _on_message(self, message: EventStreamMessage) -> list[Output]:
+        """One event-stream message: an event for the adapter, or an exception ending it."""
+        assert self._adapter is not None
+        ordinal = self._next_ordinal()
+        name = message.event_type
+        if message.message_type != "event":
+            return self._adapter.fail(exception_fault(name, message.payload))
+        data = message.payload.decode("utf-8", errors="replace").strip()
+        if not data:
+            return []
+        try:
+            return self._adapter.event(name, _decode_data(data, name, ordinal))
+        except StreamreelError as exc:
+            raise exc.located(chunk=ordinal) from None
 
     def _on_value(self, value: Any) -> list[Output]:
         assert self._adapter is not None
@@ -274,6 +324,8 @@ def chunks_from_json_body(
 
 
 def _whole_reply(kind: StreamKind, value: Any) -> list[Output]:
+    if kind.adapted and not whole_reply_adapted(kind.api):
+        raise unsupported(kind, whole=True)
     adapter = make_adapter(kind)
     out: list[Output] = []
     match kind.api:
@@ -288,6 +340,14 @@ def _whole_reply(kind: StreamKind, value: Any) -> list[Output]:
         case "responses":
             for event in response_events(_object(value, kind)):
                 out.extend(adapter.event(event["type"], event))
+        case "converse":
+            for name, payload in converse_events(_object(value, kind)):
+                out.extend(adapter.event(name, payload))
+        case "cohere-chat":
+            for event in chat_events(_object(value, kind)):
+                out.extend(adapter.event(event["type"], event))
+        case "complete":
+            out.extend(adapter.event("completion", _object(value, kind)))
         case _:
             for item in value if isinstance(value, list) else [value]:
                 out.extend(adapter.event("", item))

@@ -371,3 +371,54 @@ def test_a_parser_that_fails_on_a_return_keeps_the_step_and_says_so() -> None:
     assert [e.kind for e in second.errors] == ["parser"]
     assert "cannot show a tool return" in second.errors[0].message
     assert any(m.message_type == "assistant_message" for m in second.messages)
+
+
+def test_bedrock_converse_tool_results_read_text_and_json_with_their_status() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": [{"text": "go"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "f"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"toolResult": {"toolUseId": "t1", "content": [{"json": {"temp": 21}}]}},
+                    {
+                        "toolResult": {
+                            "toolUseId": "t2",
+                            "content": [{"text": "no such city"}],
+                            "status": "error",
+                        }
+                    },
+                ],
+            },
+        ]
+    }
+    for api in ("converse-stream", "converse"):
+        assert tool_results(kind(api), json_request(body)) == [
+            ToolResult("t1", None, '{"temp": 21}'),
+            ToolResult("t2", None, "no such city", is_error=True),
+        ]
+
+
+def test_bedrock_invoke_with_claude_reads_anthropic_s_blocks() -> None:
+    block = {"type": "tool_result", "tool_use_id": "toolu_9", "content": "4"}
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "messages": [{"role": "user", "content": [block]}],
+    }
+    assert tool_results(kind("invoke-stream"), json_request(body)) == [
+        ToolResult("toolu_9", None, "4")
+    ]
+
+
+def test_cohere_tool_messages_and_assistants_tool_outputs() -> None:
+    chat = {
+        "messages": [
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "ok"}]}
+        ]
+    }
+    assert tool_results(kind("cohere-chat"), json_request(chat)) == [ToolResult("c1", None, "ok")]
+    outputs = {"tool_outputs": [{"tool_call_id": "call_r", "output": "42"}], "stream": True}
+    assert tool_results(kind("assistants"), json_request(outputs)) == [
+        ToolResult("call_r", None, "42")
+    ]

@@ -20,7 +20,13 @@ needs them out of the request body, whose shape each API defines:
   holding only ``output`` is that output; one holding ``error`` is a failed call, as Gemini's
   function-calling guide asks clients to send them.
 * ``ollama-chat``: ``messages`` items with ``role: "tool"``, ``content`` and, when the client
-  sent them, ``tool_call_id`` and ``tool_name``.
+  sent them, ``tool_call_id`` and ``tool_name``; ``cohere-chat`` (Cohere v2) the same with
+  ``tool_call_id``.
+* ``invoke-stream`` (Bedrock InvokeModel): the model's own request body; Claude's is Anthropic's.
+* ``converse-stream`` / ``converse`` (Bedrock): ``toolResult`` blocks in ``user`` messages,
+  with ``toolUseId``, ``content`` (``text`` and ``json`` blocks) and ``status``.
+* ``assistants``: the ``tool_outputs`` of a ``submit_tool_outputs`` request (``tool_call_id``,
+  ``output``), all answering the run's latest step.
 
 Each result also says whether it comes after the request's last model turn (``latest``): the
 whole conversation is sent again at every step, so older results reappear in every later
@@ -141,6 +147,47 @@ def _responses(body: dict[str, Any]) -> list[ToolResult]:
     return _mark_latest(found, last_turn)
 
 
+def _converse_content(blocks: Any) -> str:
+    parts: list[str] = []
+    for block in _objects(blocks):
+        if isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif "json" in block:
+            parts.append(json.dumps(block["json"], ensure_ascii=False))
+    return "".join(parts)
+
+
+def _converse(body: dict[str, Any]) -> list[ToolResult]:
+    found: list[tuple[int, ToolResult]] = []
+    last_turn = -1
+    for position, message in enumerate(_objects(body.get("messages"))):
+        if message.get("role") == "assistant":
+            last_turn = position
+            continue
+        for block in _objects(message.get("content")):
+            result = block.get("toolResult")
+            if isinstance(result, dict):
+                found.append(
+                    (
+                        position,
+                        ToolResult(
+                            _str_or_none(result.get("toolUseId")),
+                            None,
+                            _converse_content(result.get("content")),
+                            is_error=result.get("status") == "error",
+                        ),
+                    )
+                )
+    return _mark_latest(found, last_turn)
+
+
+def _assistants(body: dict[str, Any]) -> list[ToolResult]:
+    return [
+        ToolResult(_str_or_none(item.get("tool_call_id")), None, _text_of(item.get("output")))
+        for item in _objects(body.get("tool_outputs"))
+    ]
+
+
 def _gemini_response(part: dict[str, Any]) -> ToolResult:
     response = part.get("response")
     is_error = False
@@ -176,10 +223,14 @@ def tool_results(kind: StreamKind, request: RecordedRequest) -> list[ToolResult]
     body = request.json()
     if not isinstance(body, dict):
         return []
-    if kind.api in ("chat-completions", "ollama-chat"):
+    if kind.api in ("chat-completions", "ollama-chat", "cohere-chat"):
         return _chat_messages(body)
-    if kind.api == "messages":
+    if kind.api in ("messages", "invoke-stream"):
         return _anthropic(body)
+    if kind.api in ("converse-stream", "converse"):
+        return _converse(body)
+    if kind.api == "assistants":
+        return _assistants(body)
     if kind.api == "responses":
         return _responses(body)
     if kind.api == "generate-content":

@@ -19,8 +19,8 @@ server does after running a tool: ``function_message("Success: ...")`` or
 ``function_message("Error: ...")``. The status follows Letta's own record when the result is
 one (the JSON ``{"status": "OK" | "Failed", "message": ...}`` a Letta agent sends back; the
 return text is then its ``message``, as Letta's server passes it), else the provider's error
-mark (Anthropic's ``is_error``, Bedrock's ``status``, Gemini's ``error`` response), else success, with the result's
-text as the model saw it.
+mark (Anthropic's ``is_error``, Bedrock's ``status``, Gemini's ``error`` response), else
+success, with the result's text as the model saw it.
 
 Faults never empty a result. An HTTP error response becomes an error entry (status, provider
 error type and message) and an error message in the stream; an error event inside a stream

@@ -39,9 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
 SEND = {"inner_thoughts": "User said hi.", "message": "Hello there!"}
 
-# Defect classes seen in this session's run, for the README check at the end of the module.
-SEEN: set[int] = set()
-
 
 @pytest.fixture(scope="session")
 def letta() -> ParserFactory:
@@ -72,7 +69,6 @@ def compared(
     ours = run(chunks, expect_reasoning_content, **knobs)
     found = compare_with_letta(theirs, ours, expect_reasoning_content=expect_reasoning_content)
     assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
-    SEEN.update(found.defects)
     return found
 
 
@@ -215,15 +211,22 @@ def test_where_letta_is_right_the_messages_are_equal_field_by_field(
 def test_bundled_cassettes_differ_only_where_letta_is_wrong(
     letta: ParserFactory, path: Path, expect: bool
 ) -> None:
+    cassette_defects(path, letta, expect)
+
+
+def cassette_defects(path: Path, letta: ParserFactory, expect: bool) -> set[int]:
+    """Both interfaces over a bundled cassette: the defect classes their differences show."""
     theirs = replay(path, parser=letta, expect_reasoning_content=expect)
     ours = replay(path, expect_reasoning_content=expect)
     assert len(theirs.interactions) == len(ours.interactions)
+    defects: set[int] = set()
     for left, right in zip(theirs.interactions, ours.interactions, strict=True):
         found = compare_with_letta(left.messages, right.messages, expect_reasoning_content=expect)
         assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
-        SEEN.update(found.defects)
+        defects |= found.defects
         if not found.disagreements:
             assert [m.model_dump() for m in found.letta] == [m.model_dump() for m in found.ours]
+    return defects
 
 
 prose = st.text(
@@ -268,7 +271,6 @@ def compared_replays(
         found = compare_with_letta(left.messages, right.messages)
         assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
         defects |= found.defects
-    SEEN.update(defects)
     return tool_returns(theirs.messages), tool_returns(ours.messages), defects
 
 
@@ -445,15 +447,23 @@ def readme_defect_rows() -> dict[int, str]:
 
 
 def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) -> None:
-    # Runs after the tests above in file order; rerun them when this one is selected alone.
-    if not SEEN:
-        for _, _, chunks, knobs in FIXTURES:
-            compared(chunks, **knobs)
-        compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)
+    # Every input of this module that does not need the corpus, run again here so that the
+    # check holds however the tests are selected or ordered.
+    observed: set[int] = set()
+    for _, _, chunks, knobs in FIXTURES:
+        observed |= compared(chunks, **knobs).defects
+    for path in CASSETTES:
+        for expect in (False, True):
+            observed |= cassette_defects(path, letta, expect)
+    observed |= compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)[2]
+    observed |= compared_replays(
+        cassette(*three_steps("x")), letta, use_assistant_message=True,
+        inner_thoughts_in_kwargs=False,
+    )[2]  # fmt: skip
     table = readme_defect_rows()
     assert table, "the README's defect table is missing its numbered rows"
     shown = {number for number, status in table.items() if status == "shown"}
-    assert shown == SEEN
+    assert shown == observed
 
 
 def test_a_missing_letta_says_exactly_what_to_run(

@@ -70,11 +70,13 @@ from streamreel.testing.synthetic import (
     _message_start,
     _ollama_step,
     _openai_headers,
+    _openai_usage,
     _pieces,
     _post,
     _responses_step,
     _send_message_step,
     _sse,
+    _token_count,
     _tool_head,
     _tool_piece,
     _uuid_text,
@@ -104,6 +106,7 @@ __all__ = [
     "openai_responses_function_call",
     "openai_send_message_inner_thoughts",
     "openai_tool_name_split",
+    "openai_tool_return_next_request",
     "openai_truncated_stream",
     "write_all",
 ]
@@ -162,6 +165,109 @@ def openai_send_message_inner_thoughts() -> Cassette:
         ],
         arguments=_pieces(follow_arguments),
         created=1748779203,
+        step=1,
+    )
+    return _cassette(first, second)
+
+
+_FORECAST_TOOL = _function_tool(
+    "get_forecast",
+    "Tomorrow's weather for one city.",
+    {
+        "inner_thoughts": {
+            "type": "string",
+            "description": "Your private reasoning before the call; the user never sees it.",
+        },
+        "city": {"type": "string", "description": "City name, e.g. Lisbon"},
+    },
+    ["inner_thoughts", "city"],
+)
+_FORECAST_THOUGHTS = "Terrace seating depends on the weather: check tomorrow's forecast first."
+_FORECAST = "Lisbon, tomorrow: 24 °C, sunny, light wind from the north."
+_TERRACE_THOUGHTS = "Sunny and warm. Tell them the terrace will be open."
+_TERRACE_MESSAGE = "Tomorrow looks sunny (24 °C), so the terrace will be open. See you there!"
+
+
+def _tool_step(
+    seed: str, *, messages: list[_Json], name: str, arguments: Sequence[str], step: int
+) -> Interaction:
+    """One OpenAI step of a Letta agent that calls ``name`` (given every tool of the turn)."""
+    body: _Json = {
+        "messages": messages,
+        "model": "gpt-4.1",
+        "parallel_tool_calls": False,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "tool_choice": "required",
+        "tools": [_SEND_MESSAGE_TOOL, _FORECAST_TOOL],
+    }
+    request = _post(
+        "https://api.openai.com/v1/chat/completions", body, _openai_headers("api.openai.com")
+    )
+    wire = _Wire(seed)
+    chat = _ChatChunks(
+        wire,
+        model="gpt-4.1-2025-04-14",
+        created=1748779380 + 3 * step,
+        fingerprint="fp_51e1070cf2",
+        usage_nulls=True,
+    )
+    head = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [_tool_head(0, f"call_{wire.token(24)}", name)],
+        "refusal": None,
+    }
+    wire.send(_sse(_dumps(chat.delta(head))))
+    for piece in arguments:
+        wire.send(_sse(_dumps(chat.delta(_tool_piece(0, piece)))))
+    wire.send(_sse(_dumps(chat.delta({}, finish="tool_calls"))))
+    usage = _openai_usage(_token_count(request.body.decode()), len(arguments) + 1)
+    wire.send(_sse(_dumps(chat.usage(usage))), _DONE)
+    response = wire.response(_event_stream_headers(wire))
+    return Interaction(request, response, recorded_at=_at(step))
+
+
+def openai_tool_return_next_request() -> Cassette:
+    """A two-step Letta turn whose tool result exists only in the second *request*.
+
+    Step 0 streams a ``get_forecast`` call with inner thoughts. The agent runs the tool and
+    sends its return back, as Letta's status record (``{"status": "OK", "message": ...}``), in
+    a ``role: "tool"`` message of step 1's request; step 1 then answers with ``send_message``.
+    No response body holds the forecast: replay shows it between the steps, from the request.
+    """
+    user = "Will your terrace be open tomorrow?"
+    messages: list[_Json] = [
+        {"role": "system", "content": _SOL_SYSTEM},
+        {"role": "user", "content": user},
+    ]
+    call_arguments = _dumps({"inner_thoughts": _FORECAST_THOUGHTS, "city": "Lisbon"})
+    first = _tool_step(
+        "openai-tool-return-next-request#0",
+        messages=messages,
+        name="get_forecast",
+        arguments=_pieces(call_arguments),
+        step=0,
+    )
+    call_id = _call_id_of(first)
+    when = _at(1).strftime("%Y-%m-%d %I:%M:%S %p UTC+0000")
+    forecast = _dumps({"status": "OK", "message": _FORECAST, "time": when}, "spaced")
+    function = {"name": "get_forecast", "arguments": call_arguments}
+    call = {
+        "role": "assistant",
+        "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+    }
+    second = _tool_step(
+        "openai-tool-return-next-request#1",
+        messages=[
+            *messages,
+            call,
+            {"role": "tool", "tool_call_id": call_id, "content": forecast},
+        ],
+        name="send_message",
+        arguments=_pieces(
+            _dumps({"inner_thoughts": _TERRACE_THOUGHTS, "message": _TERRACE_MESSAGE})
+        ),
         step=1,
     )
     return _cassette(first, second)
@@ -651,6 +757,7 @@ SCENARIOS: dict[str, Callable[[], Cassette]] = {
     "openai-send-message-inner-thoughts": openai_send_message_inner_thoughts,
     "openai-parallel-tool-calls": openai_parallel_tool_calls,
     "openai-tool-name-split": openai_tool_name_split,
+    "openai-tool-return-next-request": openai_tool_return_next_request,
     "openai-truncated-stream": openai_truncated_stream,
     "openai-http-429": openai_http_429,
     "openai-responses-function-call": openai_responses_function_call,

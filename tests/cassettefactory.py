@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -164,3 +165,48 @@ def search_call(**kwargs: Any) -> Interaction:
         ),
         **kwargs,
     )
+
+
+# -- tool loops: each step's request holds the conversation so far, tool results included --
+
+SEARCH_ID = "call_Q7wE9rT1yU3iO5pA2sD4fG6h"
+SEND_ID = "call_Xf3kq0ZtP8vYw2RjLmN5aBcD"
+
+
+def json_request(
+    body: dict[str, Any], uri: str = "https://api.openai.com/v1/chat/completions"
+) -> RecordedRequest:
+    return RecordedRequest(
+        "POST", uri, {"content-type": ["application/json"]}, json.dumps(body).encode()
+    )
+
+
+def asking(step: Interaction, messages: list[dict[str, Any]]) -> Interaction:
+    """``step`` with a request that sends ``messages`` (the conversation so far)."""
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": messages}
+    return dataclasses.replace(step, request=json_request(body))
+
+
+def call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": name, "arguments": json.dumps(arguments)}
+    return {
+        "role": "assistant",
+        "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+    }
+
+
+def returned(call_id: str, content: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+USER = {"role": "user", "content": "When is the café open?"}
+SEARCHED = call(SEARCH_ID, "archival_memory_search", SEARCH_ARGS)
+
+
+def three_steps(result: str) -> list[Interaction]:
+    """search; send_message (the search's result in its request); a step repeating both."""
+    first = asking(search_call(), [USER])
+    second = asking(send_message(), [USER, SEARCHED, returned(SEARCH_ID, result)])
+    history = [USER, SEARCHED, returned(SEARCH_ID, result), call(SEND_ID, "send_message", {})]
+    third = asking(search_call(), [*history, returned(SEND_ID, "None")])
+    return [first, second, third]

@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cassettefactory import SEARCH_ID, SEND_ID, cassette, three_steps
 from chunkfactory import DATE, MESSAGE_ID, chunk, run, tool, tool_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamreel.cassettes.storage import load_cassette
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ParserError
-from streamreel.core.messages import AgentMessage, AssistantMessage, ReasoningMessage
+from streamreel.core.messages import (
+    AgentMessage,
+    AssistantMessage,
+    ReasoningMessage,
+    ToolReturnMessage,
+)
 from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.real import LettaInterface, letta_parser, require_letta
 from streamreel.playback.replay import ParserFactory, replay
@@ -30,9 +38,6 @@ from streamreel.testing.compat import UNEXPLAINED, Comparison, compare_with_lett
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
 SEND = {"inner_thoughts": "User said hi.", "message": "Hello there!"}
-
-# Defect classes seen in this session's run, for the README check at the end of the module.
-SEEN: set[int] = set()
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +69,6 @@ def compared(
     ours = run(chunks, expect_reasoning_content, **knobs)
     found = compare_with_letta(theirs, ours, expect_reasoning_content=expect_reasoning_content)
     assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
-    SEEN.update(found.defects)
     return found
 
 
@@ -207,15 +211,22 @@ def test_where_letta_is_right_the_messages_are_equal_field_by_field(
 def test_bundled_cassettes_differ_only_where_letta_is_wrong(
     letta: ParserFactory, path: Path, expect: bool
 ) -> None:
+    cassette_defects(path, letta, expect)
+
+
+def cassette_defects(path: Path, letta: ParserFactory, expect: bool) -> set[int]:
+    """Both interfaces over a bundled cassette: the defect classes their differences show."""
     theirs = replay(path, parser=letta, expect_reasoning_content=expect)
     ours = replay(path, expect_reasoning_content=expect)
     assert len(theirs.interactions) == len(ours.interactions)
+    defects: set[int] = set()
     for left, right in zip(theirs.interactions, ours.interactions, strict=True):
         found = compare_with_letta(left.messages, right.messages, expect_reasoning_content=expect)
         assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
-        SEEN.update(found.defects)
+        defects |= found.defects
         if not found.disagreements:
             assert [m.model_dump() for m in found.letta] == [m.model_dump() for m in found.ours]
+    return defects
 
 
 prose = st.text(
@@ -244,6 +255,191 @@ def test_generated_send_message_streams(
         )
 
 
+def tool_returns(messages: list[AgentMessage]) -> list[ToolReturnMessage]:
+    return [m for m in messages if isinstance(m, ToolReturnMessage)]
+
+
+def compared_replays(
+    loop: Cassette, letta: ParserFactory, **knobs: Any
+) -> tuple[list[ToolReturnMessage], list[ToolReturnMessage], set[int]]:
+    """Both interfaces over a tool loop, step by step: their tool returns, and the defects."""
+    settings = InterfaceSettings(**knobs)
+    theirs = replay(loop, parser=letta, settings=settings)
+    ours = replay(loop, settings=settings)
+    defects: set[int] = set()
+    for left, right in zip(theirs.interactions, ours.interactions, strict=True):
+        found = compare_with_letta(left.messages, right.messages)
+        assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
+        defects |= found.defects
+    return tool_returns(theirs.messages), tool_returns(ours.messages), defects
+
+
+@pytest.mark.parametrize("use_assistant_message", [False, True], ids=["tool-calls", "assistant"])
+def test_tool_returns_agree_with_letta_field_by_field(
+    letta: ParserFactory, use_assistant_message: bool
+) -> None:
+    record = '{"status": "OK", "message": "8 to 18h", "time": "2025-06-01 12:00:01 PM UTC+0000"}'
+    theirs, ours, _ = compared_replays(
+        cassette(*three_steps(record)), letta, use_assistant_message=use_assistant_message
+    )
+    # Letta shows send_message's return only when it did not show the message as text.
+    assert len(ours) == (1 if use_assistant_message else 2)
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+    assert ours[0].tool_return == "8 to 18h" and ours[0].status == "success"
+
+
+def test_a_failed_tool_is_an_error_return_in_both(letta: ParserFactory) -> None:
+    record = '{"status": "Failed", "message": "Error: timed out", "time": "now"}'
+    theirs, ours, _ = compared_replays(cassette(*three_steps(record)[:2]), letta)
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+    assert [(m.tool_return, m.status) for m in ours] == [("Error: timed out", "error")]
+
+
+def test_letta_removes_the_success_prefix_inside_the_return_too(letta: ParserFactory) -> None:
+    theirs, ours, defects = compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)
+    assert [m.tool_return for m in ours] == ["Success: 3 rows"]
+    assert [m.tool_return for m in theirs] == ["3 rows"]
+    assert 9 in defects
+
+
+def test_recorded_tool_loop_returns_agree_with_letta(
+    letta: ParserFactory, corpus_dir: Path
+) -> None:
+    loop = load_cassette(
+        corpus_dir / "anthropic" / "llm-anthropic__test_anthropic__test_tools.yaml"
+    )
+    theirs, ours, _ = compared_replays(loop, letta)
+    assert [m.tool_return for m in ours] == ["Charles", "Sammy"]
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+
+
+def test_letta_shows_the_send_message_return_with_inner_thoughts_off(letta: ParserFactory) -> None:
+    theirs, ours, defects = compared_replays(
+        cassette(*three_steps("x")),
+        letta,
+        use_assistant_message=True,
+        inner_thoughts_in_kwargs=False,
+    )
+    assert [m.tool_call_id for m in ours] == [SEARCH_ID]
+    assert [m.tool_call_id for m in theirs] == [SEARCH_ID, SEND_ID]
+    assert 9 in defects
+
+
+def test_letta_gets_its_server_s_flags_per_provider_unless_told(letta: ParserFactory) -> None:
+    path = ROOT / "cassettes" / "deepseek-reasoning-content.yaml"
+
+    def thinking(messages: list[AgentMessage]) -> list[str]:
+        return [
+            m.reasoning
+            for m in messages
+            if isinstance(m, ReasoningMessage) and m.source == "reasoner_model"
+        ]
+
+    # DeepSeek goes through the OpenAI path of Letta's server: reasoning_content is read.
+    assert thinking(replay(path, parser=letta).messages)
+    assert thinking(replay(path, parser=letta).messages) == thinking(
+        replay(path, parser=letta, expect_reasoning_content=True).messages
+    )
+    assert not thinking(replay(path, parser=letta, expect_reasoning_content=False).messages)
+
+
+def test_the_bundled_tool_loop_shows_the_same_return_in_letta(letta: ParserFactory) -> None:
+    loop = load_cassette(ROOT / "cassettes" / "openai-tool-return-next-request.yaml")
+    sent = json.loads(loop.interactions[1].request.json()["messages"][-1]["content"])
+    theirs, ours, _ = compared_replays(loop, letta, use_assistant_message=True)
+    assert [(m.tool_return, m.status) for m in ours] == [(sent["message"], "success")]
+    assert [m.model_dump() for m in theirs] == [m.model_dump() for m in ours]
+
+
+def test_letta_s_anthropic_path_forces_inner_thoughts_in_kwargs(letta: ParserFactory) -> None:
+    path = ROOT / "cassettes" / "anthropic-thinking-tool-use.yaml"
+    off, on = (InterfaceSettings(inner_thoughts_in_kwargs=value) for value in (False, True))
+
+    def dumped(**options: Any) -> list[dict[str, Any]]:
+        return [m.model_dump() for m in replay(path, parser=letta, **options).messages]
+
+    # With the server's flags, Letta reads the call as its server would, whatever the setting;
+    # with a flag chosen by hand, the setting given stays, and the tool call then shows.
+    assert dumped(settings=off) == dumped(settings=on)
+    chosen = dumped(settings=off, expect_reasoning_content=True)
+    assert chosen != dumped(settings=on, expect_reasoning_content=True)
+    assert any(m["message_type"] == "tool_call_message" for m in chosen)
+
+
+# -- the commands, with letta as a parser name -------------------------------------------------
+
+
+def invoke(*args: str) -> Any:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_diff_command_against_letta_shows_where_letta_differs(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    result = invoke("diff", str(cassette), "--against", "letta")
+    assert result.exit_code == 1, result.output
+    assert "1 of 1 cassettes differ between streamreel and letta" in result.output
+    # Letta's undecoded escapes and its crash, against streamreel's decoded text.
+    assert '+ letta       {"error":"Letta 0.7.8 raised IndexError at chunk' in result.output
+    assert '- streamreel  "content":"Here is your sign:\\n\\"Ferm\\u00e9' in result.output
+    assert '"content":"\\\\u00e9 t\\\\u00f4t' in result.output
+
+
+def test_diff_command_against_letta_agrees_where_letta_is_right(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-http-429.yaml"
+    result = invoke("diff", str(cassette), "--against", "letta")
+    assert result.exit_code == 0, result.output
+    assert f"{cassette}: same (1 interactions, 1 messages)" in result.output
+
+
+def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
+    letta: ParserFactory, tmp_path: Path
+) -> None:
+    from cassettefactory import content_chunks, interaction, write
+
+    # DeepSeek-style JSON in content is a tool call only when reasoning_content is expected,
+    # which Letta's server expects on OpenAI's path: with the same flags, both sides agree.
+    text = json.dumps({"name": "search", "arguments": {"q": "rust"}})
+    path = write(tmp_path / "json-content.yaml", interaction(content_chunks(text)))
+    result = invoke("diff", str(path), "--against", "letta")
+    assert result.exit_code == 0, result.output
+    assert f"{path}: same (1 interactions, 1 messages)" in result.output
+    chosen = invoke("diff", str(path), "--against", "letta", "--no-expect-reasoning-content")
+    assert chosen.exit_code == 1 and '- streamreel  "reasoning":' in chosen.output
+
+
+def test_fuzz_command_with_letta_reports_its_split_sensitivity(letta: ParserFactory) -> None:
+    cassette = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    result = invoke("fuzz", str(cassette), "--parser", "letta", "--seed", "3", "--examples", "5")
+    assert result.exit_code == 1, result.output
+    assert "the merged messages change with the split (seed 3, example" in result.output
+    assert "reproduce with: streamreel fuzz" in result.output and "--against letta" in result.output
+
+
+def test_fuzz_command_with_letta_passes_a_stream_letta_reads_whatever_the_split(
+    letta: ParserFactory,
+) -> None:
+    cassette = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    result = invoke("fuzz", str(cassette), "--parser", "letta", "--seed", "3", "--examples", "5")
+    assert result.exit_code == 0, result.output
+    assert "ok (5 splits, same merged messages)" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["diff", "--against", "letta"], ["diff", "--parser", "letta"], ["fuzz", "--parser", "letta"]],
+    ids=["diff-against", "diff-parser", "fuzz"],
+)
+def test_diff_and_fuzz_without_letta_say_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("STREAMREEL_LETTA_VENV", str(tmp_path / "none"))
+    result = invoke(args[0], str(CASSETTES[0]), *args[1:])
+    assert result.exit_code == 2 and "streamreel install-letta" in result.output
+
+
 def readme_defect_rows() -> dict[int, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)
@@ -251,14 +447,23 @@ def readme_defect_rows() -> dict[int, str]:
 
 
 def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) -> None:
-    # Runs after the tests above in file order; rerun them when this one is selected alone.
-    if not SEEN:
-        for _, _, chunks, knobs in FIXTURES:
-            compared(chunks, **knobs)
+    # Every input of this module that does not need the corpus, run again here so that the
+    # check holds however the tests are selected or ordered.
+    observed: set[int] = set()
+    for _, _, chunks, knobs in FIXTURES:
+        observed |= compared(chunks, **knobs).defects
+    for path in CASSETTES:
+        for expect in (False, True):
+            observed |= cassette_defects(path, letta, expect)
+    observed |= compared_replays(cassette(*three_steps("Success: 3 rows")[:2]), letta)[2]
+    observed |= compared_replays(
+        cassette(*three_steps("x")), letta, use_assistant_message=True,
+        inner_thoughts_in_kwargs=False,
+    )[2]  # fmt: skip
     table = readme_defect_rows()
     assert table, "the README's defect table is missing its numbered rows"
     shown = {number for number, status in table.items() if status == "shown"}
-    assert shown == SEEN
+    assert shown == observed
 
 
 def test_a_missing_letta_says_exactly_what_to_run(

@@ -15,7 +15,7 @@ from streamreel.cli.options import interface_options, settings_from
 from streamreel.cli.progress import bar
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.parser import InterfaceSettings
-from streamreel.playback.replay import ParserFactory
+from streamreel.playback.replay import ParserFactory, ReasoningChoice
 from streamreel.testing.diff import (
     Side,
     apply_knobs,
@@ -59,18 +59,22 @@ def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
 def _side(
     spec: str | None,
     base: InterfaceSettings,
-    expect: bool,
+    expect: ReasoningChoice,
     knobs: dict[str, bool | str],
 ) -> Side:
     label = spec or "streamreel"
     if knobs:
         label += " [" + ", ".join(f"{k}={v}" for k, v in knobs.items()) + "]"
     chosen = knobs.get("expect_reasoning_content", expect)
+    # None leaves it to the parser: Letta's own gets its server's flags per provider.
+    choice: ReasoningChoice = (
+        "auto" if chosen == "auto" else chosen if chosen is None else bool(chosen)
+    )
     return Side(
         label=label,
         parser=factory_option(spec),
         settings=apply_knobs(base, knobs),
-        expect_reasoning_content=bool(chosen),
+        expect_reasoning_content=choice,
     )
 
 
@@ -158,7 +162,11 @@ def diff_command(
             "twice; pass --against MODULE:FACTORY or --left-settings/--right-settings"
         )
     base = settings_from(knobs)
-    expect = knobs["expect_reasoning_content"]
+    expect: ReasoningChoice = knobs["expect_reasoning_content"]
+    if expect is None and "letta" in (parser, against):
+        # Letta is driven as its server drives it: the other side gets the same flags, so the
+        # comparison is between parsers, not between modes.
+        expect = "auto"
     left = _side(parser, base, expect, left_knobs)
     right = _side(against, base, expect, right_knobs)
     if left.label == right.label:

@@ -31,9 +31,9 @@ def interface_options(command: F) -> F:
         ),
         click.option(
             "--expect-reasoning-content/--no-expect-reasoning-content",
-            default=False,
-            show_default=True,
-            help="Reasoning arrives separately, so content is a JSON tool call (DeepSeek).",
+            default=None,
+            help="Reasoning arrives separately, so content is a JSON tool call (DeepSeek). "
+            "Default: off; with --parser letta, per provider as Letta's server passes it.",
         ),
         click.option(
             "--assistant-message-tool-name",

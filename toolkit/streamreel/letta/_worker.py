@@ -12,9 +12,10 @@ telemetry), none of which the interface module needs, so the worker registers an
 The protocol is one JSON object a line in each direction, one reply per request:
 ``{"op": "new", "settings": {...}}`` creates an interface and returns its ``handle``; the
 lifecycle calls (``stream_start``, ``chunk``, ``stream_end``, ``step_complete``,
-``step_yield``, ``close``) name a handle. Each reply carries the messages Letta's async
-generator yielded during the call, as Letta's server serializes them (``model_dump`` then
-``json.dumps``), and an ``error`` when Letta raised, so nothing produced before a fault is lost.
+``step_yield``, ``function_message``, ``force_inner_thoughts``, ``close``) name a handle. Each
+reply carries the messages Letta's async generator yielded during the call, as Letta's server
+serializes them (``model_dump`` then ``json.dumps``), and an ``error`` when Letta raised, so
+nothing produced before a fault is lost.
 """
 
 from __future__ import annotations
@@ -83,6 +84,22 @@ def _chunk_call(session: _Session, request: dict[str, Any]) -> Any:
     )
 
 
+def _function_message(session: _Session, request: dict[str, Any]) -> None:
+    # Letta's server passes its tool message; the interface reads only these fields of it.
+    record = request["record"]
+    tool_message = types.SimpleNamespace(
+        id=record["id"],
+        created_at=datetime.fromisoformat(record["created_at"]),
+        tool_call_id=record["tool_call_id"],
+        name=record["name"],
+        tool_returns=None,
+        tool_calls=None,
+    )
+    session.interface.function_message(
+        request["msg"], msg_obj=tool_message, chunk_index=request["chunk_index"]
+    )
+
+
 def _serve(reader: Any, writer: Any) -> None:
     module = _import_interface()
     loop = asyncio.new_event_loop()
@@ -105,6 +122,11 @@ def _serve(reader: Any, writer: Any) -> None:
                 if op == "chunk":
                     returned = _chunk_call(session, request)
                     reply["returned"] = returned if isinstance(returned, str) else None
+                elif op == "function_message":
+                    _function_message(session, request)
+                elif op == "force_inner_thoughts":
+                    # Letta's Anthropic path sets this attribute on the interface it streams to.
+                    session.interface.inner_thoughts_in_kwargs = True
                 elif op == "close":
                     sessions.pop(request["handle"]).consumer.cancel()
                     session = None

@@ -14,8 +14,11 @@ One worker serves every interface of a process, so a Hypothesis run pays Letta's
 methods plus ``drain()``, and drives Letta the way ``openai_chat_completions_process_stream``
 does in 0.7.8: per LLM call (a new ``message_id``) ``stream_start``, then ``process_chunk`` with
 ``message_index`` counted as that loop counts it (it moves on when the returned message type
-changes and is not ``None``), ``name``, and the ``expect_reasoning_content`` given; after the call
-``stream_end``, then ``step_complete``; ``step_yield`` ends the turn. Chunks go to Letta as the
+changes and is not ``None``), ``name``, and the ``expect_reasoning_content`` given (replay gives
+what Letta's server passes for each interaction's provider unless told otherwise); after the call
+``stream_end``, then ``step_complete``; ``step_yield`` ends the turn. A tool's return goes to
+Letta's ``function_message`` (``"Success: ..."`` / ``"Error: ..."``) with a stand-in for the tool
+message its server would pass, holding the fields the interface reads. Chunks go to Letta as the
 OpenAI SDK hands them over: Letta's loop builds ``ChatCompletionChunkResponse(**chunk)`` from
 them, which needs ``id``, ``created`` and ``model``; a chunk that lacks them (a fixture, a
 converted provider stream) gets the call's id, date and an empty model, which the interface
@@ -343,6 +346,35 @@ class LettaInterface:
 
     def stream_end(self) -> None:
         self._end_call()
+
+    def letta_server_flags(self) -> bool:
+        """Replays pass the ``expect_reasoning_content`` Letta's server would, per provider."""
+        return True
+
+    def force_inner_thoughts_in_kwargs(self) -> None:
+        """What Letta's Anthropic path does to the interface before streaming a call."""
+        self._send("force_inner_thoughts")
+
+    def function_message(
+        self, msg: str, msg_obj: Any = None, chunk_index: int | None = None
+    ) -> None:
+        """A tool's return (or a whole call) through Letta's own ``function_message``."""
+        self._end_call()
+        if msg_obj is None:
+            raise ConfigurationError(
+                "cannot run function_message: expected the agent message it belongs to "
+                "(msg_obj), got None; pass the message whose id and date the output should carry"
+            )
+        date: datetime = msg_obj.created_at
+        record = {
+            "id": str(msg_obj.id),
+            "created_at": (date if date.tzinfo else date.replace(tzinfo=UTC)).isoformat(),
+            "tool_call_id": getattr(msg_obj, "tool_call_id", None),
+            "name": getattr(msg_obj, "name", None),
+        }
+        reply = self._send("function_message", msg=msg, record=record, chunk_index=chunk_index)
+        if "error" in reply:
+            self._fail(f"showing the tool return {record['tool_call_id']}", reply)
 
     def step_complete(self) -> None:
         self._end_call()

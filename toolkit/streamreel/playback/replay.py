@@ -11,6 +11,17 @@ The parser is pluggable: anything with the streaming interface's methods
 synchronous ``drain()`` are read after every chunk; the others through their async generator,
 consumed alongside the chunks.
 
+Tool returns: a multi-step cassette holds the results of step *i*'s tool calls in the request
+of step *i + 1*. Before replaying an interaction, replay hands each result of its request that
+answers a call made in an earlier replayed step (once, though the conversation repeats it in
+every later request) to parsers that show tool returns (:class:`ReturningTools`), as Letta's
+server does after running a tool: ``function_message("Success: ...")`` or
+``function_message("Error: ...")``. The status follows Letta's own record when the result is
+one (the JSON ``{"status": "OK" | "Failed", "message": ...}`` a Letta agent sends back; the
+return text is then its ``message``, as Letta's server passes it), else the provider's error
+mark (Anthropic's ``is_error``, Bedrock's ``status``, Gemini's ``error`` response), else
+success, with the result's text as the model saw it.
+
 Faults never empty a result. An HTTP error response becomes an error entry (status, provider
 error type and message) and an error message in the stream; an error event inside a stream
 becomes an error message after the messages before it; a stream that ends without its terminator
@@ -25,12 +36,15 @@ import concurrent.futures
 import contextlib
 import gc
 import io
+import json
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
@@ -56,6 +70,8 @@ from streamreel.core.providers import (
     detect_stream,
     http_error_fault,
 )
+from streamreel.core.providers.server_flags import letta_server_flags
+from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
     ChunkRecord,
     ErrorEntry,
@@ -70,10 +86,15 @@ from streamreel.letta.interface import StreamingServerInterface
 __all__ = [
     "CountingUsage",
     "Draining",
+    "FollowingServerFlags",
+    "ForcingInnerThoughts",
     "ParserFactory",
+    "ReasoningChoice",
     "ReplaySteps",
     "ReportingErrors",
+    "ReturningTools",
     "StreamingInterfaceLike",
+    "ToolReturnRecord",
     "default_parser",
     "replay",
     "replay_chunk_file",
@@ -127,6 +148,55 @@ class CountingUsage(Protocol):
     """Reports the usage it counted (else replay reports only the number of steps)."""
 
     def usage(self) -> UsageStatistics: ...
+
+
+@runtime_checkable
+class ReturningTools(Protocol):
+    """Shows a tool's return between steps (Letta's non-streaming ``function_message`` path)."""
+
+    def function_message(
+        self, msg: str, msg_obj: Any = None, chunk_index: int | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReturnRecord:
+    """The ``msg_obj`` replay passes with a tool return: the fields Letta's server's tool message
+    carries and the interfaces read (``tool_returns`` is empty: a request holds no stdout)."""
+
+    id: str
+    created_at: datetime
+    tool_call_id: str
+    name: str | None = None
+    tool_returns: tuple[Any, ...] = ()
+
+
+@runtime_checkable
+class FollowingServerFlags(Protocol):
+    """Replayed as Letta's server drives it, when ``letta_server_flags()`` says so.
+
+    Unless the caller chooses ``expect_reasoning_content``, each interaction then gets what
+    Letta's server passes for its provider (:mod:`streamreel.core.providers.server_flags`).
+    """
+
+    def letta_server_flags(self) -> bool: ...
+
+
+@runtime_checkable
+class ForcingInnerThoughts(Protocol):
+    """Can turn ``inner_thoughts_in_kwargs`` on mid-turn, as Letta's Anthropic path does.
+
+    Replay calls it before an interaction whose provider path forces the setting, when the
+    flags are Letta's server's (``expect_reasoning_content="auto"``, explicit or by default).
+    """
+
+    def force_inner_thoughts_in_kwargs(self) -> None: ...
+
+
+ReasoningChoice: TypeAlias = bool | Literal["auto"] | None
+"""``expect_reasoning_content`` for a replay: on, off, ``"auto"`` (per interaction, as Letta's
+server passes it for the provider), or None (``"auto"`` for a parser that follows the server's
+flags, else off)."""
 
 
 ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
@@ -187,6 +257,9 @@ class _Driver:
     def __init__(self, parser: StreamingInterfaceLike) -> None:
         self.parser = parser
         self._collected: list[AgentMessage] = []
+        # Tool calls made by the steps replayed so far and not yet answered: id -> name.
+        self.pending: dict[str, str] = {}
+        self._call_slots: dict[int, str] = {}  # tool-call index -> id, within one LLM call
         self._loop: _Loop | None = None
         self._consumer: asyncio.Future[None] | None = None
         # Checked once: a runtime protocol check walks the protocol's members, and per chunk
@@ -219,11 +292,65 @@ class _Driver:
     def process(
         self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
     ) -> list[AgentMessage]:
+        self._note_calls(chunk)
         if self._draining is not None:  # the parser lives here: no hop through a loop
             self.parser.process_chunk(chunk, message_id, date, expect)
             return self._draining.drain()
         self.call(lambda: self.parser.process_chunk(chunk, message_id, date, expect))
         return self.take()
+
+    def new_call(self) -> None:
+        """A new LLM call: tool-call indexes start over."""
+        self._call_slots.clear()
+
+    def _note_calls(self, chunk: ChatCompletionChunk) -> None:
+        # Only the first choice is the agent's step (replay renumbers a chosen one to 0).
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            for fragment in choice.delta.tool_calls or ():
+                slot = fragment.index or 0
+                if fragment.id:
+                    self._call_slots[slot] = fragment.id
+                    self.pending.setdefault(fragment.id, "")
+                call_id = self._call_slots.get(slot)
+                name = fragment.function.name if fragment.function else None
+                if call_id is not None and name and call_id in self.pending:
+                    self.pending[call_id] += name
+
+    def _answered(self, result: ToolResult) -> str | None:
+        """The id of the pending call ``result`` answers, which is then no longer pending."""
+        if result.call_id is not None and self.pending.pop(result.call_id, None) is not None:
+            return result.call_id
+        # Otherwise only a result of the latest turn can be matched: by its name (Gemini's ids
+        # are the client's, not the ones the call got here), or, with neither id nor name
+        # (older Ollama), by order.
+        if not result.latest or (result.call_id is not None and result.name is None):
+            return None
+        for call_id, name in self.pending.items():
+            if result.name is None or result.name == name:
+                del self.pending[call_id]
+                return call_id
+        return None
+
+    def tool_returns(
+        self, results: Sequence[ToolResult], message_id: str, date: datetime
+    ) -> list[AgentMessage]:
+        """Show each result that answers a call of an earlier step, as Letta's server would."""
+        parser = self.parser
+        if not isinstance(parser, ReturningTools):
+            return []
+        shown = 0
+        for result in results:
+            call_id = self._answered(result)
+            if call_id is None:
+                continue
+            record = ToolReturnRecord(
+                id=_return_id(message_id, call_id), created_at=date, tool_call_id=call_id
+            )
+            self.call(partial(parser.function_message, _function_message(result), record, shown))
+            shown += 1
+        return self.take() if shown else []
 
     def take(self) -> list[AgentMessage]:
         if self._draining is not None:
@@ -243,6 +370,15 @@ class _Driver:
     def step_complete(self) -> list[AgentMessage]:
         self.call(self.parser.step_complete)
         return self.take()
+
+    def force_inner_thoughts(self) -> None:
+        parser = self.parser
+        if isinstance(parser, ForcingInnerThoughts):
+            self.call(parser.force_inner_thoughts_in_kwargs)
+
+    def follows_server_flags(self) -> bool:
+        parser = self.parser
+        return isinstance(parser, FollowingServerFlags) and self.call(parser.letta_server_flags)
 
     def usage(self, steps: int) -> UsageStatistics:
         parser = self.parser
@@ -291,6 +427,34 @@ def _message_id(seed: str, index: int) -> str:
     return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
 
 
+def _return_id(message_id: str, call_id: str) -> str:
+    # A tool return is a message of its own in Letta (the tool message), with its own id.
+    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{message_id}/return/{call_id}')}"
+
+
+def _letta_record(content: str) -> tuple[str, bool] | None:
+    """The text and failure of a Letta tool-status record, or None when ``content`` is not one."""
+    if not content.startswith("{"):
+        return None
+    try:
+        record = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("status") not in ("OK", "Failed"):
+        return None
+    if "message" not in record:
+        return None
+    message = record["message"]
+    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+    return text, record["status"] == "Failed"
+
+
+def _function_message(result: ToolResult) -> str:
+    """What Letta's server passes to ``function_message`` after running the tool."""
+    text, failed = _letta_record(result.content) or (result.content, result.is_error)
+    return f"{'Error' if failed else 'Success'}: {text}"
+
+
 def _step_id(chosen: str | None, step: int) -> str | None:
     """A chosen message id names the first step; each later step is its own LLM call."""
     if chosen is None or step == 0:
@@ -331,7 +495,7 @@ def replay(
     *,
     settings: InterfaceSettings | None = None,
     parser: ParserFactory | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
     interactions: Iterable[int] | None = None,
     provider: str | None = None,
     api: str | None = None,
@@ -343,7 +507,11 @@ def replay(
 
     ``settings`` are the interface's knobs (Letta's server defaults: assistant messages on).
     ``parser`` builds the parser to replay through (default: streamreel's interface).
-    ``expect_reasoning_content`` switches content into DeepSeek's JSON-tool-call mode.
+    ``expect_reasoning_content`` switches content into DeepSeek's JSON-tool-call mode (and lets
+    Letta's interface read ``reasoning_content``); ``"auto"`` sets it per interaction as Letta's
+    server does for the provider (on for OpenAI, DeepSeek and xAI; for Anthropic, on when the
+    request turns extended thinking on; else off). None is ``"auto"`` for a parser that follows
+    the server's flags (Letta's own), else off.
     ``interactions`` picks interactions by index (from 0, in file order).
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
@@ -392,7 +560,7 @@ class ReplaySteps:
         *,
         settings: InterfaceSettings | None = None,
         parser: ParserFactory | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
         interactions: Iterable[int] | None = None,
         provider: str | None = None,
         api: str | None = None,
@@ -448,6 +616,9 @@ class ReplaySteps:
 
     def __iter__(self) -> Iterator[InteractionResult]:
         driver = _Driver(self._parser(self.settings))
+        expect = self._expect
+        if expect is None and driver.follows_server_flags():
+            expect = "auto"
         last: InteractionResult | None = None
         steps = 0
         for index, interaction in self._interactions():
@@ -460,7 +631,7 @@ class ReplaySteps:
                 or interaction.recorded_at
                 or self.info.recorded_at
                 or _DEFAULT_DATE,
-                expect_reasoning_content=self._expect,
+                expect_reasoning_content=expect,
                 provider=self._provider,
                 api=self._api,
                 lean=self._lean,
@@ -600,11 +771,11 @@ def _replay_interaction(
     *,
     message_id: str,
     message_date: datetime,
-    expect_reasoning_content: bool | None,
+    expect_reasoning_content: ReasoningChoice,
     provider: str | None,
     api: str | None,
-    lean: bool = False,
     choice: int = 0,
+    lean: bool = False,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -617,9 +788,24 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
-    step = _Step(
-        driver, message_id, message_date, bool(expect_reasoning_content), choice, lean=lean
-    )
+    if expect_reasoning_content == "auto":
+        flags = letta_server_flags(kind, interaction.request)
+        expect = flags.expect_reasoning_content
+        if flags.inner_thoughts_in_kwargs:
+            driver.force_inner_thoughts()
+    else:
+        expect = bool(expect_reasoning_content)
+    step = _Step(driver, message_id, message_date, expect, choice, lean=lean)
+    # The tools of the previous step ran before this request was sent.
+    try:
+        returned = driver.tool_returns(
+            tool_results(kind, interaction.request), message_id, message_date
+        )
+    except StreamreelError as exc:  # a parser that cannot show a return keeps the rest
+        step.fail(ErrorEntry("parser", exc.reason))
+        returned = driver.take()
+    step.emit(returned)
+    driver.new_call()
     if response.status >= 400:
         step.http_error(response)
     elif kind.framing == "none":
@@ -666,16 +852,17 @@ def replay_chunk_file(
     *,
     settings: InterfaceSettings | None = None,
     parser: ParserFactory | None = None,
-    expect_reasoning_content: bool = False,
+    expect_reasoning_content: bool | None = None,
     message_id: str | None = None,
     message_date: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
     choice: int = 0,
     text: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
-    A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. A malformed line
+    A ``data: `` prefix, blank lines, comments and ``[DONE]`` are tolerated. The file names no
+    provider, so ``expect_reasoning_content`` is off unless it is turned on. A malformed line
     stops the replay with an error entry and an error message naming the file and line; every
     message before it is kept. With ``text`` the lines are read from it (standard input, say)
     and ``path`` only names them. ``progress`` is told, every few thousand lines, about how
@@ -689,9 +876,9 @@ def replay_chunk_file(
             expect_reasoning_content=expect_reasoning_content,
             message_id=message_id,
             message_date=message_date,
-            progress=progress,
             choice=choice,
             text=text,
+            progress=progress,
         )
 
 
@@ -700,12 +887,12 @@ def _replay_chunk_file(
     *,
     settings: InterfaceSettings | None,
     parser: ParserFactory | None,
-    expect_reasoning_content: bool,
+    expect_reasoning_content: bool | None,
     message_id: str | None,
     message_date: datetime | None,
-    progress: Callable[[int], None] | None = None,
-    choice: int = 0,
-    text: str | None = None,
+    choice: int,
+    text: str | None,
+    progress: Callable[[int], None] | None,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
     driver = _Driver((parser or default_parser)(settings))
@@ -734,7 +921,7 @@ def _replay_chunk_file(
                 chunk = select_choice(chunk, choice)
             try:
                 record.messages = driver.process(
-                    chunk, message_id, message_date, expect_reasoning_content
+                    chunk, message_id, message_date, bool(expect_reasoning_content)
                 )
             except ParserError as exc:
                 errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))

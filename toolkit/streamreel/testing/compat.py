@@ -27,6 +27,7 @@ from streamreel.core.messages import (
     ReasoningMessage,
     ToolCallDelta,
     ToolCallMessage,
+    ToolReturnMessage,
     wire_dict,
 )
 from streamreel.testing.snapshot import align
@@ -75,6 +76,8 @@ def _text(message: AgentMessage) -> str | None:
         return message.hidden_reasoning
     if isinstance(message, ToolCallMessage):
         return message.tool_call.arguments
+    if isinstance(message, ToolReturnMessage):
+        return message.tool_return
     return None
 
 
@@ -241,6 +244,10 @@ def _explain_changed(left: AgentMessage, right: AgentMessage) -> tuple[int | Non
             return 7 if "{" in (_text(left) or "") else 4, "a tool call read as something else"
         return 4, "a message of another kind"
     same_text = _text(left) == _text(right)
+    if isinstance(left, ToolReturnMessage) and isinstance(right, ToolReturnMessage):
+        if not same_text and "Success: " in right.tool_return:
+            return 9, "'Success: ' removed inside the return text too"
+        return None, UNEXPLAINED
     if isinstance(left, ReasoningMessage) and isinstance(right, ReasoningMessage) and same_text:
         return 8, "signature or source differs"
     if isinstance(left, ToolCallMessage) and isinstance(right, ToolCallMessage):
@@ -293,6 +300,9 @@ def _explain(
         defect, reason = _explain_changed(left, right)
         return Disagreement(row, defect, reason)
     if left is not None:
+        if isinstance(left, ToolReturnMessage):
+            # streamreel shows every return but that of a send_message it showed as text.
+            return Disagreement(row, 9, "the return of send_message shown")
         if isinstance(left, ReasoningMessage) and not left.reasoning and not left.signature:
             return Disagreement(row, None, "an empty reasoning delta")
         text = _text(left) or ""

@@ -42,7 +42,7 @@ from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
-from streamreel.playback.replay import ParserFactory, replay, replay_chunk_file
+from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay, replay_chunk_file
 from streamreel.testing.snapshot import Placeholders, align, field_changes, line_kind, stable_wire
 
 __all__ = [
@@ -93,7 +93,9 @@ def parse_knobs(pairs: Iterable[str]) -> dict[str, bool | str]:
                 f"{', '.join(KNOBS)}, got {name or 'nothing'!r}; do fix the key"
             )
         value = raw.strip()
-        if _is_bool_knob(name):
+        if name == "expect_reasoning_content" and value.lower() == "auto":
+            knobs[name] = "auto"  # per interaction, as Letta's server passes it
+        elif _is_bool_knob(name):
             if value.lower() not in _TRUE | _FALSE:
                 raise ConfigurationError(
                     f"cannot read the setting {pair!r}: expected true or false, got {value!r}; "
@@ -183,7 +185,7 @@ class Side:
     label: str
     parser: ParserFactory | None = None
     settings: InterfaceSettings = field(default_factory=_server_defaults)
-    expect_reasoning_content: bool | None = None
+    expect_reasoning_content: ReasoningChoice = None
 
     def replay(self, cassette: Cassette | str | Path) -> ReplayResult:
         if not isinstance(cassette, Cassette) and is_chunk_file(cassette):
@@ -191,7 +193,8 @@ class Side:
                 cassette,
                 settings=self.settings,
                 parser=self.parser,
-                expect_reasoning_content=bool(self.expect_reasoning_content),
+                # A chunk file names no provider: "auto" has nothing to go by there.
+                expect_reasoning_content=self.expect_reasoning_content is True,
             )
         return replay(
             cassette,

@@ -67,7 +67,15 @@ from streamreel.core.messages import ErrorMessage
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
-from streamreel.playback.replay import ParserFactory, StreamingInterfaceLike, default_parser, replay
+from streamreel.playback.replay import (
+    FollowingServerFlags,
+    ForcingInnerThoughts,
+    ParserFactory,
+    ReasoningChoice,
+    StreamingInterfaceLike,
+    default_parser,
+    replay,
+)
 from streamreel.testing.snapshot import Placeholders, stable_wire
 
 __all__ = [
@@ -598,6 +606,15 @@ class RechunkingParser:
     def get_generator(self) -> Any:
         return self.inner.get_generator()
 
+    def letta_server_flags(self) -> bool:
+        inner = self.inner
+        return isinstance(inner, FollowingServerFlags) and inner.letta_server_flags()
+
+    def force_inner_thoughts_in_kwargs(self) -> None:
+        inner = self.inner
+        if isinstance(inner, ForcingInnerThoughts):
+            inner.force_inner_thoughts_in_kwargs()
+
     def _flush_held(self) -> None:
         # Never needed while the stream matches the layout (a run is released with its last
         # chunk); after a surprise, nothing that arrived may be lost.
@@ -671,7 +688,7 @@ class Variant:
         *,
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
     ) -> ReplayResult:
         """The replay of the cassette cut this way."""
         return self.replay_checked(
@@ -683,7 +700,7 @@ class Variant:
         *,
         parser: ParserFactory | None = None,
         settings: InterfaceSettings | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
     ) -> tuple[ReplayResult, bool]:
         """The replay, and whether the re-cut bodies decoded to other chunks than recorded."""
         expected, release = _schedule(self.layout, self.split)
@@ -882,7 +899,7 @@ def fuzz_cassette(
     examples: int = 50,
     parser: ParserFactory | None = None,
     settings: InterfaceSettings | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
     provider: str | None = None,
     api: str | None = None,
     shrink_budget: int = 400,
@@ -946,7 +963,7 @@ def fuzz_cassettes(
     examples: int = 50,
     parser: ParserFactory | None = None,
     settings: InterfaceSettings | None = None,
-    expect_reasoning_content: bool | None = None,
+    expect_reasoning_content: ReasoningChoice = None,
 ) -> list[FuzzReport]:
     return [
         fuzz_cassette(

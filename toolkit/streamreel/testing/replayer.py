@@ -18,7 +18,7 @@ from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, is_chunk_file
 from streamreel.core.errors import CassetteError, ConfigurationError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ReplayResult
-from streamreel.playback.replay import ParserFactory, replay_chunk_file
+from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay_chunk_file
 from streamreel.playback.replay import replay as replay_file
 from streamreel.testing.diff import KNOBS, apply_knobs
 from streamreel.testing.plugin import Options
@@ -150,7 +150,9 @@ class CassetteReplayer:
         self._settings = apply_knobs(settings, marker_kwargs)
         self._parser: ParserFactory | None = marker_kwargs.get("parser", parser)
         expect = marker_kwargs.get("expect_reasoning_content")
-        self._expect: bool | None = expect if isinstance(expect, bool) else None
+        self._expect: ReasoningChoice = (
+            expect if isinstance(expect, bool) or expect == "auto" else None
+        )
 
     def name(self, name: str | Path | None = None) -> str | Path:
         if name is not None:
@@ -172,7 +174,7 @@ class CassetteReplayer:
         *,
         settings: InterfaceSettings | None = None,
         parser: ParserFactory | None = None,
-        expect_reasoning_content: bool | None = None,
+        expect_reasoning_content: ReasoningChoice = None,
         interactions: Sequence[int] | None = None,
         provider: str | None = None,
         api: str | None = None,
@@ -186,14 +188,24 @@ class CassetteReplayer:
         factory = self._options.parser or parser or self._parser
         if is_chunk_file(path):
             return replay_chunk_file(
-                path, settings=chosen, parser=factory, expect_reasoning_content=bool(expect)
+                path,
+                settings=chosen,
+                parser=factory,
+                expect_reasoning_content=expect if isinstance(expect, bool) else None,
             )
         return replay_file(
             path,
             settings=chosen,
             parser=factory,
-            expect_reasoning_content=bool(expect) if expect is not None else None,
+            expect_reasoning_content=_reasoning_choice(expect),
             interactions=interactions,
             provider=provider,
             api=api,
         )
+
+
+def _reasoning_choice(value: object) -> ReasoningChoice:
+    """A knob's value as a replay's choice: a boolean, ``"auto"``, or None for the default."""
+    if value is None or isinstance(value, bool):
+        return value
+    return "auto" if value == "auto" else bool(value)

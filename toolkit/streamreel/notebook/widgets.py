@@ -109,10 +109,11 @@ def _running_cell() -> tuple[str, int] | None:
     the shell counts executions.
     """
     try:
-        from IPython import get_ipython
+        import IPython
     except ImportError:  # pragma: no cover - IPython is a dependency
         return None
-    shell = get_ipython()
+    # Looked up rather than imported by name: IPython 8 neither exports nor types it.
+    shell: Any = getattr(IPython, "get_ipython", lambda: None)()
     kernel = getattr(shell, "kernel", None)
     get_parent = getattr(kernel, "get_parent", None)
     if shell is None or get_parent is None:

@@ -11,6 +11,7 @@ README's defect table must list exactly the classes this run shows.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 from pathlib import Path
@@ -464,6 +465,27 @@ def test_the_readme_defect_table_is_what_this_run_shows(letta: ParserFactory) ->
     assert table, "the README's defect table is missing its numbered rows"
     shown = {number for number, status in table.items() if status == "shown"}
     assert shown == observed
+
+
+def test_the_diff_widget_labels_every_place_letta_and_streamreel_disagree(
+    letta: ParserFactory,
+) -> None:
+    from streamreel.notebook.widgets import SequenceDiff
+
+    path = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
+    theirs = replay(path, parser=letta)
+    ours = replay(path, expect_reasoning_content="auto")
+    found = compare_with_letta(theirs.interactions[0].messages, ours.interactions[0].messages)
+    view = SequenceDiff(
+        found.letta, found.ours, ignore=("otid",), merge=False, notes=found.note, fold=False
+    )
+    # The widget aligns exactly as the comparison did, so every differing row has its label.
+    differing = [row for row in view.rows if row.kind != "same"]
+    assert differing and len(differing) == len([r for r in found.rows if r.kind != "same"])
+    labels = [found.note(row.left, row.right) for row in differing]
+    assert all(labels) and any(label and label.startswith("defect ") for label in labels)
+    for label in labels:
+        assert f"<td class='sr-note'>{html.escape(label or '')}</td>" in view.html
 
 
 def test_a_missing_letta_says_exactly_what_to_run(

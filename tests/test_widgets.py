@@ -324,6 +324,23 @@ def test_a_diff_accepts_message_lists() -> None:
     assert "1 only in left" in repr(diff)
 
 
+def test_notes_name_why_each_differing_pair_differs_in_a_third_column() -> None:
+    left = conversation().merged
+    right = [*left[:-1]]
+    asked: list[tuple[object, object]] = []
+
+    def why(a: object, b: object) -> str | None:
+        asked.append((a, b))
+        return "dropped <here>" if b is None else None
+
+    diff = SequenceDiff(left, right, notes=why, fold=False)
+    assert "<th>why</th>" in diff.html
+    # Asked once per differing pair only, and escaped like every other text.
+    assert asked == [(left[-1], None)]
+    assert "<td class='sr-note'>dropped &lt;here&gt;</td>" in diff.html
+    assert "<th>why</th>" not in SequenceDiff(left, right).html
+
+
 # -- TimingView ------------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ import json
 import math
 import statistics
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit
@@ -57,6 +57,7 @@ __all__ = [
     "DiffRow",
     "MessageList",
     "MessageSource",
+    "RowNote",
     "diff_html",
     "diff_messages",
     "diff_text",
@@ -682,45 +683,58 @@ def diff_text(rows: Sequence[DiffRow], *, labels: tuple[str, str]) -> str:
     )
 
 
+RowNote = Callable[[AgentMessage | None, AgentMessage | None], str | None]
+"""Says why an aligned pair differs (or None): a third column of the diff."""
+
+
 def diff_html(
     rows: Sequence[DiffRow],
     *,
     labels: tuple[str, str],
     ignore: Collection[str] = DEFAULT_IGNORED_FIELDS,
+    notes: RowNote | None = None,
 ) -> str:
-    """Two columns: identical pairs dimmed (or folded), changes marked within the text."""
-    out = [f"<tr><th>{escape(labels[0])}</th><th>{escape(labels[1])}</th></tr>"]
+    """Two columns: identical pairs dimmed (or folded), changes marked within the text.
+
+    With ``notes``, a third column gives each differing pair its note (a defect class, say).
+    """
+    why = "<th>why</th>" if notes is not None else ""
+    out = [f"<tr><th>{escape(labels[0])}</th><th>{escape(labels[1])}</th>{why}</tr>"]
+    span = 3 if notes is not None else 2
     for row in rows:
+        note = ""
+        if notes is not None and row.kind not in ("same", "folded"):
+            note = f"<td class='sr-note'>{escape(notes(row.left, row.right) or '')}</td>"
+        elif notes is not None and row.kind == "same":
+            note = "<td></td>"
         if row.kind == "folded":
             noun = "identical message" if row.count == 1 else "identical messages"
-            out.append(f"<tr class='sr-fold'><td colspan='2'>… {row.count} {noun} …</td></tr>")
-        elif row.kind == "same":
-            assert row.left is not None and row.right is not None
-            out.append(
-                f"<tr class='sr-same'><td>{_short_card(row.left)}</td>"
-                f"<td>{_short_card(row.right)}</td></tr>"
-            )
-        elif row.kind == "changed":
-            assert row.left is not None and row.right is not None
-            out.append(f"<tr class='sr-changed'>{_changed_cells(row.left, row.right, ignore)}</tr>")
-        elif row.kind == "removed":
-            assert row.left is not None
-            out.append(
-                f"<tr class='sr-removed'><td>{_short_card(row.left)}</td>"
-                "<td><div class='sr-gap'></div></td></tr>"
-            )
-        else:
-            assert row.right is not None
-            out.append(
-                f"<tr class='sr-added'><td><div class='sr-gap'></div></td>"
-                f"<td>{_short_card(row.right)}</td></tr>"
-            )
+            out.append(f"<tr class='sr-fold'><td colspan='{span}'>… {row.count} {noun} …</td></tr>")
+            continue
+        kind, cells = _diff_cells(row, ignore)
+        out.append(f"<tr class='sr-{kind}'>{cells}{note}</tr>")
     verdict = diff_text(rows, labels=labels).strip("<>")
     return (
         STYLE
         + f"<div class='sr-root'><div class='sr-title'>{escape(verdict)}</div>"
         + f"<table class='sr-diff'>{''.join(out)}</table></div>"
     )
+
+
+def _diff_cells(row: DiffRow, ignore: Collection[str]) -> tuple[str, str]:
+    """One aligned pair's class name and its two cells (folded rows are drawn by the caller)."""
+    gap = "<td><div class='sr-gap'></div></td>"
+    if row.kind == "same":
+        assert row.left is not None and row.right is not None
+        return "same", f"<td>{_short_card(row.left)}</td><td>{_short_card(row.right)}</td>"
+    if row.kind == "changed":
+        assert row.left is not None and row.right is not None
+        return "changed", _changed_cells(row.left, row.right, ignore)
+    if row.kind == "removed":
+        assert row.left is not None
+        return "removed", f"<td>{_short_card(row.left)}</td>{gap}"
+    assert row.right is not None
+    return "added", f"{gap}<td>{_short_card(row.right)}</td>"
 
 
 # -- Timing ----------------------------------------------------------------------------------

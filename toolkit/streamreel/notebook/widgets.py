@@ -49,6 +49,7 @@ from streamreel.notebook.display import (
     STYLE,
     DiffRow,
     MessageSource,
+    RowNote,
     diff_html,
     diff_messages,
     diff_text,
@@ -729,7 +730,9 @@ class SequenceDiff(_View):
     The fields in ``ignore`` (by default ``id``, ``otid`` and ``date``, which name the
     recording rather than its content) are left out of the comparison, so two recordings of the
     same conversation compare equal; pass ``ignore=()`` to compare every byte. Runs of identical
-    messages fold to one line, keeping ``context`` messages around each difference.
+    messages fold to one line, keeping ``context`` messages around each difference. ``merge``
+    joins each side's deltas first; ``notes`` says why each differing pair differs, in a third
+    column (``Comparison.note`` of :mod:`streamreel.testing.compat` labels Letta's defects).
     """
 
     def __init__(
@@ -741,12 +744,15 @@ class SequenceDiff(_View):
         ignore: Collection[str] = DEFAULT_IGNORED_FIELDS,
         context: int = 1,
         fold: bool = True,
+        merge: bool = True,
+        notes: RowNote | None = None,
     ) -> None:
         self.labels = labels
         self.ignore = tuple(ignore)
         self.context = context
-        self.left = list(show(left))
-        self.right = list(show(right))
+        self.notes = notes
+        self.left = list(show(left, merge=merge))
+        self.right = list(show(right, merge=merge))
         self.rows: list[DiffRow] = diff_messages(self.left, self.right, ignore=self.ignore)
         self.fold_box = widgets.Checkbox(value=fold, description="fold identical runs")
         self.pane = widgets.HTML()
@@ -777,7 +783,9 @@ class SequenceDiff(_View):
         return str(self.pane.value)
 
     def _html(self) -> str:
-        return diff_html(self.visible_rows, labels=self.labels, ignore=self.ignore)
+        return diff_html(
+            self.visible_rows, labels=self.labels, ignore=self.ignore, notes=self.notes
+        )
 
     def _render(self) -> None:
         self.pane.value = self._html()

@@ -221,6 +221,17 @@ class Comparison:
         """Field by field, ids, otids and dates included."""
         return not self.disagreements and not self.otids_differ
 
+    def note(self, left: AgentMessage | None, right: AgentMessage | None) -> str | None:
+        """The label of the disagreement on this aligned pair, if the pair is one.
+
+        Fits the ``notes`` of :class:`streamreel.notebook.widgets.SequenceDiff` shown on
+        ``letta`` and ``ours`` (compared without otids, unmerged), whose rows are these rows.
+        """
+        for found in self.disagreements:
+            if found.row.left == left and found.row.right == right:
+                return found.label
+        return None
+
 
 def _escaped(text: str) -> bool:
     return any(seq in text for seq in ('\\"', "\\n", "\\u", "\\\\", "\\t", "\\/"))

@@ -457,7 +457,7 @@ def test_a_session_recorded_through_the_emulator_leaks_nothing(tmp_path: Path) -
     real_key = "sk-proj-LiveKey4Test9Zq8Wx7Ev6Rt5"
     body_secret = "body-secret-0a1b2c3d4e"
     client_secret = "oauth-client-secret-77aa"
-    with EmulatorServer(emulator) as server, record(path):
+    with EmulatorServer(emulator) as server, record(path, mode="once"):
         client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=real_key, max_retries=0)
         stream = client.chat.completions.create(
             model="gpt-4o-mini",

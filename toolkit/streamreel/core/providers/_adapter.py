@@ -255,6 +255,41 @@ def tool_call(
     )
 
 
+class ToolArguments:
+    """Which tool calls of one stream have begun, and which have sent argument text.
+
+    Anthropic, Bedrock and Cohere stream a call's input apart from the call itself, and send no
+    input at all for a call without parameters. When such a call ends, :meth:`end` gives the
+    fragment ``"{}"``, so that every call's arguments add up to a complete JSON object.
+    """
+
+    __slots__ = ("_argued", "_open")
+
+    def __init__(self) -> None:
+        self._open: set[int] = set()
+        self._argued: set[int] = set()
+
+    def begin(self, index: int, arguments: str = "") -> None:
+        """Call ``index`` has started, with ``arguments`` already in its first fragment."""
+        self._open.add(index)
+        if arguments:
+            self._argued.add(index)
+
+    def piece(self, index: int, text: str) -> ToolCallFragment | None:
+        """A fragment of argument text for call ``index``, or None when there is no text."""
+        if not text:
+            return None
+        self._argued.add(index)
+        return tool_call(index, arguments=text)
+
+    def end(self, index: int) -> ToolCallFragment | None:
+        """The ``"{}"`` fragment for a call that ended without arguments, else None."""
+        if index not in self._open or index in self._argued:
+            return None
+        self._argued.add(index)
+        return tool_call(index, arguments="{}")
+
+
 def usage(prompt: int | None, completion: int | None, total: int | None = None) -> Usage | None:
     """OpenAI-style usage; the total is the sum when the provider does not give one."""
     if prompt is None and completion is None and total is None:

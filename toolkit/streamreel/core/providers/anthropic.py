@@ -51,6 +51,7 @@ from streamreel.core.providers._adapter import (
     AdapterBase,
     Output,
     Stamp,
+    ToolArguments,
     as_object,
     error_fault,
     opt_int,
@@ -114,7 +115,7 @@ class MessagesAdapter(AdapterBase):
         super().__init__()
         self._stamp = Stamp()
         self._blocks: dict[int, _BlockKind] = {}
-        self._argued: set[int] = set()  # tool blocks that have emitted argument text
+        self._arguments = ToolArguments()
         self._input_tokens: int | None = None
         self._cache_creation: int | None = None
         self._cache_read: int | None = None
@@ -185,8 +186,7 @@ class MessagesAdapter(AdapterBase):
             case "tool":
                 given = opt_obj(block, "input", where)
                 arguments = json.dumps(given) if given else ""
-                if arguments:
-                    self._argued.add(index)
+                self._arguments.begin(index, arguments)
                 call = tool_call(
                     index,
                     id=req_str(block, "id", where),
@@ -225,10 +225,8 @@ class MessagesAdapter(AdapterBase):
                 return [chunk(reasoning="", signature=req_str(delta, "signature", where))]
             case "input_json_delta":
                 piece = req_str(delta, "partial_json", where)
-                if block != "tool" or not piece:
-                    return []
-                self._argued.add(index)
-                return [chunk(tool_calls=[tool_call(index, arguments=piece)])]
+                fragment = self._arguments.piece(index, piece) if block == "tool" else None
+                return [chunk(tool_calls=[fragment])] if fragment is not None else []
             case "citations_delta":
                 return []
             case _:
@@ -236,11 +234,8 @@ class MessagesAdapter(AdapterBase):
 
     def _on_block_stop(self, data: dict[str, Any]) -> list[Output]:
         index = req_int(data, "index", "Anthropic content_block_stop")
-        if self._blocks.get(index) != "tool" or index in self._argued:
-            return []
-        # A call without parameters streams no input at all; "{}" keeps its arguments JSON.
-        self._argued.add(index)
-        return [self._stamp.chunk(tool_calls=[tool_call(index, arguments="{}")])]
+        fragment = self._arguments.end(index) if self._blocks.get(index) == "tool" else None
+        return [self._stamp.chunk(tool_calls=[fragment])] if fragment is not None else []
 
     def _on_message_delta(self, data: dict[str, Any]) -> list[Output]:
         where = "Anthropic message_delta"

@@ -48,6 +48,7 @@ from streamreel.core.providers._adapter import (
     AdapterBase,
     Output,
     Stamp,
+    ToolArguments,
     as_object,
     opt_int,
     opt_list,
@@ -122,8 +123,7 @@ class ConverseStreamAdapter(AdapterBase):
         super().__init__()
         self._stamp = Stamp()
         self._stamp.model = model
-        self._tools: set[int] = set()
-        self._argued: set[int] = set()
+        self._arguments = ToolArguments()
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, f"Bedrock {name or 'event'}")
@@ -142,7 +142,7 @@ class ConverseStreamAdapter(AdapterBase):
                 tool = opt_obj(opt_obj(data, "start", where), "toolUse", f"{where} start")
                 if not tool:
                     return []
-                self._tools.add(index)
+                self._arguments.begin(index)
                 call = tool_call(
                     index,
                     id=req_str(tool, "toolUseId", f"{where} toolUse"),
@@ -154,11 +154,8 @@ class ConverseStreamAdapter(AdapterBase):
                 index = req_int(data, "contentBlockIndex", where)
                 return self._on_delta(index, opt_obj(data, "delta", where))
             case "contentBlockStop":
-                index = req_int(data, "contentBlockIndex", where)
-                if index not in self._tools or index in self._argued:
-                    return []
-                self._argued.add(index)
-                return [chunk(tool_calls=[tool_call(index, arguments="{}")])]
+                fragment = self._arguments.end(req_int(data, "contentBlockIndex", where))
+                return [chunk(tool_calls=[fragment])] if fragment is not None else []
             case "messageStop":
                 self._finished = True
                 reason = opt_str(data, "stopReason", where) or "end_turn"
@@ -181,10 +178,8 @@ class ConverseStreamAdapter(AdapterBase):
             return [chunk(content=req_str(delta, "text", where))]
         if "toolUse" in delta:
             piece = opt_str(opt_obj(delta, "toolUse", where), "input", f"{where} toolUse")
-            if not piece:
-                return []
-            self._argued.add(index)
-            return [chunk(tool_calls=[tool_call(index, arguments=piece)])]
+            fragment = self._arguments.piece(index, piece or "")
+            return [chunk(tool_calls=[fragment])] if fragment is not None else []
         if "reasoningContent" in delta:
             reasoning = opt_obj(delta, "reasoningContent", where)
             text = opt_str(reasoning, "text", f"{where} reasoningContent")

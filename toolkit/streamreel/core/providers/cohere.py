@@ -34,6 +34,7 @@ from streamreel.core.providers._adapter import (
     AdapterBase,
     Output,
     Stamp,
+    ToolArguments,
     as_object,
     opt_int,
     opt_list,
@@ -78,8 +79,7 @@ class CohereChatAdapter(AdapterBase):
         super().__init__()
         self._stamp = Stamp()
         self._stamp.model = model
-        self._argued: set[int] = set()
-        self._calls: set[int] = set()
+        self._arguments = ToolArguments()
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, f"Cohere {name or 'event'}")
@@ -112,11 +112,8 @@ class CohereChatAdapter(AdapterBase):
             case "tool-call-start" | "tool-call-delta":
                 return self._on_call(req_int(data, "index", where), message, kind, where)
             case "tool-call-end":
-                index = req_int(data, "index", where)
-                if index not in self._calls or index in self._argued:
-                    return []
-                self._argued.add(index)
-                return [chunk(tool_calls=[tool_call(index, arguments="{}")])]
+                fragment = self._arguments.end(req_int(data, "index", where))
+                return [chunk(tool_calls=[fragment])] if fragment is not None else []
             case "content-end" | "citation-start" | "citation-end":
                 return []
             case "message-end":
@@ -128,20 +125,16 @@ class CohereChatAdapter(AdapterBase):
         call = opt_obj(message, "tool_calls", where)
         function = opt_obj(call, "function", f"{where} tool_calls")
         arguments = opt_str(function, "arguments", f"{where} function") or ""
-        if arguments:
-            self._argued.add(index)
-        if kind == "tool-call-start":
-            self._calls.add(index)
-            fragment = tool_call(
-                index,
-                id=opt_str(call, "id", where) or f"call_{index}",
-                name=opt_str(function, "name", f"{where} function") or "",
-                arguments=arguments,
-            )
-        elif not arguments:
-            return []
-        else:
-            fragment = tool_call(index, arguments=arguments)
+        if kind != "tool-call-start":
+            piece = self._arguments.piece(index, arguments)
+            return [self._stamp.chunk(tool_calls=[piece])] if piece is not None else []
+        self._arguments.begin(index, arguments)
+        fragment = tool_call(
+            index,
+            id=opt_str(call, "id", where) or f"call_{index}",
+            name=opt_str(function, "name", f"{where} function") or "",
+            arguments=arguments,
+        )
         return [self._stamp.chunk(tool_calls=[fragment])]
 
     def _on_end(self, delta: dict[str, Any], where: str) -> list[Output]:

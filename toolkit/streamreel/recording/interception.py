@@ -205,6 +205,20 @@ def _live_request(request: Any, body: bytes) -> RecordedRequest:
     )
 
 
+def _response_started(ticket: Capture, request: Any, response: Any) -> BodyDecoder:
+    """Note the response's head on ``ticket``; the decoder its body pieces go through."""
+    # The client's own objects: an SDK error carrying either is about this exchange.
+    ticket.handles.extend((request, response))
+    decoder = BodyDecoder(response.headers.get("content-encoding"))
+    ticket.response_started(
+        response.status_code,
+        _reason(response),
+        _headers(response.headers.multi_items()),
+        decoded=decoder.decodes,
+    )
+    return decoder
+
+
 def _reason(response: Any) -> str:
     raw = response.extensions.get("reason_phrase", b"")
     return raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
@@ -264,15 +278,7 @@ def _sync_handler(
         except BaseException:
             session.cancel(ticket)
             raise
-        # The client's own objects: an SDK error carrying either is about this exchange.
-        ticket.handles.extend((request, response))
-        decoder = BodyDecoder(response.headers.get("content-encoding"))
-        ticket.response_started(
-            response.status_code,
-            _reason(response),
-            _headers(response.headers.multi_items()),
-            decoded=decoder.decodes,
-        )
+        decoder = _response_started(ticket, request, response)
         raw = response.stream
 
         def close() -> None:
@@ -339,15 +345,7 @@ def _async_handler(
         except BaseException:
             session.cancel(ticket)
             raise
-        # The client's own objects: an SDK error carrying either is about this exchange.
-        ticket.handles.extend((request, response))
-        decoder = BodyDecoder(response.headers.get("content-encoding"))
-        ticket.response_started(
-            response.status_code,
-            _reason(response),
-            _headers(response.headers.multi_items()),
-            decoded=decoder.decodes,
-        )
+        decoder = _response_started(ticket, request, response)
         raw = response.stream
 
         async def aclose() -> None:

@@ -1,0 +1,178 @@
+"""Letta 0.16.8's own streaming interfaces, fed the official SDKs' streams of recorded bytes.
+
+Theory of operation
+-------------------
+From 0.8 on, Letta's server streams through ``letta/interfaces/*_streaming_interface.py``,
+whose ``process(stream)`` takes the provider SDK's own async stream (``AsyncStream`` of
+``ChatCompletionChunk``, Responses events or ``BetaRawMessageStreamEvent``, or google-genai's
+responses). 0.16.8 is its last server release. Its package imports half the server, and it
+wants newer SDKs than Letta 0.7.8, so it gets a virtualenv of its own,
+``~/.cache/streamreel/letta-0.16.8`` (``$STREAMREEL_LETTA_0_16_8_VENV`` overrides), built by
+``streamreel install-letta --version 0.16.8``: ``letta==0.16.8`` without dependencies plus
+:data:`REQUIREMENTS`, the set its interface modules need to import (with Letta's own pins where
+it has them). Nothing of Letta or those SDKs is imported here.
+
+A worker (``_worker_sdk.py``) runs in that virtualenv. For each recorded exchange it builds the
+provider's async SDK client over a transport that answers the recorded response, makes the
+call Letta's LLM client makes, and hands the SDK's stream to the interface
+``SimpleLLMStreamAdapter`` would choose: ``SimpleAnthropicStreamingInterface`` for Anthropic,
+``SimpleOpenAIResponsesStreamingInterface`` when the request has ``input`` and no ``messages``,
+else ``SimpleOpenAIStreamingInterface``, ``SimpleGeminiStreamingInterface`` for Gemini; each is
+given the request's messages and tools. ``letta@0.16.8:anthropic`` (``openai``, ``responses``,
+``gemini``) picks one by hand. The messages come back as Letta's wire JSON
+(``model_dump(mode="json")``), as plain dicts; where Letta or the SDK raised, an error record
+follows the messages yielded before.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from streamreel.core.cassette import Interaction
+from streamreel.core.errors import ConfigurationError
+from streamreel.core.providers import StreamKind
+from streamreel.letta.real import (
+    _installed,
+    _worker_for,
+    build_worker_venv,
+)
+
+__all__ = [
+    "INSTALL_COMMAND",
+    "INTERFACES",
+    "REQUIREMENTS",
+    "VERSION",
+    "LettaSdkInterface",
+    "choose_interface",
+    "install",
+    "require",
+    "venv_path",
+]
+
+VERSION = "0.16.8"
+INSTALL_COMMAND = f"streamreel install-letta --version {VERSION}"
+INTERFACES = ("anthropic", "openai", "responses", "gemini")
+"""The interfaces by the names ``letta@0.16.8:NAME`` takes."""
+
+# What letta/interfaces/*_streaming_interface.py import, directly and through the schema, log,
+# settings and telemetry modules they load: found by importing them in a bare virtualenv.
+# Letta's own pins where it declares them; the rest unpinned, as Letta leaves them.
+REQUIREMENTS = (
+    "openai>=2.24.0",
+    "anthropic>=0.75.0",
+    "google-genai>=1.52.0",
+    "pydantic>=2.10.6",
+    "pydantic-settings>=2.2.1",
+    "httpx>=0.28.0",
+    "pyyaml>=6.0.1",
+    "pytz>=2023.3.post1",
+    "demjson3>=3.0.6",
+    "pathvalidate>=3.2.1",
+    "pyhumps>=3.8.0",
+    "numpy>=2.1.0",
+    "sqlalchemy[asyncio]>=2.0.41",
+    "mcp[cli]>=1.9.4",
+    "opentelemetry-api==1.30.0",
+    "opentelemetry-sdk==1.30.0",
+    "opentelemetry-exporter-otlp==1.30.0",
+    "opentelemetry-instrumentation-requests==0.51b0",
+    "fastapi",
+    "asyncpg",
+    "aiohttp",
+    "tiktoken",
+)
+
+_WORKER = Path(__file__).with_name("_worker_sdk.py")
+_ENV = "STREAMREEL_LETTA_0_16_8_VENV"
+
+
+def venv_path() -> Path:
+    """Where Letta 0.16.8's virtualenv lives: ``$STREAMREEL_LETTA_0_16_8_VENV``, else the cache."""
+    chosen = os.environ.get(_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "streamreel" / f"letta-{VERSION}"
+
+
+def install(venv: Path | None = None, *, log: Callable[[str], None] | None = None) -> Path:
+    """Build Letta 0.16.8's virtualenv (once) and return its path."""
+    target = venv or venv_path()
+    build_worker_venv(target, VERSION, REQUIREMENTS, _WORKER, log=log)
+    return target
+
+
+def require(venv: Path | None = None) -> Path:
+    """The virtualenv, or a :class:`ConfigurationError` saying the command that builds it."""
+    target = venv or venv_path()
+    if not _installed(target):
+        raise ConfigurationError(
+            f"cannot run the letta@{VERSION} parser: expected Letta {VERSION} installed in "
+            f"{target}, got no such virtualenv; do run `{INSTALL_COMMAND}` (or set {_ENV} to "
+            "one it built)"
+        )
+    return target
+
+
+def choose_interface(interaction: Interaction, kind: StreamKind) -> str:
+    """The interface ``SimpleLLMStreamAdapter`` uses for this exchange's provider and request."""
+    if kind.api == "messages" or kind.provider in ("anthropic", "bedrock"):
+        return "anthropic"
+    if kind.api == "generate-content" or kind.provider in ("gemini", "vertex"):
+        return "gemini"
+    request = interaction.request.json()
+    if isinstance(request, dict) and "input" in request and "messages" not in request:
+        return "responses"
+    return "openai"
+
+
+class LettaSdkInterface:
+    """Letta 0.16.8's interfaces as a parser: ``process_exchange(interaction, kind)``.
+
+    ``interface`` forces one of :data:`INTERFACES`; None chooses as Letta's adapter does.
+    """
+
+    def __init__(self, interface: str | None = None, *, venv: Path | None = None) -> None:
+        if interface is not None and interface not in INTERFACES:
+            raise ConfigurationError(
+                f"cannot choose Letta {VERSION}'s interface: expected one of "
+                f"{', '.join(INTERFACES)}, got {interface!r}; do write letta@{VERSION}:NAME "
+                "with one of those names"
+            )
+        self.interface = interface
+        self._venv = require(venv)
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> Iterator[Any]:
+        """Letta's messages for one recorded exchange, as plain dicts of its wire JSON."""
+        request = interaction.request.json()
+        response = interaction.response
+        body = b"".join(piece.data for piece in response.body_chunks()) or response.body
+        job = {
+            "interface": self.interface or choose_interface(interaction, kind),
+            "request": request if isinstance(request, dict) else {},
+            "model": kind.model or (request or {}).get("model")
+            if isinstance(request, dict)
+            else kind.model,
+            "response": {
+                "status": response.status,
+                "headers": response.headers,
+                "body": base64.b64encode(body).decode("ascii"),
+            },
+        }
+        reply = _worker_for(self._venv, _WORKER).call(job)
+        yield from reply["messages"]
+        if "error" in reply:
+            error = reply["error"]
+            yield {
+                "message_type": "error_message",
+                "error": f"Letta {VERSION} raised {error['type']}: {error['text']}",
+            }
+
+
+def letta_sdk_parser(interface: str | None = None) -> LettaSdkInterface:
+    """``letta@0.16.8`` (``interface`` None) or ``letta@0.16.8:NAME``."""
+    return LettaSdkInterface(interface)

@@ -69,10 +69,16 @@ def _transport(http: Any, recorded: dict[str, Any]) -> Any:
     return http.MockTransport(answer)
 
 
-def _request_body(request: dict[str, Any]) -> dict[str, Any]:
-    body = dict(request)
-    body.pop("stream", None)
-    return body
+def _call_arguments(request: dict[str, Any], named: tuple[str, ...]) -> dict[str, Any]:
+    """The recorded body as SDK call arguments: ``named`` ones by name, the rest in
+    ``extra_body`` (as Letta's clients pass provider extras), so any recorded body is
+    accepted whatever the installed SDK's signature. The transport answers the recording
+    whatever is sent."""
+    arguments = {key: request[key] for key in named if key in request}
+    extra = {k: v for k, v in request.items() if k not in named and k != "stream"}
+    if extra:
+        arguments["extra_body"] = extra
+    return arguments
 
 
 async def _openai_stream(recorded: dict[str, Any], request: dict[str, Any], api: str) -> Any:
@@ -85,9 +91,10 @@ async def _openai_stream(recorded: dict[str, Any], request: dict[str, Any], api:
         max_retries=0,
         http_client=http.AsyncClient(transport=_transport(http, recorded)),
     )
-    body = _request_body(request)
     if api == "responses":
+        body = _call_arguments({"model": "recorded", **request}, ("model", "input"))
         return await client.responses.create(**body, stream=True)
+    body = _call_arguments({"model": "recorded", "messages": [], **request}, ("model", "messages"))
     return await client.chat.completions.create(**body, stream=True)
 
 
@@ -101,7 +108,11 @@ async def _anthropic_stream(recorded: dict[str, Any], request: dict[str, Any]) -
         max_retries=0,
         http_client=http.AsyncClient(transport=_transport(http, recorded)),
     )
-    return await client.beta.messages.create(**_request_body(request), stream=True)
+    body = _call_arguments(
+        {"model": "recorded", "max_tokens": 1, "messages": [], **request},
+        ("model", "max_tokens", "messages"),
+    )
+    return await client.beta.messages.create(**body, stream=True)
 
 
 async def _gemini_stream(recorded: dict[str, Any], request: dict[str, Any], model: str) -> Any:
@@ -132,7 +143,7 @@ def _interface(classes: dict[str, Any], job: dict[str, Any]) -> Any:
     if name == "responses":
         return classes[name](is_openai_proxy=False, messages=messages, tools=tools)
     return classes[name](
-        is_openai_proxy=False, messages=messages, tools=tools, model=request.get("model")
+        is_openai_proxy=False, messages=messages, tools=tools, model=job.get("model")
     )
 
 

@@ -27,6 +27,7 @@ follows the messages yielded before.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,7 +126,10 @@ def choose_interface(interaction: Interaction, kind: StreamKind) -> str:
     if kind.api == "generate-content" or kind.provider in ("gemini", "vertex"):
         return "gemini"
     request = interaction.request.json()
-    if isinstance(request, dict) and "input" in request and "messages" not in request:
+    if not isinstance(request, dict):
+        # A body-less request (a Responses stream resumed by GET) can only be Responses.
+        return "responses" if kind.api == "responses" else "openai"
+    if "input" in request and "messages" not in request:
         return "responses"
     return "openai"
 
@@ -150,13 +154,21 @@ class LettaSdkInterface:
         """Letta's messages for one recorded exchange, as plain dicts of its wire JSON."""
         request = interaction.request.json()
         response = interaction.response
+        if kind.framing in ("json", "none") and response.status < 400:
+            # Letta's streaming path never receives a whole reply: there is nothing to stream.
+            yield {
+                "message_type": "error_message",
+                "error": f"Letta {VERSION}'s streaming interfaces read streams: this exchange "
+                f"is a whole {kind.framing} reply, not a stream",
+            }
+            return
         body = b"".join(piece.data for piece in response.body_chunks()) or response.body
+        if kind.framing == "json-array" and response.status < 400:
+            body = _as_sse(body)
         job = {
             "interface": self.interface or choose_interface(interaction, kind),
             "request": request if isinstance(request, dict) else {},
-            "model": kind.model or (request or {}).get("model")
-            if isinstance(request, dict)
-            else kind.model,
+            "model": _model(interaction, kind),
             "response": {
                 "status": response.status,
                 "headers": response.headers,
@@ -171,6 +183,39 @@ class LettaSdkInterface:
                 "message_type": "error_message",
                 "error": f"Letta {VERSION} raised {error['type']}: {error['text']}",
             }
+
+
+def _model(interaction: Interaction, kind: StreamKind) -> str:
+    """The model Letta's config would name: the request's, the kind's, an Azure deployment's
+    or a Gemini URL's (those two name it only in the path)."""
+    request = interaction.request.json()
+    if isinstance(request, dict) and isinstance(request.get("model"), str):
+        return str(request["model"])
+    if kind.model:
+        return kind.model
+    path = interaction.request.uri.split("?", 1)[0]
+    for marker in ("/deployments/", "/models/"):
+        if marker in path:
+            return path.split(marker, 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return "unknown"
+
+
+def _as_sse(body: bytes) -> bytes:
+    """A JSON-array stream (Gemini without ``alt=sse``) framed as the SSE the SDK asks for.
+
+    google-genai always requests SSE and reads nothing else; the elements are passed on as
+    recorded, one ``data:`` event each. A body that is not a JSON array stays as it is, for
+    the SDK to refuse.
+    """
+    try:
+        elements = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(elements, list):
+        return body
+    return b"".join(
+        b"data: " + json.dumps(element).encode("utf-8") + b"\r\n\r\n" for element in elements
+    )
 
 
 def letta_sdk_parser(interface: str | None = None) -> LettaSdkInterface:

@@ -112,7 +112,10 @@ def _join(current: AgentMessage, delta: AgentMessage, single: bool) -> AgentMess
         return None
     if isinstance(current, ReasoningMessage) and isinstance(delta, ReasoningMessage):
         mislabelled_head = single and delta.source == "reasoner_model"
-        if current.source != delta.source and current.reasoning and not mislabelled_head:
+        # streamreel's own sources are exact: a signature-only thinking delta followed by plain
+        # text (Gemini's signed text part) is two messages, not thinking.
+        differs = current.source != delta.source and (current.reasoning or not single)
+        if differs and not mislabelled_head:
             return None
         # An empty first delta keeps its label: Letta's mislabelled first thinking chunk
         # (defect 8) must stay visible.
@@ -155,6 +158,8 @@ def logical_messages(
             out[at] = have.model_copy(update={"tool_call": _appended(have, message)})
             continue
         joined = _join(out[-1], message, lenient) if out else None
+        if not lenient and joined is not None and _otid(message) not in (None, _otid(out[-1])):
+            joined = None  # streamreel's otids say where its messages start
         if joined is None:
             out.append(message)
             if not lenient and isinstance(message, ToolCallMessage) and message.otid:
@@ -162,6 +167,10 @@ def logical_messages(
         else:
             out[-1] = joined
     return out
+
+
+def _otid(message: AgentMessage) -> str | None:
+    return getattr(message, "otid", None)
 
 
 def _appended(current: ToolCallMessage, delta: ToolCallMessage) -> ToolCallDelta:
@@ -399,6 +408,22 @@ def _confirmed(found: Disagreement, evidence: _Evidence | None) -> Disagreement:
     return found
 
 
+def _paired_elsewhere(
+    left: AgentMessage, right: AgentMessage, ours: Sequence[AgentMessage]
+) -> bool:
+    """The alignment paired Letta's message with the wrong one of ours: its text (spaces
+    aside) is that of another message of ours of its kind, so Letta never emitted ``right``."""
+    text = (_text(left) or "").strip()
+    return (
+        bool(text)
+        and any(
+            m is not right and type(m) is type(left) and (_text(m) or "").strip() == text
+            for m in ours
+        )
+        and (_text(right) or "").strip() != text
+    )
+
+
 def _explain(
     row: Row,
     crashed: bool,
@@ -421,6 +446,8 @@ def _explain(
         if right.source == "non_reasoner_model" and expect_reasoning_content:
             return Disagreement(row, 7, "plain content dropped in reasoning mode")
     if left is not None and right is not None:
+        if _paired_elsewhere(left, right, ours):
+            return Disagreement(row, 4, "Letta's message is another of streamreel's; not this one")
         defect, reason = _explain_changed(left, right)
         return Disagreement(row, defect, reason)
     if left is not None:

@@ -158,11 +158,12 @@ def content_of(chunks: Iterable[ChatCompletionChunk | dict[str, Any]]) -> Stream
                     calls.append(current)
                     by_index[index] = current
                 assert current is not None
+                # Some servers (Kimi) resend the id and the whole name with every fragment:
+                # that restates the name; a split name's second half never brings the id.
+                restated = call_id is not None and current.tool_call_id == call_id
                 current.tool_call_id = current.tool_call_id or call_id
                 if function is not None:
-                    # Some servers resend the whole name with every fragment: a repeat of the
-                    # name so far is the same name, not a second half.
-                    if function.name and function.name != current.name:
+                    if function.name and not (restated and function.name == current.name):
                         current.name += function.name
                     current.arguments += function.arguments or ""
     return StreamContent(

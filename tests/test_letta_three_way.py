@@ -28,11 +28,9 @@ from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
 from streamreel.core.errors import StreamreelError
 from streamreel.letta import sdk
-from streamreel.letta.real import letta_parser, require_letta
+from streamreel.letta.real import require_letta
 from streamreel.playback.replay import replay
-from streamreel.testing.compat import compare_interactions
-from streamreel.testing.compat_current import CurrentComparison, compare_current
-from streamreel.testing.evidence import interaction_content
+from streamreel.testing.compat_current import CurrentComparison, three_way
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
@@ -45,36 +43,18 @@ def both() -> sdk.LettaSdkInterface:
     return sdk.LettaSdkInterface()
 
 
-def three_way(source: Cassette, current: sdk.LettaSdkInterface) -> Iterator[CurrentComparison]:
-    """Every streamed exchange of ``source`` through the three parsers.
-
-    streamreel and Letta 0.7.8 are compared (streamreel held to the stream, Letta 0.7.8's
-    differences labelled); Letta 0.16.8's comparison with the stream is yielded.
-    """
-    ours = replay(source)
-    old = replay(source, parser=letta_parser)
-    for right, left in zip(ours.interactions, old.interactions, strict=True):
-        recorded = source.interactions[right.index]
-        found = compare_interactions(left, right, settings=ours.settings, recorded=recorded)
-        assert not found.unexplained, [d.label for d in found.unexplained]
-        kind = right.kind
-        if kind is None or kind.api not in APIS or kind.provider == "bedrock":
-            continue
-        if kind.framing in ("json", "none"):
-            continue  # a whole reply: Letta's streaming interfaces never see one
-        body = b"".join(p.data for p in recorded.response.body_chunks())
-        yield compare_current(
-            current.process_exchange(recorded, kind),
-            interaction_content(right, recorded),
-            interface=sdk.choose_interface(recorded, kind),
-            body=body,
-            errored=bool(right.errors) or not right.complete,
-        )
+def compared(source: Cassette, current: sdk.LettaSdkInterface) -> Iterator[CurrentComparison]:
+    """Letta 0.16.8's comparison on every exchange it reads; streamreel and Letta 0.7.8 are
+    checked on the way (streamreel held to the stream, Letta 0.7.8's differences labelled)."""
+    for found in three_way(source, current):
+        assert not found.old.unexplained, [d.label for d in found.old.unexplained]
+        if found.current is not None:
+            yield found.current
 
 
 def checked(source: Cassette, current: sdk.LettaSdkInterface) -> set[int]:
     defects: set[int] = set()
-    for found in three_way(source, current):
+    for found in compared(source, current):
         assert not found.unexplained, [d.label for d in found.unexplained]
         defects |= found.defects
     return defects
@@ -359,7 +339,7 @@ def test_corpus_cassettes_differ_only_where_a_letta_is_wrong(
             replay(source)
         except StreamreelError:
             continue  # refused by streamreel itself: tested where readers are
-        for found in three_way(source, both):
+        for found in compared(source, both):
             seen += 1
             assert not found.unexplained, (path.name, [d.label for d in found.unexplained])
     assert seen > 50
@@ -402,7 +382,7 @@ def test_generated_chat_streams_agree_with_the_stream_in_all_three(
             _chat({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in pieces
         ]
     chunks.append(_chat({}, "tool_calls" if call else "stop"))
-    for found in three_way(cassette(interaction(chunks)), both):
+    for found in compared(cassette(interaction(chunks)), both):
         assert not found.unexplained, [d.label for d in found.unexplained]
         # Nothing in these streams is a Letta 0.16.8 defect: its content is the stream's.
         assert found.letta == found.stream, [d.label for d in found.differences]

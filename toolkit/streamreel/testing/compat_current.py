@@ -20,19 +20,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamreel.testing.compat import DEFECTS, UNEXPLAINED
-from streamreel.testing.evidence import ContentView, StreamContent
+from streamreel.core.cassette import Cassette
+from streamreel.core.providers import StreamKind
+from streamreel.playback.replay import replay
+from streamreel.testing.compat import DEFECTS, UNEXPLAINED, Comparison, compare_interactions
+from streamreel.testing.evidence import ContentView, StreamContent, interaction_content
+
+if TYPE_CHECKING:
+    from streamreel.letta.sdk import LettaSdkInterface
 
 __all__ = [
     "CURRENT_DEFECTS",
     "NOISES",
     "CurrentComparison",
     "CurrentDifference",
+    "ThreeWay",
     "compare_current",
     "current_view",
     "stream_view",
+    "three_way",
 ]
 
 CURRENT_DEFECTS: dict[int, str] = {
@@ -277,4 +285,64 @@ def compare_current(
     if error is not None and not found.differences:
         # Everything before the fault is there: the fault itself is what differs.
         found.differences.append(CurrentDifference("error", cause, error))
+    return found
+
+
+APIS = ("chat-completions", "responses", "messages", "generate-content")
+"""The APIs whose streams Letta 0.16.8's interfaces read (Bedrock's aside: not yet driven)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreeWay:
+    """One interaction through streamreel, Letta 0.7.8 and Letta 0.16.8.
+
+    ``old`` compares Letta 0.7.8 with streamreel, streamreel held to the stream; ``current``
+    compares Letta 0.16.8 with the stream, or is None where Letta 0.16.8 reads nothing (a whole
+    reply, an API its interfaces do not take).
+    """
+
+    index: int
+    kind: StreamKind | None
+    old: Comparison
+    current: CurrentComparison | None
+
+    @property
+    def agree(self) -> bool:
+        """No difference but noise on either side (otids aside: Letta 0.7.8's defect 12)."""
+        quiet = not self.current or all(d.noise for d in self.current.differences)
+        return not self.old.disagreements and quiet
+
+
+def three_way(source: Cassette, current: LettaSdkInterface | None = None) -> list[ThreeWay]:
+    """Every interaction of ``source`` through the three parsers, compared.
+
+    ``current`` is the Letta 0.16.8 parser to use (one is made when None; both Letta
+    virtualenvs must be installed: ``streamreel install-letta --version all``).
+    """
+    from streamreel.letta.real import letta_parser
+    from streamreel.letta.sdk import LettaSdkInterface, choose_interface
+
+    reader = current or LettaSdkInterface()
+    ours = replay(source)
+    old = replay(source, parser=letta_parser)
+    found: list[ThreeWay] = []
+    for right, left in zip(ours.interactions, old.interactions, strict=True):
+        recorded = source.interactions[right.index]
+        compared = compare_interactions(left, right, settings=ours.settings, recorded=recorded)
+        kind = right.kind
+        latest = None
+        if (
+            kind is not None
+            and kind.api in APIS
+            and kind.provider != "bedrock"
+            and kind.framing not in ("json", "none")
+        ):
+            latest = compare_current(
+                reader.process_exchange(recorded, kind),
+                interaction_content(right, recorded),
+                interface=choose_interface(recorded, kind),
+                body=b"".join(piece.data for piece in recorded.response.body_chunks()),
+                errored=bool(right.errors) or not right.complete,
+            )
+        found.append(ThreeWay(right.index, kind, compared, latest))
     return found

@@ -191,3 +191,28 @@ def test_every_corpus_exchange_of_the_four_apis_reaches_letta_0_16_8(
             elif interaction.response.status < 400 and not errors:
                 assert messages, path.name
     assert set(seen) == set(sdk.INTERFACES), seen
+
+
+def test_parser_names_pick_the_letta_version_and_interface(letta16: sdk.LettaSdkInterface) -> None:
+    from streamreel.core.parser import InterfaceSettings
+    from streamreel.testing.diff import load_factory
+
+    settings = InterfaceSettings()
+    chosen = load_factory("letta@0.16.8:anthropic")(settings)
+    assert isinstance(chosen, sdk.LettaSdkInterface) and chosen.interface == "anthropic"
+    assert load_factory("letta@0.16.8")(settings).interface is None
+    assert load_factory("letta@0.7.8") is letta_parser
+    with pytest.raises(ConfigurationError, match=r"letta@0\.16\.8"):
+        load_factory("letta@0.9.0")
+    with pytest.raises(ConfigurationError, match="anthropic, openai, responses, gemini"):
+        load_factory("letta@0.16.8:cohere")
+
+
+def test_a_missing_virtualenv_stops_the_parser_name_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamreel.testing.diff import load_factory
+
+    monkeypatch.setenv("STREAMREEL_LETTA_0_16_8_VENV", str(tmp_path / "none"))
+    with pytest.raises(ConfigurationError, match=r"install-letta --version 0\.16\.8"):
+        load_factory("letta@0.16.8")

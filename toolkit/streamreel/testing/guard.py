@@ -34,7 +34,7 @@ from typing import Any
 
 from streamreel.core.errors import NetworkBlockedError
 
-__all__ = ["Guard", "guard", "install", "refusals", "release"]
+__all__ = ["Guard", "guard", "guarded", "install", "refusals", "release"]
 
 _LOCAL_NAMES = frozenset(
     {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
@@ -95,6 +95,11 @@ def release() -> list[str]:
     refused = list(_current.refused) if _current is not None else []
     _current = None
     return refused
+
+
+def guarded() -> str | None:
+    """The test being guarded, or None when the network is open."""
+    return _current.test if _current is not None else None
 
 
 def refusals() -> list[str]:

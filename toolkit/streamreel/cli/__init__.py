@@ -68,6 +68,11 @@ _COMMANDS: dict[str, _Entry] = {
         "serve_command",
         "Serve the interactions of SOURCES (cassettes or folders of them) as a live endpoint.",
     ),
+    "textconv": _Entry(
+        "textconv",
+        "textconv_command",
+        "Print FILE as its requests and replayed agent messages, for git diff.",
+    ),
 }
 
 

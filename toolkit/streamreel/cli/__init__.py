@@ -33,6 +33,11 @@ _COMMANDS: dict[str, _Entry] = {
         "diff_command",
         "Replay CASSETTES through two parsers and show the messages that differ.",
     ),
+    "drift": _Entry(
+        "drift",
+        "drift_command",
+        "Send CASSETTES' requests again and report how the answers drifted from the recording.",
+    ),
     "fuzz": _Entry(
         "fuzz",
         "fuzz_command",

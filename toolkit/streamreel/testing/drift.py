@@ -47,11 +47,13 @@ from streamreel.core.sse import SSEDecoder
 __all__ = [
     "DriftReport",
     "Finding",
+    "WireEvent",
     "compare",
     "drift_path",
     "event_schema",
     "resend",
     "update",
+    "wire_events",
 ]
 
 _KEY_VARIABLES: Final = (
@@ -183,13 +185,13 @@ def update(cassette: str | os.PathLike[str]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Event:
+class WireEvent:
     name: str  # the SSE event name ("message" when none)
     kind: str  # the type it is grouped under
     value: Any  # the decoded JSON, or the raw text
 
 
-def _events(response: RecordedResponse) -> list[_Event] | None:
+def wire_events(response: RecordedResponse) -> list[WireEvent] | None:
     """The body's events, by its content type; None for a body that is not a JSON stream."""
     kind = (response.header("content-type") or "").split(";")[0].strip().lower()
     body = response.body
@@ -217,23 +219,23 @@ def _events(response: RecordedResponse) -> list[_Event] | None:
     return None
 
 
-def _event(name: str, data: str) -> _Event:
+def _event(name: str, data: str) -> WireEvent:
     try:
         value = json.loads(data)
     except ValueError:
-        return _Event(name, data.strip() if data.strip() == _TERMINATOR_DONE else name, data)
+        return WireEvent(name, data.strip() if data.strip() == _TERMINATOR_DONE else name, data)
     return _typed(name, value)
 
 
-def _typed(name: str, value: Any) -> _Event:
+def _typed(name: str, value: Any) -> WireEvent:
     """The event grouped by its ``type`` field, else its SSE name, else its ``object`` field."""
     if isinstance(value, dict) and isinstance(value.get("type"), str):
-        return _Event(name, str(value["type"]), value)
+        return WireEvent(name, str(value["type"]), value)
     if name != "message":
-        return _Event(name, name, value)
+        return WireEvent(name, name, value)
     if isinstance(value, dict) and isinstance(value.get("object"), str):
-        return _Event(name, str(value["object"]), value)
-    return _Event(name, "data", value)
+        return WireEvent(name, str(value["object"]), value)
+    return WireEvent(name, "data", value)
 
 
 def _json_type(value: Any) -> str:
@@ -271,7 +273,7 @@ def event_schema(events: Iterable[Any]) -> dict[str, dict[str, set[str]]]:
     return schema
 
 
-def _schema_findings(index: int, old: list[_Event], new: list[_Event]) -> Iterator[Finding]:
+def _schema_findings(index: int, old: list[WireEvent], new: list[WireEvent]) -> Iterator[Finding]:
     before, after = event_schema(old), event_schema(new)
     for kind in sorted(after.keys() - before.keys()):
         yield Finding(index, "schema", f"new event type {kind!r}")
@@ -297,7 +299,7 @@ def _types(kinds: set[str]) -> str:
     return "|".join(sorted(kinds))
 
 
-def _argument_pieces(events: list[_Event]) -> dict[str, int]:
+def _argument_pieces(events: list[WireEvent]) -> dict[str, int]:
     """How many pieces each tool call's arguments came in, by call (index or id)."""
     pieces: dict[str, int] = {}
     for event in events:
@@ -318,7 +320,7 @@ def _argument_pieces(events: list[_Event]) -> dict[str, int]:
     return pieces
 
 
-def _has_usage(events: list[_Event]) -> bool:
+def _has_usage(events: list[WireEvent]) -> bool:
     return any(
         isinstance(e.value, dict)
         and any(e.value.get(key) for key in ("usage", "usageMetadata", "usage_metadata"))
@@ -326,7 +328,7 @@ def _has_usage(events: list[_Event]) -> bool:
     )
 
 
-def _framing_findings(index: int, old: list[_Event], new: list[_Event]) -> Iterator[Finding]:
+def _framing_findings(index: int, old: list[WireEvent], new: list[WireEvent]) -> Iterator[Finding]:
     names_old, names_new = sorted({e.name for e in old}), sorted({e.name for e in new})
     if names_old != names_new:
         yield Finding(index, "framing", f"event names {names_old} -> {names_new}")
@@ -353,7 +355,7 @@ def _framing_findings(index: int, old: list[_Event], new: list[_Event]) -> Itera
 def _interaction_findings(index: int, old: Interaction, new: Interaction) -> Iterator[Finding]:
     if old.response.status != new.response.status:
         yield Finding(index, "framing", f"status {old.response.status} -> {new.response.status}")
-    events_old, events_new = _events(old.response), _events(new.response)
+    events_old, events_new = wire_events(old.response), wire_events(new.response)
     if events_old is None or events_new is None:
         kinds = (old.response.header("content-type"), new.response.header("content-type"))
         if kinds[0] != kinds[1]:
@@ -383,7 +385,8 @@ def compare(cassette: str | os.PathLike[str], recording: str | os.PathLike[str])
         )
     for step in compare_versions(source, new_path).interactions:
         for change in step.changes:
-            if change.what in ("messages", "tool arguments"):
+            # A changed message shows as its - and + lines below; its count adds nothing.
+            if change.what == "tool arguments":
                 findings.append(
                     Finding(step.index, "messages", f"{change.what}: {change.old} -> {change.new}")
                 )

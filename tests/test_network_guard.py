@@ -190,3 +190,50 @@ def test_a_guard_refuses_before_connecting_and_lets_allowed_hosts_and_loopback_t
     finally:
         assert guard.release() == ["192.0.2.1:443", "2001:db8::1:443", "192.0.2.1:53"]
     assert guard.guarded() is None
+
+
+def test_a_guard_inside_a_guarded_test_hands_the_outer_one_back() -> None:
+    outer = guard.guard("outer::test", reason="replaying")
+    try:
+        guard.guard("inner::test", reason="replaying")
+        assert guard.guarded() == "inner::test"
+        assert guard.release() == []
+        assert guard.guarded() == "outer::test"
+        with pytest.raises(NetworkBlockedError, match="from outer::test"):
+            outer.check_address(("192.0.2.1", 80))
+    finally:
+        guard.release()
+    assert guard.guarded() is None
+
+
+def test_a_test_recording_through_a_fixture_mode_is_not_guarded(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "1")
+    project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def streamreel_record_mode():
+            return "all"
+        """
+    )
+    project.makepyfile(
+        test_net=textwrap.dedent(
+            """
+            import pytest
+            from streamreel.testing import guard
+
+            @pytest.mark.cassette("send")
+            def test_guarded(replay):
+                assert guard.guarded() == "test_net.py::test_guarded"
+
+            @pytest.mark.cassette("send")
+            def test_recording(streamreel_record):
+                assert guard.guarded() is None
+            """
+        )
+    )
+    project.runpytest_inprocess(*NO_SYRUPY).assert_outcomes(passed=2)
+    assert guard.guarded() is None

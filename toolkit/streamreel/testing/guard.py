@@ -78,6 +78,9 @@ class Guard:
 
 
 _current: Guard | None = None
+_outer: list[Guard | None] = []
+"""The guards :func:`guard` replaced, restored by :func:`release`: a pytest run started inside
+a test (pytester) guards its own tests and then hands the outer test its guard back."""
 _installed = False
 
 
@@ -85,15 +88,17 @@ def guard(test: str, *, reason: str, allowed: Iterable[str] = ()) -> Guard:
     """Guard the network for ``test`` until :func:`release`; returns the guard."""
     global _current
     install()
+    _outer.append(_current)
     _current = Guard(test, reason, frozenset(_name(host) for host in allowed))
     return _current
 
 
 def release() -> list[str]:
-    """Stop guarding; the hosts refused since :func:`guard`."""
+    """Stop guarding (restore the guard this one replaced); the hosts refused since
+    :func:`guard`."""
     global _current
     refused = list(_current.refused) if _current is not None else []
-    _current = None
+    _current = _outer.pop() if _outer else None
     return refused
 
 

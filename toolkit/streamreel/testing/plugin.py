@@ -472,8 +472,9 @@ class _Run:
         try:
             yield
         finally:
-            self.guarded = None
-            guard.release()
+            if self.guarded is not None:  # not lifted by a test that records after all
+                self.guarded = None
+                guard.release()
 
     def lift_guard(self) -> None:
         """The test records for real after all (its record mode came from a fixture)."""

@@ -12,18 +12,12 @@ import textwrap
 
 import cassettefactory as cf
 import pytest
+from plugin_runs import NO_SYRUPY
 from streamreel.core.errors import NetworkBlockedError
 from streamreel.testing import guard
 
 pytest_plugins = ["pytester"]
 
-OTHER_PLUGINS = ("nbval", "benchmark", "asyncio", "anyio", "hypothesispytest", "timeout")
-NO_SYRUPY = (
-    "-p",
-    "no:syrupy",
-    *(arg for name in OTHER_PLUGINS for arg in ("-p", f"no:{name}")),
-    *("-p", "no:cacheprovider"),
-)
 
 TESTS = """
 import asyncio

@@ -12,18 +12,12 @@ from pathlib import Path
 import cassettefactory as cf
 import httpx
 import pytest
+from plugin_runs import NO_SYRUPY
 from streamreel.core.errors import NoMatchError, UnplayedError
 from streamreel.recording.recorder import Unplayed, record
 
 pytest_plugins = ["pytester"]
 
-OTHER_PLUGINS = ("nbval", "benchmark", "asyncio", "anyio", "hypothesispytest", "timeout")
-NO_SYRUPY = (
-    "-p",
-    "no:syrupy",
-    *(arg for name in OTHER_PLUGINS for arg in ("-p", f"no:{name}")),
-    *("-p", "no:cacheprovider"),
-)
 
 FIRST = [cf.USER]
 SECOND = [cf.USER, cf.SEARCHED, cf.returned(cf.SEARCH_ID, "8-18h")]

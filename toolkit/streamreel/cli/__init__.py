@@ -51,7 +51,7 @@ _COMMANDS: dict[str, _Entry] = {
     "install-letta": _Entry(
         "letta",
         "install_letta_command",
-        "Install Letta 0.7.8's interface in its own virtualenv, for --parser letta.",
+        "Install Letta's interfaces in their own virtualenvs, for --parser letta[@VERSION].",
     ),
     "inspect": _Entry(
         "inspect",

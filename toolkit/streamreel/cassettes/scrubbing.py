@@ -14,8 +14,10 @@ text):
    still see that a key was sent.
 2. **Every value removed by rule 1 or found by rule 3 is then hunted down everywhere else.**
    Providers echo keys back ("Incorrect API key provided: sk-...") and servers reflect cookies,
-   so each such value (and its bare token, without ``Bearer``) becomes a literal to replace in
-   bodies and in other headers, together with its base64 encodings at all three byte
+   so each such value (and its bare token, without ``Bearer``; for a ``Basic`` credential also
+   the decoded ``user:password`` and the password alone, since a 401 body may echo them decoded;
+   and a password in the URL's userinfo) becomes a literal to replace in bodies and in other
+   headers, together with its base64 encodings at all three byte
    alignments, standard and URL-safe, because a secret inside a base64 blob is still a secret.
    Values are learned from the whole cassette before anything is replaced, so a key first seen
    in a later request is still removed from an earlier response.  Values shorter than
@@ -35,6 +37,10 @@ text):
 4. **The user's regular expressions** replace what they match.  A pattern with a group named
    ``secret`` replaces only that group, so ``"api_key": "(?P<secret>[^"]+)"`` keeps the JSON
    valid.
+
+Where it runs: :func:`streamreel.cassettes.storage.save_cassette` scrubs every cassette it
+writes (with the caller's scrubber, or the default one), so the recorder, ``streamreel import``
+and ``streamreel audit --fix`` cannot write a secret by forgetting to call this module.
 
 Patterns see what the cassette stores.  A JSON request body is stored pretty-printed (see
 :mod:`streamreel.cassettes.storage`) and kept compact in memory, so every pattern runs over the
@@ -56,7 +62,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from streamreel.core.cassette import (
     BodyChunk,
@@ -83,6 +89,7 @@ __all__ = [
 
 DEFAULT_SECRET_HEADERS: Final = (
     "authorization",
+    "proxy-authorization",
     "x-api-key",
     "api-key",
     "x-goog-api-key",
@@ -118,12 +125,14 @@ DEFAULT_SECRET_BODY_KEYS: Final = (
     "passwd",
     "authorization",
     "x_api_key",
+    "auth",
 )
 """JSON keys whose string values are credentials, compared without case or separators."""
 
-DEFAULT_SECRET_QUERY_PARAMS: Final = DEFAULT_SECRET_BODY_KEYS
+DEFAULT_SECRET_QUERY_PARAMS: Final = (*DEFAULT_SECRET_BODY_KEYS, "sig")
 """Query parameters whose values are credentials (Gemini's ``?key=``, OAuth's
-``client_secret``...), compared like body keys: ``apiKey``, ``api-key`` and ``api_key`` are one."""
+``client_secret``, an Azure SAS token's signature ``sig``...), compared like body keys:
+``apiKey``, ``api-key`` and ``api_key`` are one."""
 
 DEFAULT_SECRET_PATTERNS: Final[dict[str, bytes]] = {
     # sk-..., sk-proj-..., sk-svcacct-..., and Anthropic's sk-ant-api03-...
@@ -139,7 +148,7 @@ DEFAULT_SECRET_PATTERNS: Final[dict[str, bytes]] = {
 }
 """Well-known credential formats, replaced wherever they appear (names are for the docs)."""
 
-_AUTH_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_-]*\s+(\S+)\s*$")
+_AUTH_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s+(\S+)\s*$")
 
 
 def base64_forms(secret: bytes) -> set[bytes]:
@@ -343,6 +352,9 @@ class Scrubber:
 
     def learn_request(self, request: RecordedRequest) -> set[bytes]:
         found = self._learn_headers(request.headers)
+        password = _url_password(request.uri)
+        if password:
+            found.update(_keep(v) for v in (password, unquote(password)))
         for name, value in _query_pairs(request.uri):
             if credential_name(unquote(name)) in self._param_names:
                 found.update(_keep(v) for v in (value, unquote(value)))
@@ -374,7 +386,9 @@ class Scrubber:
                 found.add(_keep(value))
                 token = _AUTH_SCHEME.match(value)
                 if token:
-                    found.add(_keep(token.group(1)))
+                    found.add(_keep(token.group(2)))
+                    if token.group(1).lower() == "basic":
+                        found |= _basic_credentials(token.group(2))
                 if name.lower() in ("cookie", "set-cookie"):
                     for pair in value.split(";"):
                         found.add(_keep(pair.partition("=")[2].strip()))
@@ -495,7 +509,11 @@ class Scrubber:
                 pairs.append(f"{name}={self.replacement}")
             else:
                 pairs.append(piece)
-        return urlunsplit(parts._replace(query="&".join(pairs)))
+        query = "&".join(pairs)
+        if query == parts.query:
+            return uri
+        # Only the query changes: the rest of the URI stays byte for byte as recorded.
+        return uri.replace(f"?{parts.query}", f"?{query}", 1)
 
     def _bytes(self, data: bytes, patterns: Sequence[re.Pattern[bytes]]) -> bytes:
         for pattern in patterns:
@@ -506,6 +524,26 @@ class Scrubber:
         data = text.encode("utf-8", "surrogateescape")
         scrubbed = self._bytes(data, patterns)
         return text if scrubbed == data else scrubbed.decode("utf-8", "surrogateescape")
+
+
+def _basic_credentials(token: str) -> set[bytes]:
+    """The secrets inside a ``Basic`` credential: the decoded ``user:password`` and the password,
+    which servers echo decoded ("invalid password ..."), where the base64 form is not seen."""
+    try:
+        decoded = base64.b64decode(token, validate=True)
+    except ValueError:
+        return set()
+    _, sep, password = decoded.partition(b":")
+    if not sep:
+        return set()
+    return {item for item in (decoded, password) if item}
+
+
+def _url_password(uri: str) -> str | None:
+    try:
+        return urlsplit(uri).password
+    except ValueError:
+        return None
 
 
 def _values(response: RecordedResponse) -> list[str]:

@@ -385,7 +385,7 @@ class Recording:
             self.cassette = session.loaded
             return
         cassette.path = self.path
-        _save(cassette, self.path)
+        _save(cassette, self.path, self.scrubber)
         self.cassette = cassette
         self.saved = True
 
@@ -468,8 +468,8 @@ def _check_writable(path: Path) -> None:
     check_writable(path)
 
 
-def _save(cassette: Cassette, path: Path) -> None:
+def _save(cassette: Cassette, path: Path, scrubber: Scrubber) -> None:
     from streamreel.cassettes.storage import save_cassette
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_cassette(cassette, path)
+    save_cassette(cassette, path, scrub=scrubber)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner
 from recording_support import Script, loopback
 from streamreel.cassettes.scrubbing import Scrubber
@@ -199,7 +200,37 @@ def _through_the_recorder(tmp_path: Path) -> Path:
     return path
 
 
+def _through_audit_fix(tmp_path: Path) -> Path:
+    # Written as vcrpy writes it, unscrubbed, as a cassette committed before streamreel scrubbed.
+    path = tmp_path / "committed.yaml"
+    document = {
+        "interactions": [
+            {
+                "request": {
+                    "method": i.request.method,
+                    "uri": i.request.uri,
+                    "body": i.request.body.decode() or None,
+                    "headers": i.request.headers,
+                },
+                "response": {
+                    "status": {"code": i.response.status, "message": i.response.reason},
+                    "headers": i.response.headers,
+                    "body": {"string": i.response.body.decode()},
+                },
+            }
+            for i in _interactions()
+        ],
+        "version": 1,
+    }
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert all(secret.encode() in path.read_bytes() for secret in (BEARER, BODY_KEY, PASSWORD))
+    result = CliRunner().invoke(main, ["audit", "--fix", str(path)])
+    assert result.exit_code == 1 and "fixed" in result.stderr, result.output
+    return path
+
+
 WRITE_PATHS: list[Callable[[Path], Path]] = [
+    _through_audit_fix,
     _through_import_of_har,
     _through_import_of_nock,
     _through_save_cassette_yaml,
@@ -252,3 +283,30 @@ def test_save_cassette_applies_the_scrubber_it_is_given(tmp_path: Path) -> None:
 def test_a_body_key_named_auth_is_scrubbed() -> None:
     (chat, _) = Scrubber().scrub(_interactions())
     assert json.loads(chat.request.body)["auth"] == "REDACTED"
+
+
+def test_a_credential_inside_a_base64_blob_is_scrubbed_with_its_blob() -> None:
+    import gzip
+
+    inner = json.dumps({"api_key": "inner-planted-key-0123456789"}).encode()
+    plain = base64.b64encode(inner).decode()
+    zipped = base64.urlsafe_b64encode(
+        gzip.compress(b"token sk-planted0123456789abcdefghij")
+    ).decode()
+    image = base64.b64encode(bytes(range(256)) * 4).decode()  # a blob holding no secret
+    body = json.dumps({"data": [{"b64_json": plain}, {"blob": zipped}, {"image": image}]})
+    chat, _ = _interactions()
+    scrubbed = Scrubber().scrub(
+        [Interaction(chat.request, RecordedResponse(200, "", {}, body.encode()))]
+    )
+    data = json.loads(scrubbed[0].response.body)["data"]
+    assert data == [{"b64_json": "REDACTED"}, {"blob": "REDACTED"}, {"image": image}]
+
+
+def test_set_cookie_attributes_are_not_hunted_as_secrets() -> None:
+    cookie = "sid=cookie-value-planted-123; Domain=api.example.com; Path=/; SameSite=None; Secure"
+    chat, _ = _interactions()
+    response = RecordedResponse(200, "OK", {"set-cookie": [cookie]}, b'{"host": "api.example.com"}')
+    (scrubbed,) = Scrubber().scrub([Interaction(chat.request, response)])
+    assert scrubbed.request.uri.startswith("https://api.example.com/")
+    assert scrubbed.response.body == b'{"host": "api.example.com"}'

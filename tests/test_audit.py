@@ -53,8 +53,9 @@ EXPECTED = {
 }
 
 
-def _vcrpy_yaml(folder: Path) -> Path:
-    document = {
+def _vcrpy_document(name: Callable[[str], str], gzipped_body: Any) -> dict[str, Any]:
+    """The two interactions as vcrpy stores them; ``name`` spells the header names."""
+    return {
         "interactions": [
             {
                 "request": {
@@ -62,17 +63,17 @@ def _vcrpy_yaml(folder: Path) -> Path:
                     "uri": URL,
                     "body": json.dumps(REQUEST),
                     "headers": {
-                        "authorization": [f"Bearer {HEADER_TOKEN}"],
-                        "content-type": ["application/json"],
+                        name("authorization"): [f"Bearer {HEADER_TOKEN}"],
+                        name("content-type"): ["application/json"],
                     },
                 },
                 "response": {
                     "status": {"code": 200, "message": "OK"},
                     "headers": {
-                        "content-encoding": ["gzip"],
-                        "content-type": ["application/json"],
+                        name("content-encoding"): ["gzip"],
+                        name("content-type"): ["application/json"],
                     },
-                    "body": {"string": GZIPPED},
+                    "body": gzipped_body,
                 },
             },
             {
@@ -84,57 +85,26 @@ def _vcrpy_yaml(folder: Path) -> Path:
                 },
                 "response": {
                     "status": {"code": 200, "message": "OK"},
-                    "headers": {"content-type": ["application/json"]},
+                    "headers": {name("content-type"): ["application/json"]},
                     "body": {"string": IMAGES_REPLY},
                 },
             },
         ],
         "version": 1,
     }
+
+
+def _vcrpy_yaml(folder: Path) -> Path:
     path = folder / "vcrpy.yaml"
+    document = _vcrpy_document(str, {"string": GZIPPED})  # bytes: YAML's !!binary
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path
 
 
 def _vcrpy_json(folder: Path) -> Path:
-    document = {
-        "interactions": [
-            {
-                "request": {
-                    "method": "POST",
-                    "uri": URL,
-                    "body": json.dumps(REQUEST),
-                    "headers": {
-                        "Authorization": [f"Bearer {HEADER_TOKEN}"],
-                        "Content-Type": ["application/json"],
-                    },
-                },
-                "response": {
-                    "status": {"code": 200, "message": "OK"},
-                    "headers": {
-                        "Content-Encoding": ["gzip"],
-                        "Content-Type": ["application/json"],
-                    },
-                    "body": {"base64": base64.b64encode(GZIPPED).decode()},
-                },
-            },
-            {
-                "request": {
-                    "method": "POST",
-                    "uri": IMAGES_URL,
-                    "body": IMAGES_REQUEST,
-                    "headers": {},
-                },
-                "response": {
-                    "status": {"code": 200, "message": "OK"},
-                    "headers": {"Content-Type": ["application/json"]},
-                    "body": {"string": IMAGES_REPLY},
-                },
-            },
-        ],
-        "version": 1,
-    }
     path = folder / "vcrpy.json"
+    body = {"base64": base64.b64encode(GZIPPED).decode()}  # JSON holds binary as base64
+    document = _vcrpy_document(lambda n: n.title(), body)
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
     return path
 

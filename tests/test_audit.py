@@ -260,7 +260,7 @@ def test_fix_copy_writes_a_scrubbed_cassette_beside_a_har_or_nock_file(
 ) -> None:
     path = FORMATS[kind](tmp_path)
     before = path.read_bytes()
-    result = _audit("--fix", "--fix-copy", str(path))
+    result = _audit("--fix-copy", str(path))
     assert path.read_bytes() == before
     copy = path.with_name(f"{path.stem}.scrubbed.yaml")
     assert str(copy) in result.stderr

@@ -31,7 +31,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
 @click.option(
     "--fix-copy",
     is_flag=True,
-    help="With --fix: for a HAR or nock file, write a scrubbed <name>.scrubbed.yaml beside it.",
+    help="Fix, and for a HAR or nock file write a scrubbed <name>.scrubbed.yaml beside it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON list.")
 @click.option(
@@ -70,6 +70,7 @@ def audit_command(
     from streamreel.cassettes.audit import AuditOptions, Finding, audit_file, fix_file
     from streamreel.cassettes.discovery import expand
 
+    fix = fix or fix_copy
     files = expand(paths)
     empty = [p for p in paths if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
     if empty:

@@ -301,6 +301,20 @@ _HEALTHY = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
             id="error-event",
         ),
         pytest.param(_capture(200, _HEALTHY, error="RemoteProtocolError: cut"), True, id="cut"),
+        pytest.param(
+            _capture(
+                200,
+                b'event: error\ndata: {"message": "quota"}\n\n',
+                url="http://127.0.0.1:9/some/unknown/stream",
+            ),
+            True,
+            id="error-event-of-an-api-replay-does-not-adapt",
+        ),
+        pytest.param(
+            _capture(200, b"data: hello\n\n", url="http://127.0.0.1:9/some/unknown/stream"),
+            False,
+            id="healthy-stream-of-an-api-replay-does-not-adapt",
+        ),
     ],
 )
 def test_a_capture_says_whether_its_exchange_failed_from_its_data_alone(

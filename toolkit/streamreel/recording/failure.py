@@ -21,7 +21,6 @@ from typing import Any
 
 from streamreel.core.cassette import RecordedRequest, RecordedResponse
 from streamreel.core.chunks import StreamFault
-from streamreel.core.errors import StreamreelError
 
 __all__ = ["reports_error"]
 
@@ -38,7 +37,10 @@ def reports_error(request: RecordedRequest, response: RecordedResponse) -> bool:
         for chunk in response.body_chunks():
             outputs.extend(decoder.feed(chunk.data))
         outputs.extend(decoder.close())
-    except StreamreelError:
+    except Exception:
+        # StreamreelError for bytes replay cannot read; anything else would be a bug in an
+        # adapter, and this runs inside ``__exit__`` while the caller's own exception is in
+        # flight: replacing that exception with ours would be far worse than a looser reading.
         if _has_error(outputs):
             return True
         return _loosely_reports_error(response.body)
@@ -55,7 +57,7 @@ def _loosely_reports_error(body: bytes) -> bool:
     try:
         decoder = SSEDecoder()
         events = [*decoder.feed(body), *decoder.close(keep_unterminated=True)]
-    except StreamreelError:
+    except Exception:  # as above: never replace the caller's exception
         return False
     return any(event.event == "error" or _error_payload(event.data) for event in events)
 

@@ -402,3 +402,10 @@ def test_the_shipped_pre_commit_hook_runs_the_audit_on_cassettes_only() -> None:
     assert not files.search("package.json") and not files.search(".github/workflows/ci.yml")
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "streamreel-audit" in readme and hook["files"] in readme
+
+
+def test_a_folder_without_cassettes_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing here", encoding="utf-8")
+    result = _audit(str(tmp_path))
+    assert result.exit_code == 2
+    assert str(tmp_path) in result.stderr and "expected cassettes" in result.stderr

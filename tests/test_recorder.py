@@ -328,7 +328,12 @@ def test_error_event_inside_a_stream_is_recorded_as_it_came(tmp_path: Path) -> N
         with record(path, mode="none"):
             assert call(server.base_url) == live
     recorded = _only(path).response
-    assert recorded.status == 200 and recorded.error is None
+    # Current SDKs close the body when they raise on the error event; older ones (anthropic
+    # 0.50) leave it open, which the recording notes. Either way the event is kept as it came.
+    assert recorded.status == 200
+    assert recorded.error is None or recorded.error.startswith(
+        "the recording ended while the client was still reading"
+    )
     assert recorded.body_chunks()[-1].data.startswith(b"event: error\n")
     assert b"overloaded_error" in recorded.body
 
@@ -577,12 +582,15 @@ def test_cut_stream_through_the_emulator_reaches_the_openai_sdk(tmp_path: Path) 
     path = tmp_path / "cut.yaml"
     with EmulatorServer(emulator) as server, record(path):
         client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="sk-x", max_retries=0)
-        with pytest.raises(openai.APIConnectionError) as raised:
+        # openai 3 wraps the transport error; releases before it let it through.
+        cut = (openai.APIConnectionError, httpx.TransportError, httpx2.TransportError)
+        with pytest.raises(cut) as raised:
             for _ in client.chat.completions.create(
                 model=OPENAI_MODEL, messages=[{"role": "user", "content": "Say hello"}], stream=True
             ):
                 pass
-    assert "incomplete chunked read" in str(raised.value.__cause__)
+    transport = raised.value.__cause__ or raised.value
+    assert "incomplete chunked read" in str(transport)
     recorded = _only(path).response
     assert len(recorded.body_chunks()) == 3
     assert recorded.error is not None and "incomplete chunked read" in recorded.error

@@ -409,3 +409,24 @@ def test_a_folder_without_cassettes_is_a_usage_error(tmp_path: Path) -> None:
     result = _audit(str(tmp_path))
     assert result.exit_code == 2
     assert str(tmp_path) in result.stderr and "expected cassettes" in result.stderr
+
+
+def test_a_chunk_file_is_audited_and_left_alone_by_fix(tmp_path: Path) -> None:
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": f"the key is {GZIP_KEY}"}}],
+    }
+    path = tmp_path / "stream.jsonl"
+    path.write_text(f"data: {json.dumps(chunk)}\ndata: [DONE]\n", encoding="utf-8")
+    before = path.read_bytes()
+    result = _audit("--fix", str(path))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}: interaction 0: response.body line 1 $.choices[0].delta.content: "
+        "token-shape: OpenAI or Anthropic API key"
+    ]
+    assert "does not write" in result.stderr and "1 file audited, 1 finding" in result.stderr
+    assert path.read_bytes() == before

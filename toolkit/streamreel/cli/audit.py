@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from streamreel.cli.exits import Exit
+
+if TYPE_CHECKING:
+    from streamreel.cassettes.audit import FixOutcome
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -88,7 +92,8 @@ def audit_command(
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     kinds = {f.kind for f in findings}
-    click.echo(f"{len(files)} files audited, {len(findings)} findings", err=True)
+    summary = f"{_count(len(files), 'file')} audited, {_count(len(findings), 'finding')}"
+    click.echo(summary, err=True)
     if "unreadable" in kinds:
         raise SystemExit(Exit.UNREADABLE)
     if findings:
@@ -99,10 +104,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _report_fix(outcome: object) -> None:
-    from streamreel.cassettes.audit import FixOutcome
-
-    assert isinstance(outcome, FixOutcome)
+def _report_fix(outcome: FixOutcome) -> None:
     if outcome.rewritten:
         click.echo(f"{outcome.path}: fixed, rewritten through the scrubber", err=True)
     if outcome.copy is not None:

@@ -264,6 +264,16 @@ def test_a_status_error_carrying_a_copy_of_the_request_keeps_the_recording(
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _whole(body: bytes) -> Capture:
+    """A non-streamed reply with status 200: a gateway may still put an error in it."""
+    sent = json.dumps(openai_body("Say hello", stream=False)).encode()
+    capture = Capture(0, RecordedRequest("POST", OPENAI_URL, {}, sent), started_at=_NOW)
+    capture.response_started(200, "", {"content-type": ["application/json"]}, decoded=False)
+    capture.chunk(1.0, body)
+    capture.finish()
+    return capture
+
+
 def _capture(
     status: int, *pieces: bytes, error: str | None = None, url: str = OPENAI_URL
 ) -> Capture:
@@ -309,6 +319,16 @@ _HEALTHY = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
             ),
             True,
             id="error-event-of-an-api-replay-does-not-adapt",
+        ),
+        pytest.param(
+            _whole(b'{"error": {"message": "model overloaded", "type": "server_error"}}'),
+            True,
+            id="whole-json-reply-with-an-error-object",
+        ),
+        pytest.param(
+            _whole(b'{"id": "c1", "object": "chat.completion", "choices": []}'),
+            False,
+            id="whole-json-reply",
         ),
         pytest.param(
             _capture(200, b"data: hello\n\n", url="http://127.0.0.1:9/some/unknown/stream"),

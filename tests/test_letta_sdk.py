@@ -99,6 +99,22 @@ def test_letta_0_16_8_reads_the_recorded_tool_calls_through_the_sdk(
     assert calls(messages) == [(c.name, json.loads(c.arguments)) for c in source.calls]
 
 
+def test_bedrock_s_event_stream_reaches_letta_through_the_sdk_s_bedrock_client(
+    letta16: sdk.LettaSdkInterface,
+) -> None:
+    interaction, kind = exchange("bedrock-invoke-claude-stream.yaml")
+    assert sdk.reads(kind) and sdk.choose_interface(interaction, kind) == "anthropic"
+    messages = list(letta16.process_exchange(interaction, kind))
+    text = "".join(m["content"] for m in messages if m["message_type"] == "assistant_message")
+    ours = replay(ROOT / "cassettes" / "bedrock-invoke-claude-stream.yaml")
+    assert text and text == interaction_content(ours.interactions[0], interaction).text
+    # Converse is Bedrock's own API, which Letta's server does not stream through.
+    converse = exchange("bedrock-converse-stream-tool-use.yaml")
+    assert not sdk.reads(converse[1])
+    (said,) = letta16.process_exchange(*converse)
+    assert "does not read bedrock converse-stream streams" in said["error"]
+
+
 def test_a_gemini_stream_the_sdk_refuses_ends_in_an_error_record_after_what_came_before(
     letta16: sdk.LettaSdkInterface,
 ) -> None:
@@ -177,7 +193,7 @@ def test_every_corpus_exchange_of_the_four_apis_reaches_letta_0_16_8(
                 continue
             if kind.api not in ("chat-completions", "responses", "messages", "generate-content"):
                 continue
-            if kind.provider == "bedrock":
+            if kind.provider == "bedrock" and not sdk.reads(kind):
                 continue
             name = sdk.choose_interface(interaction, kind)
             seen[name] = seen.get(name, 0) + 1

@@ -34,7 +34,6 @@ from streamreel.testing.compat_current import CurrentComparison, three_way
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
-APIS = ("chat-completions", "responses", "messages", "generate-content")
 
 
 @pytest.fixture(scope="session")

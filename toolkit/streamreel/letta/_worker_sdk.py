@@ -98,18 +98,28 @@ async def _openai_stream(recorded: dict[str, Any], request: dict[str, Any], api:
     return await client.chat.completions.create(**body, stream=True)
 
 
-async def _anthropic_stream(recorded: dict[str, Any], request: dict[str, Any]) -> Any:
+async def _anthropic_stream(recorded: dict[str, Any], request: dict[str, Any], job: Any) -> Any:
     import anthropic
 
     http = importlib.import_module("httpx2")
-    client = anthropic.AsyncAnthropic(
-        api_key="recorded",
-        base_url=_BASE,
-        max_retries=0,
-        http_client=http.AsyncClient(transport=_transport(http, recorded)),
-    )
+    client_options = {
+        "base_url": _BASE,
+        "max_retries": 0,
+        "http_client": http.AsyncClient(transport=_transport(http, recorded)),
+    }
+    if job.get("provider") == "bedrock":
+        # Letta's Bedrock client: the Anthropic SDK's, which signs the call and decodes AWS's
+        # event stream itself.
+        client: Any = anthropic.AsyncAnthropicBedrock(
+            aws_access_key="recorded",
+            aws_secret_key="recorded",
+            aws_region="us-east-1",
+            **client_options,
+        )
+    else:
+        client = anthropic.AsyncAnthropic(api_key="recorded", **client_options)
     body = _call_arguments(
-        {"model": "recorded", "max_tokens": 1, "messages": [], **request},
+        {"model": job.get("model") or "recorded", "max_tokens": 1, "messages": [], **request},
         ("model", "max_tokens", "messages"),
     )
     return await client.beta.messages.create(**body, stream=True)
@@ -154,7 +164,7 @@ async def _process(classes: dict[str, Any], job: dict[str, Any]) -> dict[str, An
         name, recorded, request = job["interface"], job["response"], job["request"]
         interface = _interface(classes, job)
         if name == "anthropic":
-            stream = await _anthropic_stream(recorded, request)
+            stream = await _anthropic_stream(recorded, request, job)
         elif name == "gemini":
             stream = await _gemini_stream(recorded, request, job.get("model") or "gemini")
         else:

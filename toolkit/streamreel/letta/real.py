@@ -106,8 +106,18 @@ def _python_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _installed(venv: Path) -> bool:
-    return (venv / _MARKER).is_file() and _python_of(venv).exists()
+def _installed(venv: Path, requirements: Sequence[str] | None = None) -> bool:
+    """Built and marked; with ``requirements``, built with exactly those (else it is stale)."""
+    marker = venv / _MARKER
+    if not marker.is_file() or not _python_of(venv).exists():
+        return False
+    if requirements is None:
+        return True
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(record.get("requirements") == list(requirements))
 
 
 def install_letta(venv: Path | None = None, *, log: Callable[[str], None] | None = None) -> Path:
@@ -131,8 +141,9 @@ def build_worker_venv(
     log: Callable[[str], None] | None = None,
 ) -> None:
     """A virtualenv with ``letta==version`` (no dependencies) and ``requirements``, whose
-    ``script`` worker has started and said it is ready; does nothing when one is there."""
-    if _installed(target):
+    ``script`` worker has started and said it is ready; does nothing when one built with these
+    requirements is there (one built with others is rebuilt)."""
+    if _installed(target, requirements):
         return
 
     def run(*command: str) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "LettaSdkInterface",
     "choose_interface",
     "install",
+    "reads",
     "require",
     "venv_path",
 ]
@@ -85,6 +86,8 @@ REQUIREMENTS = (
     "asyncpg",
     "aiohttp",
     "tiktoken",
+    # Letta's bedrock extra: the Anthropic SDK's Bedrock client signs and decodes with botocore.
+    "boto3>=1.36.24",
 )
 
 _WORKER = Path(__file__).with_name("_worker_sdk.py")
@@ -110,13 +113,23 @@ def install(venv: Path | None = None, *, log: Callable[[str], None] | None = Non
 def require(venv: Path | None = None) -> Path:
     """The virtualenv, or a :class:`ConfigurationError` saying the command that builds it."""
     target = venv or venv_path()
-    if not _installed(target):
+    if not _installed(target, REQUIREMENTS):
         raise ConfigurationError(
             f"cannot run the letta@{VERSION} parser: expected Letta {VERSION} installed in "
-            f"{target}, got no such virtualenv; do run `{INSTALL_COMMAND}` (or set {_ENV} to "
-            "one it built)"
+            f"{target} with this streamreel's requirements, got none (or one built for "
+            f"others); do run `{INSTALL_COMMAND}` (or set {_ENV} to one it built)"
         )
     return target
+
+
+def reads(kind: StreamKind) -> bool:
+    """Whether Letta 0.16.8 streams this kind of exchange at all: the four APIs its interfaces
+    read, and Bedrock's InvokeModelWithResponseStream (its Bedrock client's call), as streams."""
+    if kind.framing in ("json", "none"):
+        return False
+    if kind.provider == "bedrock":
+        return kind.api == "invoke-stream"
+    return kind.api in ("chat-completions", "responses", "messages", "generate-content")
 
 
 def choose_interface(interaction: Interaction, kind: StreamKind) -> str:
@@ -162,11 +175,19 @@ class LettaSdkInterface:
                 f"is a whole {kind.framing} reply, not a stream",
             }
             return
+        if response.status < 400 and not reads(kind):
+            yield {
+                "message_type": "error_message",
+                "error": f"Letta {VERSION}'s streaming path does not read {kind.provider} "
+                f"{kind.api} streams: its server calls other APIs for that provider, or none",
+            }
+            return
         body = b"".join(piece.data for piece in response.body_chunks()) or response.body
         if kind.framing == "json-array" and response.status < 400:
             body = _as_sse(body)
         job = {
             "interface": self.interface or choose_interface(interaction, kind),
+            "provider": kind.provider,
             "request": request if isinstance(request, dict) else {},
             "model": _model(interaction, kind),
             "response": {

@@ -288,17 +288,13 @@ def compare_current(
     return found
 
 
-APIS = ("chat-completions", "responses", "messages", "generate-content")
-"""The APIs whose streams Letta 0.16.8's interfaces read (Bedrock's aside: not yet driven)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ThreeWay:
     """One interaction through streamreel, Letta 0.7.8 and Letta 0.16.8.
 
     ``old`` compares Letta 0.7.8 with streamreel, streamreel held to the stream; ``current``
     compares Letta 0.16.8 with the stream, or is None where Letta 0.16.8 reads nothing (a whole
-    reply, an API its interfaces do not take).
+    reply, an API its interfaces do not take: :func:`streamreel.letta.sdk.reads`).
     """
 
     index: int
@@ -320,7 +316,7 @@ def three_way(source: Cassette, current: LettaSdkInterface | None = None) -> lis
     virtualenvs must be installed: ``streamreel install-letta --version all``).
     """
     from streamreel.letta.real import letta_parser
-    from streamreel.letta.sdk import LettaSdkInterface, choose_interface
+    from streamreel.letta.sdk import LettaSdkInterface, choose_interface, reads
 
     reader = current or LettaSdkInterface()
     ours = replay(source)
@@ -331,12 +327,7 @@ def three_way(source: Cassette, current: LettaSdkInterface | None = None) -> lis
         compared = compare_interactions(left, right, settings=ours.settings, recorded=recorded)
         kind = right.kind
         latest = None
-        if (
-            kind is not None
-            and kind.api in APIS
-            and kind.provider != "bedrock"
-            and kind.framing not in ("json", "none")
-        ):
+        if kind is not None and reads(kind):
             latest = compare_current(
                 reader.process_exchange(recorded, kind),
                 interaction_content(right, recorded),

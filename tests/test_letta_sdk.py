@@ -232,3 +232,18 @@ def test_a_missing_virtualenv_stops_the_parser_name_with_the_install_command(
     monkeypatch.setenv("STREAMREEL_LETTA_0_16_8_VENV", str(tmp_path / "none"))
     with pytest.raises(ConfigurationError, match=r"install-letta --version 0\.16\.8"):
         load_factory("letta@0.16.8")
+
+
+def test_a_virtualenv_built_for_other_requirements_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = tmp_path / "letta"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    marker = venv / "streamreel-letta.json"
+    monkeypatch.setenv("STREAMREEL_LETTA_0_16_8_VENV", str(venv))
+    marker.write_text(json.dumps({"letta": "0.16.8", "requirements": ["openai"]}))
+    with pytest.raises(ConfigurationError, match="built for others"):
+        sdk.require()
+    marker.write_text(json.dumps({"letta": "0.16.8", "requirements": list(sdk.REQUIREMENTS)}))
+    assert sdk.require() == venv

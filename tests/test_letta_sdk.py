@@ -247,3 +247,31 @@ def test_a_virtualenv_built_for_other_requirements_is_not_trusted(
         sdk.require()
     marker.write_text(json.dumps({"letta": "0.16.8", "requirements": list(sdk.REQUIREMENTS)}))
     assert sdk.require() == venv
+
+
+@pytest.mark.parametrize(("name", "interface"), CASES, ids=[i for _, i in CASES])
+def test_what_letta_makes_up_is_masked_so_two_runs_print_the_same(
+    letta16: sdk.LettaSdkInterface, name: str, interface: str
+) -> None:
+    interaction, kind = exchange(name)
+    if interface == "gemini":
+        interaction, kind = signed(base64.b64encode(b"a whole signature"))
+    first = list(sdk.LettaSdkInterface().process_exchange(interaction, kind))
+    again = list(sdk.LettaSdkInterface().process_exchange(interaction, kind))
+    assert first == again
+    raw = list(sdk.LettaSdkInterface(mask=False).process_exchange(interaction, kind))
+    assert raw != first and len(raw) == len(first)
+    assert {m["id"] for m in first if "id" in m} == {"<id 1>"}
+    assert all(m["date"] == "<date>" for m in first if "date" in m)
+    ids = {m["tool_call"]["tool_call_id"] for m in first if m.get("tool_call")}
+    ours = replay(ROOT / "cassettes" / name)
+    streamed = {
+        c.tool_call_id for c in interaction_content(ours.interactions[0], interaction).calls
+    }
+    # The provider's own tool-call ids stay; the ones Letta made up (Gemini's) are masked.
+    assert ids
+    assert (
+        all(i.startswith("<tool_call_id") for i in ids)
+        if interface == "gemini"
+        else ids == streamed
+    )

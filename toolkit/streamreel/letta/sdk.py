@@ -29,13 +29,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from streamreel.core.cassette import Interaction
-from streamreel.core.errors import ConfigurationError
-from streamreel.core.providers import StreamKind
+from streamreel.core.chunks import ChatCompletionChunk
+from streamreel.core.errors import ConfigurationError, StreamreelError
+from streamreel.core.providers import StreamDecoder, StreamKind
 from streamreel.letta.real import (
     _installed,
     _worker_for,
@@ -151,9 +153,14 @@ class LettaSdkInterface:
     """Letta 0.16.8's interfaces as a parser: ``process_exchange(interaction, kind)``.
 
     ``interface`` forces one of :data:`INTERFACES`; None chooses as Letta's adapter does.
+    ``mask`` (the default) replaces what Letta makes up on every run (message ids, otids, run
+    and step ids, dates, tool-call ids it generated) by numbered placeholders, the same value
+    the same placeholder, so two replays of one cassette print the same messages.
     """
 
-    def __init__(self, interface: str | None = None, *, venv: Path | None = None) -> None:
+    def __init__(
+        self, interface: str | None = None, *, venv: Path | None = None, mask: bool = True
+    ) -> None:
         if interface is not None and interface not in INTERFACES:
             raise ConfigurationError(
                 f"cannot choose Letta {VERSION}'s interface: expected one of "
@@ -162,6 +169,7 @@ class LettaSdkInterface:
             )
         self.interface = interface
         self._venv = require(venv)
+        self._mask = _Masker() if mask else None
 
     def process_exchange(self, interaction: Interaction, kind: StreamKind) -> Iterator[Any]:
         """Letta's messages for one recorded exchange, as plain dicts of its wire JSON."""
@@ -197,7 +205,11 @@ class LettaSdkInterface:
             },
         }
         reply = _worker_for(self._venv, _WORKER).call(job)
-        yield from reply["messages"]
+        if self._mask is None:
+            yield from reply["messages"]
+        else:
+            known = _provider_ids(kind, body)
+            yield from (self._mask.masked(message, known) for message in reply["messages"])
         if "error" in reply:
             error = reply["error"]
             yield {
@@ -237,6 +249,70 @@ def _as_sse(body: bytes) -> bytes:
     return b"".join(
         b"data: " + json.dumps(element).encode("utf-8") + b"\r\n\r\n" for element in elements
     )
+
+
+# Values Letta makes up on every run: its message ids and the otids built on them, the dates it
+# stamps (the time of the run), its run and step ids.
+_VOLATILE = ("id", "otid", "run_id", "step_id")
+
+
+def _provider_ids(kind: StreamKind, body: bytes) -> set[str]:
+    """The tool-call ids the recorded stream itself carries (decoded: Bedrock's are inside
+    base64 event payloads), or every id-like run of the body when it cannot be decoded."""
+    decoder = StreamDecoder(kind)
+    try:
+        outputs = [*decoder.feed(body), *decoder.close()]
+    except StreamreelError:
+        return set(re.findall(r"[\w-]+", body.decode("utf-8", "replace")))
+    return {
+        fragment.id
+        for chunk in outputs
+        if isinstance(chunk, ChatCompletionChunk)
+        for choice in chunk.choices
+        for fragment in choice.delta.tool_calls or ()
+        if fragment.id
+    }
+
+
+class _Masker:
+    """Numbered placeholders for what Letta makes up, the same value the same placeholder.
+
+    A tool-call id is kept when the recorded stream carries it (it is the provider's) and masked
+    when Letta made it up (Gemini's calls, whose ids Letta generates).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], str] = {}
+
+    def _placeholder(self, key: str, value: str) -> str:
+        found = self._seen.get((key, value))
+        if found is None:
+            number = sum(1 for kind, _ in self._seen if kind == key) + 1
+            found = self._seen[(key, value)] = f"<{key} {number}>"
+        return found
+
+    def masked(self, message: Any, known: set[str]) -> Any:
+        if not isinstance(message, dict):
+            return message
+        out: dict[str, Any] = {}
+        for key, value in message.items():
+            if key in _VOLATILE and isinstance(value, str):
+                out[key] = self._placeholder(key, value)
+            elif key == "date" and isinstance(value, str):
+                out[key] = "<date>"
+            elif isinstance(value, dict):
+                out[key] = self._call(value, known)
+            elif isinstance(value, list):
+                out[key] = [self._call(v, known) if isinstance(v, dict) else v for v in value]
+            else:
+                out[key] = value
+        return out
+
+    def _call(self, value: dict[str, Any], known: set[str]) -> dict[str, Any]:
+        call_id = value.get("tool_call_id")
+        if isinstance(call_id, str) and call_id not in known:
+            return {**value, "tool_call_id": self._placeholder("tool_call_id", call_id)}
+        return value
 
 
 def letta_sdk_parser(interface: str | None = None) -> LettaSdkInterface:

@@ -68,7 +68,7 @@ ADAPTED_APIS: dict[str, str] = {
 _REFUSED_APIS: dict[str, str] = {
     "cohere-chat-v1": "Cohere v1 chat",
     "invoke": "Bedrock InvokeModel",
-    "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of a non-Anthropic model",
+    "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of an unadapted model family",
     "invoke-agent": "Bedrock Agents InvokeAgent (AWS eventstream)",
     "grpc": "gRPC chat",
     "unknown": "an unrecognised API",
@@ -85,8 +85,8 @@ _REFUSAL_REASONS: dict[str, str] = {
         " is private to xAI's SDK, so there is no wire format to adapt"
     ),
     "invoke-stream-model": (
-        "each model family streams its own native payloads inside the chunks, and only"
-        " Anthropic's are adapted"
+        "each model family streams its own native payloads inside the chunks; Anthropic, Meta,"
+        " Mistral, Amazon and Cohere models are adapted, AI21, DeepSeek and Writer ones are not"
     ),
     "cohere-chat-v1": "Cohere's v1 chat is deprecated; record with the v2 API (/v2/chat)",
 }
@@ -224,8 +224,21 @@ def _api_from_url(provider: str | None, path: str) -> str | None:
     return None
 
 
-# Bedrock model-id prefixes of families whose native payloads are not Anthropic's.
-_OTHER_FAMILIES = ("amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "writer.")
+# Bedrock model families whose native payloads streamreel does not adapt.
+_REFUSED_FAMILIES = ("ai21", "deepseek", "writer")
+
+# What may stand before the family in an inference profile's id ("us.meta.llama3-...").
+_REGION_PREFIXES = frozenset({"us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"})
+
+
+def bedrock_family(model: str) -> str:
+    """The provider family of a Bedrock model id (``meta``, ``anthropic``...), region prefix and
+    ARN removed; ``""`` when the id names none."""
+    name = model.rsplit("/", 1)[-1].lower()
+    parts = name.split(".")
+    if len(parts) > 2 and parts[0] in _REGION_PREFIXES:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
 
 
 def _bedrock_model(path: str) -> str | None:
@@ -237,10 +250,7 @@ def _bedrock_api(path: str) -> str:
     if path.endswith("/converse-stream"):
         return "converse-stream"
     if path.endswith("/invoke-with-response-stream"):
-        model = (_bedrock_model(path) or "").split(".", 1)
-        # A region prefix ("us.", "eu.") may stand before the family of an inference profile.
-        family = model[1] if len(model) == 2 and len(model[0]) <= 4 else ".".join(model)
-        if any(family.startswith(prefix) for prefix in _OTHER_FAMILIES):
+        if bedrock_family(_bedrock_model(path) or "") in _REFUSED_FAMILIES:
             return "invoke-stream-model"
         return "invoke-stream"
     if path.endswith("/converse"):

@@ -110,7 +110,7 @@ def make_adapter(kind: StreamKind) -> Adapter:
         case "interactions":
             return InteractionsAdapter()
         case "invoke-stream":
-            return InvokeStreamAdapter()
+            return InvokeStreamAdapter(model=kind.model)
         case "converse-stream" | "converse":
             return ConverseStreamAdapter(model=kind.model)
         case _:

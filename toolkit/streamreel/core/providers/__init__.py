@@ -15,7 +15,8 @@ Vertex, ``alt=sse`` or a JSON array), ``ollama-chat``, ``ollama-generate``, ``co
 (Anthropic's legacy ``/v1/complete``), ``cohere-chat`` (Cohere v2), ``converse`` (Bedrock's whole
 Converse reply), and, as streams only, ``assistants`` (OpenAI Assistants runs),
 ``interactions`` (Gemini Interactions), ``invoke-stream`` (Bedrock
-InvokeModelWithResponseStream of Claude, Llama, Mistral, Titan, Nova and Cohere) and ``converse-stream`` (Bedrock ConverseStream);
+InvokeModelWithResponseStream of Claude, Llama, Mistral, Titan, Nova and Cohere) and
+``converse-stream`` (Bedrock ConverseStream);
 Bedrock's two streams arrive as AWS event streams (:mod:`streamreel.core.eventstream`).
 
 Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`, the reason

@@ -27,7 +27,9 @@ A streamed body of an API that has no adapter raises
 :class:`~streamreel.core.errors.UnsupportedStreamError` naming the provider and the API; a whole
 JSON
 body or an empty one never does, because such a body can still be replayed as it is and an
-error body is still readable with :func:`streamreel.core.providers.http_error_fault`.
+error body is still readable with :func:`streamreel.core.providers.http_error_fault`. A whole
+JSON success whose URL and body name no model API at all gets the api :data:`NON_MODEL`: it is
+a reply from an endpoint that is not a model call, replayed as no messages and labelled so.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from streamreel.core.cassette import GRPC_METHOD, RecordedRequest, RecordedResponse
 from streamreel.core.errors import StreamDecodeError, UnsupportedStreamError
 
-__all__ = ["ADAPTED_APIS", "Framing", "StreamKind", "detect_stream"]
+__all__ = ["ADAPTED_APIS", "NON_MODEL", "Framing", "StreamKind", "detect_stream"]
 
 Framing: TypeAlias = Literal["sse", "ndjson", "json-array", "eventstream", "json", "none"]
 _FRAMINGS: frozenset[str] = frozenset(
@@ -64,6 +66,10 @@ ADAPTED_APIS: dict[str, str] = {
     "converse": "Bedrock Converse",
 }
 """The APIs :class:`~streamreel.core.providers.StreamDecoder` adapts, with a name for messages."""
+
+NON_MODEL = "non-model"
+"""The api of a whole JSON reply from an endpoint that is not a model call (Ollama's
+``/api/show``, a ``/v1/models`` listing, a token count): replayed as nothing, and said so."""
 
 _REFUSED_APIS: dict[str, str] = {
     "cohere-chat-v1": "Cohere v1 chat",
@@ -124,7 +130,14 @@ class StreamKind:
         """Whether streamreel has an adapter for this API."""
         return self.api in ADAPTED_APIS
 
+    @property
+    def model_reply(self) -> bool:
+        """False for a reply streamreel knows is not a model's (:data:`NON_MODEL`)."""
+        return self.api != NON_MODEL
+
     def describe(self) -> str:
+        if not self.model_reply:
+            return f"{self.provider} reply that is not a model's (no messages to replay)"
         name = ADAPTED_APIS.get(self.api) or _REFUSED_APIS.get(self.api) or self.api
         return f"{self.provider} {name}"
 
@@ -411,6 +424,10 @@ def detect_stream(
         )
     if chosen_api == "grpc":
         framing = "ndjson"  # a gRPC call is a message stream whatever its first bytes look like
+    if chosen_api == "unknown" and framing == "json" and response.status < 400:
+        # Neither the URL nor the body names a model API: a model listing, /api/show, a token
+        # count. It is what was recorded, not a fault; an error body still reads as one.
+        chosen_api = NON_MODEL
     kind = StreamKind(chosen_provider, chosen_api, framing, _requested_model(request))
     if framing not in ("json", "none") and not kind.adapted:
         raise unsupported(kind)

@@ -118,8 +118,10 @@ class _View:
         The snapshot, a separate output, is always exported; the live view, once rendered,
         marks itself ``sr-live`` and a rule in the snapshot hides the snapshot next to it.
         """
-        from IPython.display import display
+        from IPython import display as ipython_display
 
+        # IPython ships no types for display(); it is called through an Any.
+        display: Any = ipython_display.display
         self.widget.add_class(_LIVE)
         live = dict(self.widget._repr_mimebundle_() or {})
         live["text/plain"] = f"<{type(self).__name__} widget: live view; its snapshot follows>"

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from streamreel.cassettes.fields import FieldReader, each_located
 from streamreel.core.cassette import (
     Cassette,
     CassetteInfo,
@@ -30,15 +31,11 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError, describe_value
 
 __all__ = ["is_go_vcr", "read_go_vcr"]
 
-_FIX = "fix the go-vcr cassette or record it again"
-
-
-def _fail(action: str, expected: str, got: object) -> CassetteError:
-    return CassetteError(f"cannot {action}: expected {expected}, got {describe_value(got)}; {_FIX}")
+_FIELDS = FieldReader("go-vcr", "fix the go-vcr cassette or record it again")
+_fail = _FIELDS.fail
 
 
 def is_go_vcr(document: dict[str, Any]) -> bool:
@@ -58,13 +55,7 @@ def read_go_vcr(document: dict[str, Any]) -> Cassette:
     version = document.get("version")
     if version not in (1, 2):
         raise _fail("read go-vcr cassette", "version 1 or 2", version)
-    interactions: list[Interaction] = []
-    for index, item in enumerate(document.get("interactions") or []):
-        try:
-            interactions.append(_read_interaction(item))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
+    interactions = each_located(document.get("interactions") or [], _read_interaction)
     info = CassetteInfo(tool_version=f"go-vcr format {version}", source="go-vcr")
     return Cassette(interactions=interactions, info=info)
 
@@ -80,7 +71,7 @@ def _read_interaction(item: Any) -> Interaction:
         raise _fail("read go-vcr request.method", "an HTTP method", method)
     if not isinstance(url, str) or not url:
         raise _fail("read go-vcr request.url", "a URL", url)
-    body = _body(request.get("body"), "request.body")
+    body = _FIELDS.body(request.get("body"), "request.body")
     form = request.get("form")
     if not body and isinstance(form, dict) and form:
         body = urlencode(
@@ -101,14 +92,14 @@ def _read_interaction(item: Any) -> Interaction:
         request=RecordedRequest(
             method=method.upper(),
             uri=url,
-            headers=_headers(request.get("headers"), "request.headers"),
+            headers=_FIELDS.headers(request.get("headers"), "request.headers"),
             body=body,
         ),
         response=RecordedResponse(
             status=code,
             reason=reason,
-            headers=_headers(response.get("headers"), "response.headers"),
-            body=_body(response.get("body"), "response.body"),
+            headers=_FIELDS.headers(response.get("headers"), "response.headers"),
+            body=_FIELDS.body(response.get("body"), "response.body"),
         ),
     )
 
@@ -118,27 +109,3 @@ def _code_from_status(status: Any) -> int:
     if head.isdigit() and 100 <= int(head) <= 999:
         return int(head)
     raise _fail("read go-vcr response.code", "an HTTP status code such as 200", status)
-
-
-def _body(value: Any, where: str) -> bytes:
-    if value is None:
-        return b""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    raise _fail(f"read go-vcr {where}", "a string", value)
-
-
-def _headers(raw: Any, where: str) -> dict[str, list[str]]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _fail(f"read go-vcr {where}", "a mapping of names to lists of values", raw)
-    headers: dict[str, list[str]] = {}
-    for name, values in raw.items():
-        items = values if isinstance(values, list) else [values]
-        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in items):
-            raise _fail(f"read go-vcr {where}", f"string values for {name!r}", values)
-        headers[str(name)] = [str(v) for v in items]
-    return headers

@@ -25,6 +25,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from streamreel.cassettes.fields import each_located
 from streamreel.core.cassette import (
     Cassette,
     CassetteInfo,
@@ -49,14 +50,9 @@ def _fail(action: str, expected: str, got: object) -> CassetteError:
 
 def read_nock(entries: list[Any]) -> Cassette:
     """The interactions of a parsed nock recording, in file order."""
-    interactions: list[Interaction] = []
-    for index, entry in enumerate(entries):
-        try:
-            interactions.append(_read_entry(entry))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
-    return Cassette(interactions=interactions, info=CassetteInfo(source="nock"))
+    return Cassette(
+        interactions=each_located(entries, _read_entry), info=CassetteInfo(source="nock")
+    )
 
 
 def _origin(scope: str) -> str:

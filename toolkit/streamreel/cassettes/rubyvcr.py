@@ -24,6 +24,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from streamreel.cassettes.fields import FieldReader, each_located
 from streamreel.core.cassette import (
     Cassette,
     CassetteInfo,
@@ -31,15 +32,13 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError, describe_value
+from streamreel.core.errors import CassetteError
 
 __all__ = ["read_ruby_vcr"]
 
 _FIX = "fix the VCR cassette or record it again"
-
-
-def _fail(action: str, expected: str, got: object) -> CassetteError:
-    return CassetteError(f"cannot {action}: expected {expected}, got {describe_value(got)}; {_FIX}")
+_FIELDS = FieldReader("VCR", _FIX)
+_fail = _FIELDS.fail
 
 
 def read_ruby_vcr(document: dict[str, Any]) -> Cassette:
@@ -49,13 +48,7 @@ def read_ruby_vcr(document: dict[str, Any]) -> Cassette:
         items = []
     if not isinstance(items, list):
         raise _fail("read VCR http_interactions", "a list", items)
-    interactions: list[Interaction] = []
-    for index, item in enumerate(items):
-        try:
-            interactions.append(_read_interaction(item))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
+    interactions = each_located(items, _read_interaction)
     tool = document.get("recorded_with")
     started = interactions[0].recorded_at if interactions else None
     info = CassetteInfo(
@@ -87,13 +80,13 @@ def _read_interaction(item: Any) -> Interaction:
         request=RecordedRequest(
             method=method.lstrip(":").upper(),
             uri=uri,
-            headers=_headers(request.get("headers"), "request.headers"),
+            headers=_FIELDS.headers(request.get("headers"), "request.headers"),
             body=_body(request.get("body"), "request.body"),
         ),
         response=RecordedResponse(
             status=code,
             reason=message if isinstance(message, str) else "",
-            headers=_headers(response.get("headers"), "response.headers"),
+            headers=_FIELDS.headers(response.get("headers"), "response.headers"),
             body=_body(response.get("body"), "response.body"),
         ),
         recorded_at=_recorded_at(item.get("recorded_at")),
@@ -118,34 +111,7 @@ def _body(raw: Any, where: str) -> bytes:
                 f"cannot decode VCR {where}.base64_string: expected base64, got invalid base64"
                 f" ({exc}); {_FIX}"
             ) from exc
-    value = raw.get("string")
-    if value is None:
-        return b""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    raise _fail(f"read VCR {where}.string", "a string", value)
-
-
-def _headers(raw: Any, where: str) -> dict[str, list[str]]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _fail(f"read VCR {where}", "a mapping of names to lists of values", raw)
-    headers: dict[str, list[str]] = {}
-    for name, values in raw.items():
-        items = values if isinstance(values, list) else [values]
-        text: list[str] = []
-        for value in items:
-            if isinstance(value, bytes):
-                value = value.decode("latin-1")
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise _fail(f"read VCR {where}", f"string values for {name!r}", values)
-            text.append(str(value))
-        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
-        headers[key] = text
-    return headers
+    return _FIELDS.body(raw.get("string"), f"{where}.string")
 
 
 def _recorded_at(value: Any) -> datetime | None:

@@ -123,6 +123,7 @@ from typing import Any
 import yaml
 
 from streamreel._version import __version__
+from streamreel.cassettes.fields import each_located
 from streamreel.cassettes.govcr import is_go_vcr, read_go_vcr
 from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
@@ -606,13 +607,7 @@ def _read_vcr(document: dict[str, Any]) -> Cassette:
         raise _error("read interactions", "a list", describe_value(items))
     if info.source != "streamreel" and _any_pydantic_marks(items):
         info.source = "pydantic-ai"
-    interactions: list[Interaction] = []
-    for index, item in enumerate(items):
-        try:
-            interactions.append(_read_interaction(item))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
+    interactions = each_located(items, _read_interaction)
     return normalize_encodings(Cassette(interactions=interactions, info=info))
 
 

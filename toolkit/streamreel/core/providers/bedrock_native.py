@@ -133,11 +133,9 @@ class NativeModelAdapter(AdapterBase):
         self, event: dict[str, Any], where: str
     ) -> tuple[str | None, str | None, list[Any]]:
         if "outputs" in event:
-            outputs = opt_list(event, "outputs", where)
-            first = as_object(outputs[0], f"{where} outputs[0]") if outputs else {}
+            first = _first(event, "outputs", where)
             return opt_str(first, "text", where), opt_str(first, "stop_reason", where), []
-        choices = opt_list(event, "choices", where)
-        choice = as_object(choices[0], f"{where} choices[0]") if choices else {}
+        choice = _first(event, "choices", where)
         message = opt_obj(choice, "message", where) or opt_obj(choice, "delta", where)
         reason = opt_str(choice, "stop_reason", where) or opt_str(choice, "finish_reason", where)
         calls = opt_list(message, "tool_calls", f"{where} message")
@@ -147,8 +145,7 @@ class NativeModelAdapter(AdapterBase):
         self, event: dict[str, Any], where: str
     ) -> tuple[str | None, str | None, list[Any]]:
         if "generations" in event:
-            generations = opt_list(event, "generations", where)
-            first = as_object(generations[0], f"{where} generations[0]") if generations else {}
+            first = _first(event, "generations", where)
             reason = opt_str(first, "finish_reason", where) or opt_str(
                 event, "finish_reason", where
             )
@@ -172,3 +169,9 @@ class NativeModelAdapter(AdapterBase):
         self._calls += 1
         identity = opt_str(call, "id", where) or f"call_{index}"
         return tool_call(index, id=identity, name=name or "", arguments=arguments)
+
+
+def _first(event: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """The first object of the list ``event[key]`` (these payloads hold one); empty if none."""
+    items = opt_list(event, key, where)
+    return as_object(items[0], f"{where} {key}[0]") if items else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +18,16 @@ CASSETTES = ROOT / "cassettes"
 # Modules whose every test reads the corpus (their cases come from its inventory).
 _CORPUS_MODULES = frozenset({"test_providers_corpus", "test_replay_corpus", "test_storage_corpus"})
 _CORPUS_OUTCOMES: Counter[str] = Counter()
+
+
+def jupyter_env() -> dict[str, str]:
+    """The environment for a Jupyter tool run as a child (nbconvert, Voila).
+
+    A virtualenv that borrows the system's packages finds their data files (templates) only
+    under the base interpreter's prefix, which Jupyter does not search from inside the venv.
+    """
+    paths = [os.environ.get("JUPYTER_PATH"), str(Path(sys.base_prefix, "share", "jupyter"))]
+    return {**os.environ, "JUPYTER_PATH": os.pathsep.join(filter(None, paths))}
 
 
 @pytest.fixture(scope="session")

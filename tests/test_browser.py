@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import jupyter_env
 from streamreel.core.messages import AssistantMessage
 from streamreel.playback.replay import replay
 
@@ -108,6 +109,7 @@ def voila_url(browser_tools: None, tmp_path: Path) -> Iterator[str]:
             f"--Voila.root_dir={NOTEBOOK.parent}",
         ],
         cwd=NOTEBOOK.parent,
+        env=jupyter_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

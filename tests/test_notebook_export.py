@@ -11,7 +11,6 @@ as a browser without scripts would show it: the text outside ``<script>`` elemen
 from __future__ import annotations
 
 import html
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import jupyter_env
 from nbclient import NotebookClient
 from streamreel.core.messages import AssistantMessage
 from streamreel.playback.replay import replay
@@ -52,19 +52,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, nbformat.No
     NotebookClient(notebook, timeout=300, kernel_name="python3").execute()  # defaults: state kept
     path = folder / "widgets.ipynb"
     nbformat.write(notebook, path)
-    # A virtualenv that borrows the system's packages finds their data files (the templates)
-    # under the base interpreter's prefix only.
-    shared = os.pathsep.join(
-        filter(
-            None, [os.environ.get("JUPYTER_PATH"), str(Path(sys.base_prefix, "share", "jupyter"))]
-        )
-    )
     done = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "JUPYTER_PATH": shared},
+        env=jupyter_env(),
     )
     assert done.returncode == 0, done.stderr
     return (folder / "widgets.html").read_text(encoding="utf-8"), notebook

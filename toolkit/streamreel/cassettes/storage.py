@@ -123,6 +123,7 @@ from typing import Any
 import yaml
 
 from streamreel._version import __version__
+from streamreel.cassettes import usage
 from streamreel.cassettes.fields import each_located
 from streamreel.cassettes.govcr import is_go_vcr, read_go_vcr
 from streamreel.cassettes.har import read_har
@@ -380,6 +381,7 @@ def _parse_json(text: str) -> Any:
 def load_cassette(path: str | os.PathLike[str]) -> Cassette:
     """Read a cassette file of any supported kind (the container is detected from the content)."""
     file = Path(path)
+    usage.note(file)
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -432,6 +434,7 @@ def save_cassette(cassette: Cassette, path: str | os.PathLike[str]) -> None:
     Missing parent folders are created, and an existing file's permissions are kept.
     """
     target = Path(path)
+    usage.note(target)
     if cassette_format(target) == "json":
         _atomic_write(target, _emit_json(cassette))
     else:

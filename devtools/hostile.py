@@ -97,8 +97,7 @@ def deep_request_body_har() -> str:
 
 def gzip_bomb() -> str:
     """A body gzipped twice that inflates to 300 MiB of zeros from about a kilobyte."""
-    encoded = base64.b64encode(_double_gzip_bomb()).decode("ascii")
-    rows = "".join(f"        {encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76))
+    rows = _bomb_rows()
     return (
         "version: 1\n"
         "interactions:\n"
@@ -121,10 +120,15 @@ def _double_gzip_bomb() -> bytes:
     return gzip.compress(inner, compresslevel=9, mtime=0)
 
 
+def _bomb_rows() -> str:
+    """The bomb in base64, as the rows of a YAML block scalar indented for a body's string."""
+    encoded = base64.b64encode(_double_gzip_bomb()).decode("ascii")
+    return "".join(f"        {encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76))
+
+
 def ruby_vcr_binary_bomb() -> str:
     """The gzip bomb as a Ruby VCR cassette's ``!binary`` body (Psych's local tag)."""
-    encoded = base64.b64encode(_double_gzip_bomb()).decode("ascii")
-    rows = "".join(f"        {encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76))
+    rows = _bomb_rows()
     return (
         "---\n"
         "http_interactions:\n"

@@ -7,7 +7,6 @@ stream's own content as streamreel's adapters read it.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from dataclasses import replace
@@ -88,8 +87,6 @@ def test_letta_0_16_8_reads_the_recorded_tool_calls_through_the_sdk(
     letta16: sdk.LettaSdkInterface, name: str, interface: str
 ) -> None:
     interaction, kind = exchange(name)
-    if interface == "gemini":
-        interaction, kind = signed(base64.b64encode(b"a whole signature"))
     messages = list(letta16.process_exchange(interaction, kind))
     assert messages and all(isinstance(m, dict) for m in messages)
     assert not [m for m in messages if m.get("message_type") == "error_message"], messages
@@ -254,8 +251,6 @@ def test_what_letta_makes_up_is_masked_so_two_runs_print_the_same(
     letta16: sdk.LettaSdkInterface, name: str, interface: str
 ) -> None:
     interaction, kind = exchange(name)
-    if interface == "gemini":
-        interaction, kind = signed(base64.b64encode(b"a whole signature"))
     first = list(sdk.LettaSdkInterface().process_exchange(interaction, kind))
     again = list(sdk.LettaSdkInterface().process_exchange(interaction, kind))
     assert first == again

@@ -1,0 +1,221 @@
+"""The native-parser contract: parsers of the SDK's own stream, and of whole exchanges.
+
+A parser may be any object with ``process(stream)`` (Letta 0.8+'s shape: the SDK's typed stream
+in, messages out) or ``process_exchange(interaction, kind)`` (the recorded exchange in, for
+parsers running out of process). Replay prefers ``process_exchange``, then ``process``, then
+``process_chunk``; their messages (dicts, dataclasses, pydantic models) are held as
+``ForeignMessage``s of their JSON values, field order kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from streamreel.core.cassette import Interaction
+from streamreel.core.messages import ErrorMessage, ForeignMessage, merge_deltas
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.providers import StreamKind
+from streamreel.playback.replay import (
+    ProcessingExchanges,
+    ProcessingStreams,
+    StreamingInterfaceLike,
+    replay,
+)
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+OPENAI_CHAT = CASSETTES / "openai-parallel-tool-calls.yaml"
+RESPONSES = CASSETTES / "openai-responses-function-call.yaml"
+ANTHROPIC = CASSETTES / "anthropic-thinking-tool-use.yaml"
+
+
+class ChatArguments:
+    """A sync process(stream) parser: one dict per tool-call fragment of OpenAI chat chunks."""
+
+    def process(self, stream: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        for chunk in stream:
+            assert type(chunk).__name__ == "ChatCompletionChunk"
+            for choice in chunk.choices:
+                for call in choice.delta.tool_calls or ():
+                    yield {"index": call.index, "arguments": call.function.arguments}
+
+
+class AnthropicEvents:
+    """An async process(stream) parser that also takes the recorded request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    async def process(self, stream: Any, request: dict[str, Any]) -> AsyncIterator[Any]:
+        self.requests.append(request)
+        async for event in stream:
+            yield {"type": event.type}
+
+
+class Exchanges:
+    """A process_exchange parser that also has the other shapes, which must go unused."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Interaction, StreamKind]] = []
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> list[dict[str, Any]]:
+        self.seen.append((interaction, kind))
+        return [{"api": kind.api, "bytes": len(interaction.response.body)}]
+
+    def process(self, stream: Any) -> Iterator[Any]:
+        raise AssertionError("process_exchange is preferred over process")
+
+    def process_chunk(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("process_exchange is preferred over process_chunk")
+
+
+class StreamsAndChunks(ChatArguments):
+    """Has process and the whole chunk interface: process must win."""
+
+    def stream_start(self) -> None: ...
+    def stream_end(self) -> None: ...
+    def step_complete(self) -> None: ...
+    def step_yield(self) -> None: ...
+    def get_generator(self) -> Any: ...
+
+    def process_chunk(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("process is preferred over process_chunk")
+
+
+def _data(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    return [m.data for m in messages if isinstance(m, ForeignMessage)]
+
+
+def test_the_native_shapes_are_protocols_checked_with_isinstance() -> None:
+    assert isinstance(ChatArguments(), ProcessingStreams)
+    assert isinstance(Exchanges(), ProcessingExchanges)
+    assert not isinstance(ChatArguments(), ProcessingExchanges)
+    assert isinstance(StreamsAndChunks(), StreamingInterfaceLike)
+
+
+def test_a_sync_process_parser_reads_the_openai_sdks_own_chunks() -> None:
+    result = replay(OPENAI_CHAT, parser=lambda settings: ChatArguments())
+    data = _data(result.messages)
+    assert data and all(isinstance(m, ForeignMessage) for m in result.messages)
+    joined: dict[int, str] = {}
+    for item in data:
+        joined[item["index"]] = joined.get(item["index"], "") + (item["arguments"] or "")
+    assert len(joined) == 2  # two parallel calls, each with whole JSON arguments
+    assert all(text.startswith("{") and text.endswith("}") for text in joined.values())
+    assert result.errors == []
+
+
+def test_each_message_of_a_process_parser_sits_at_the_chunk_the_sdk_had_read() -> None:
+    result = replay(OPENAI_CHAT, parser=lambda settings: ChatArguments())
+    per_chunk = [len(record.messages) for record in result.interactions[0].chunks]
+    assert sum(per_chunk) == len(result.messages)
+    assert max(per_chunk) <= 2 and per_chunk.count(0) < len(per_chunk) // 2
+
+
+def test_an_async_process_parser_reads_the_anthropic_sdks_events_and_gets_the_request() -> None:
+    parser = AnthropicEvents()
+    result = replay(ANTHROPIC, parser=lambda settings: parser)
+    types = [item["type"] for item in _data(result.messages)]
+    assert types[0] == "message_start" and types[-1] == "message_stop"
+    assert "content_block_delta" in types
+    assert parser.requests and "messages" in parser.requests[0] and "tools" in parser.requests[0]
+
+
+def test_process_exchange_is_preferred_and_receives_the_interaction_and_its_kind() -> None:
+    parser = Exchanges()
+    result = replay(RESPONSES, parser=lambda settings: parser)
+    interaction, kind = parser.seen[0]
+    assert isinstance(interaction, Interaction) and kind.api == "responses"
+    assert _data(result.messages) == [{"api": "responses", "bytes": len(interaction.response.body)}]
+
+
+def test_process_is_preferred_over_process_chunk() -> None:
+    result = replay(OPENAI_CHAT, parser=lambda settings: StreamsAndChunks())
+    assert _data(result.messages) == _data(
+        replay(OPENAI_CHAT, parser=lambda settings: ChatArguments()).messages
+    )
+
+
+@dataclass
+class Piece:
+    text: str
+    id: str
+    when: datetime
+
+
+class Said(BaseModel):
+    message_type: str = "said"
+    id: str
+    otid: str
+    content: str
+
+
+class Mixed:
+    def process(self, stream: Iterable[Any]) -> Iterator[Any]:
+        when = datetime(2024, 5, 1, tzinfo=UTC)
+        yield Piece("a", "p1", when)
+        yield Said(id="m", otid="o", content="he")
+        yield Said(id="m", otid="o", content="llo")
+        yield {"z": 1, "a": 2}
+        for _ in stream:
+            pass
+
+
+def test_dataclasses_models_and_dicts_are_held_as_json_in_their_own_field_order() -> None:
+    result = replay(OPENAI_CHAT, parser=lambda settings: Mixed())
+    messages = result.messages
+    assert [m.message_type for m in messages] == ["Piece", "said", "said", "dict"]
+    assert list(_data(messages)[0].items()) == [
+        ("text", "a"), ("id", "p1"), ("when", "2024-05-01T00:00:00Z"),
+    ]  # fmt: skip
+    assert list(_data(messages)[3]) == ["z", "a"]
+    merged = merge_deltas(messages)
+    assert [m.data for m in merged if isinstance(m, ForeignMessage)][1]["content"] == "hello"
+
+
+class Failing:
+    def process(self, stream: Iterable[Any]) -> Iterator[Any]:
+        for number, _ in enumerate(stream):
+            if number == 3:
+                raise ValueError("the parser gave up")
+            yield {"n": number}
+
+
+def test_a_failing_process_parser_keeps_its_messages_then_an_error_message() -> None:
+    result = replay(OPENAI_CHAT, parser=lambda settings: Failing())
+    assert _data(result.messages) == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert isinstance(result.messages[-1], ErrorMessage)
+    assert "the parser gave up" in result.messages[-1].error
+    assert [e.kind for e in result.errors] == ["parser"]
+
+
+def test_a_message_that_cannot_be_held_is_an_error_naming_its_type() -> None:
+    class Odd:
+        def process(self, stream: Iterable[Any]) -> Iterator[Any]:
+            yield {"ok": True}
+            yield 42
+
+    result = replay(OPENAI_CHAT, parser=lambda settings: Odd())
+    assert _data(result.messages) == [{"ok": True}]
+    assert "got int" in result.errors[0].message
+
+
+def test_a_process_parser_is_refused_for_a_chunk_file_with_a_clear_error(tmp_path: Path) -> None:
+    from streamreel.core.errors import ConfigurationError
+    from streamreel.playback.replay import replay_chunk_file
+
+    chunks = tmp_path / "c.jsonl"
+    chunks.write_text("")
+    with pytest.raises(ConfigurationError, match="process\\(stream\\)"):
+        replay_chunk_file(chunks, parser=lambda settings: ChatArguments())
+
+
+def test_the_default_parser_is_untouched_by_the_native_shapes() -> None:
+    settings = InterfaceSettings(use_assistant_message=True)
+    result = replay(OPENAI_CHAT, settings=settings)
+    assert result.messages and not any(isinstance(m, ForeignMessage) for m in result.messages)

@@ -962,7 +962,8 @@ def _gemini_step(
         wire.send(event)
     if call is not None:
         # The call arrives whole, with the signature of the thinking that led to it.
-        part = {"functionCall": call, "thoughtSignature": wire.token(120, _ALPHABET + "+/") + "="}
+        # Whole base64 (120 characters), as the SDK decodes it into bytes.
+        part = {"functionCall": call, "thoughtSignature": wire.token(120, _ALPHABET + "+/")}
         event = _gemini_event(
             [part],
             response_id=response_id,

@@ -121,7 +121,7 @@ def test_a_missing_sdk_names_the_pip_install(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_an_unknown_sdk_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="anthropic.beta"):
+    with pytest.raises(ConfigurationError, match=r"anthropic\.beta"):
         sdk_stream(CASSETTES / "openai-parallel-tool-calls.yaml", sdk="openai.chat")
 
 

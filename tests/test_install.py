@@ -136,3 +136,34 @@ def test_a_project_with_its_own_toolkit_package_runs_the_plugin(
         cwd=project, env=_clean_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert blocked.returncode == 1 and "fixture 'replay' not found" in blocked.stdout
+
+
+def test_the_readme_sdk_parser_runs_in_a_project_of_its_own(
+    installed: Path, tmp_path: Path
+) -> None:
+    from readmeblocks import commands_mentioning, sdk_parser_project
+
+    project = sdk_parser_project(tmp_path / "sdk-project")
+    pytest_cmd: list[str | Path] = [
+        installed / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=_clean_env())
+    assert "3 passed" in first, first
+    assert len(list((project / "tests" / "__snapshots__").rglob("*.jsonl"))) == 2
+    assert "3 passed" in _run(pytest_cmd, cwd=project, env=_clean_env())
+    replay, diff, fuzz = commands_mentioning("myagent.sdk_parsing")
+    out = _run([installed / "streamreel", *replay.split()[1:]], cwd=project, env=_clean_env())
+    assert '"get_weather"' in out
+    compared = subprocess.run(
+        [str(installed / "streamreel"), *diff.split()[1:]],
+        cwd=project, env=_clean_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert compared.returncode == 1 and "differ" in compared.stdout, compared.stderr
+    assert "ok" in _run(
+        [installed / "streamreel", *fuzz.split()[1:]], cwd=project, env=_clean_env()
+    )

@@ -179,7 +179,7 @@ class ForeignMessage(BaseModel):
         call's name and arguments...), else its fields as one line of JSON."""
         parts = _text_parts(self.data)
         if parts:
-            return " ".join(parts)
+            return "\n".join(parts)
         return json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "))
 
 
@@ -195,8 +195,10 @@ def _text_parts(data: dict[str, Any], nested: bool = False) -> list[str]:
         if isinstance(value, str) and value:
             parts.append(value)
     for value in data.values():
-        if isinstance(value, dict):
-            parts.extend(_text_parts(value, nested=True))
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):  # a tool call, or content parts
+                parts.extend(_text_parts(item, nested=True))
     return parts
 
 

@@ -28,6 +28,8 @@ from streamreel.playback.replay import (
     replay,
 )
 
+pytest_plugins = ["pytester"]
+
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 OPENAI_CHAT = CASSETTES / "openai-parallel-tool-calls.yaml"
 RESPONSES = CASSETTES / "openai-responses-function-call.yaml"
@@ -219,3 +221,190 @@ def test_the_default_parser_is_untouched_by_the_native_shapes() -> None:
     settings = InterfaceSettings(use_assistant_message=True)
     result = replay(OPENAI_CHAT, settings=settings)
     assert result.messages and not any(isinstance(m, ForeignMessage) for m in result.messages)
+
+
+# -- the same parser everywhere a parser is chosen --------------------------------------------
+
+FOUR = [
+    "openai-parallel-tool-calls",
+    "openai-responses-function-call",
+    "anthropic-thinking-tool-use",
+    "gemini-sse-function-call",
+]
+
+
+def _wires(messages: Iterable[Any]) -> list[str]:
+    from streamreel.core.messages import to_wire
+
+    return [to_wire(m) for m in messages]
+
+
+@pytest.mark.parametrize("name", FOUR)
+def test_sync_and_async_process_parsers_replay_the_four_apis_alike(name: str) -> None:
+    from sdkparsers import async_items, sync_items
+    from streamreel.playback.sdkstream import sdk_stream
+
+    synced = replay(CASSETTES / f"{name}.yaml", parser=sync_items)
+    awaited = replay(CASSETTES / f"{name}.yaml", parser=async_items)
+    assert synced.errors == [] and awaited.errors == []
+    assert _wires(synced.messages) == _wires(awaited.messages)
+    items = list(sdk_stream(CASSETTES / f"{name}.yaml"))
+    assert len(synced.messages) == len(items)
+    assert "".join(m.data["text"] for m in synced.messages if isinstance(m, ForeignMessage))
+
+
+@pytest.mark.parametrize("name", FOUR)
+@pytest.mark.parametrize("factory", ["sync_items", "async_items"])
+def test_the_cli_replays_and_diffs_a_process_parser(name: str, factory: str) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    path = str(CASSETTES / f"{name}.yaml")
+    out = CliRunner().invoke(
+        main, ["replay", path, "--parser", f"sdkparsers:{factory}", "--format", "jsonl"]
+    )
+    assert out.exit_code == 0, out.output
+    expected = replay(path, parser=__import__("sdkparsers").sync_items).messages
+    assert out.output.count('"message_type":') == len(expected)
+    table = CliRunner().invoke(
+        main, ["replay", path, "--parser", f"sdkparsers:{factory}", "--format", "table"]
+    )
+    assert table.exit_code == 0, table.output
+    assert expected[0].message_type in table.output
+    same = CliRunner().invoke(
+        main,
+        ["diff", path, "--parser", "sdkparsers:sync_items", "--against", f"sdkparsers:{factory}"],
+    )
+    assert same.exit_code == 0, same.output
+    differs = CliRunner().invoke(main, ["diff", path, "--against", f"sdkparsers:{factory}"])
+    assert differs.exit_code == 1, differs.output
+
+
+@pytest.mark.parametrize("name", FOUR)
+def test_the_fuzzer_re_cuts_the_bytes_a_process_parser_reads(name: str) -> None:
+    from sdkparsers import async_items, sync_items
+    from streamreel.testing.fuzz import fuzz_cassette
+
+    for factory in (sync_items, async_items):
+        report = fuzz_cassette(CASSETTES / f"{name}.yaml", parser=factory, examples=6, seed=3)
+        assert not report.failed and report.examples == 6, report.describe()
+
+
+def test_the_fuzzer_reaches_a_parser_of_exchanges_with_the_re_cut_body() -> None:
+    from click.testing import CliRunner
+    from sdkparsers import body_reads
+    from streamreel.cli import main
+    from streamreel.testing.fuzz import fuzz_cassette
+
+    report = fuzz_cassette(OPENAI_CHAT, parser=body_reads, examples=4, seed=1)
+    assert report.failed  # the number of reads is all it says, and the cuts change it
+    cli = CliRunner().invoke(main, ["fuzz", str(OPENAI_CHAT), "--parser", "sdkparsers:sync_items"])
+    assert cli.exit_code == 0 and "ok" in cli.output, cli.output
+
+
+def test_volatile_values_of_foreign_messages_become_placeholders() -> None:
+    from streamreel.testing.snapshot import serialize_stream
+
+    class Letta:
+        def process(self, stream: Iterable[Any]) -> Iterator[Any]:
+            for number, _ in enumerate(stream):
+                if number < 2:
+                    yield {
+                        "id": f"msg-{number}x",
+                        "otid": f"o-{number}x",
+                        "date": "2026-01-01T00:00:00Z",
+                        "run_id": "run-abc",
+                        "step_id": "step-xyz",
+                        "message_type": "reasoning_message",
+                        "reasoning": "hm",
+                        "tool_call": {"tool_call_id": "call_1", "name": "f"},
+                    }
+
+    text = serialize_stream(replay(OPENAI_CHAT, parser=lambda settings: Letta()))
+    for volatile in ("msg-0x", "o-1x", "run-abc", "step-xyz", "call_1", "2026-01-01"):
+        assert volatile not in text
+    assert '"run_id":"<run-1>"' in text and '"step_id":"<step-1>"' in text
+    assert '"reasoning":"hm"' in text and '"otid":"<otid-2>"' in text
+
+
+def test_the_player_the_message_view_and_the_browser_show_foreign_messages(
+    tmp_path: Path,
+) -> None:
+    from sdkparsers import sync_items
+    from streamreel.notebook.widgets import CassetteBrowser, MessageView, StreamPlayer
+
+    result = replay(ANTHROPIC, parser=sync_items)
+    player = StreamPlayer(result)
+    player.step_button.click()
+    player.step_button.click()
+    assert player.messages and all(isinstance(m, ForeignMessage) for m in player.messages)
+    player.end_button.click()
+    assert _wires(player.messages) == _wires(result.merged)
+    assert "RawMessageStartEvent" in player.messages_pane.value
+    view = MessageView(result)
+    assert "RawContentBlockDeltaEvent" in view.pane.value
+    assert "The user asks about tomorrow" in view.pane.value
+    player.close()
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / ANTHROPIC.name).write_bytes(ANTHROPIC.read_bytes())
+    browser = CassetteBrowser(tmp_path / "c", parser=sync_items)
+    [entry] = browser.entries
+    assert entry.status == "ok" and entry.providers == ["anthropic"]
+    browser.close()
+
+
+def test_the_plugin_snapshots_a_process_parser_from_option_marker_and_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    (pytester.path / "cassettes").mkdir()
+    for name in FOUR:
+        (pytester.path / "cassettes" / f"{name}.yaml").write_bytes(
+            (CASSETTES / f"{name}.yaml").read_bytes()
+        )
+    pytester.makepyfile(
+        test_streams=f"""
+        import pytest
+        from sdkparsers import async_items
+
+        NAMES = {FOUR!r}
+
+        @pytest.mark.parametrize("name", NAMES)
+        def test_through_the_chosen_parser(replay, stream_snapshot, name):
+            result = replay(name)
+            assert result.errors == []
+            assert stream_snapshot == result
+
+        @pytest.mark.parametrize(
+            "name",
+            [pytest.param(n, marks=pytest.mark.cassette(n, parser=async_items)) for n in NAMES],
+        )
+        def test_through_the_marker(replay, name):
+            result = replay()
+            assert result.messages
+            assert all(type(m).__name__ == "ForeignMessage" for m in result.messages)
+        """,
+        conftest="""
+        import pytest
+        from sdkparsers import sync_items
+
+        @pytest.fixture
+        def streamreel_parser():
+            return sync_items
+        """,
+    )
+    first = pytester.runpytest_inprocess("-p", "no:randomly", "--snapshot-update")
+    first.assert_outcomes(passed=8)
+    snapshots = sorted((pytester.path / "__snapshots__").rglob("*.jsonl"))
+    assert len(snapshots) == 4
+    gemini = next(path for path in snapshots if "gemini" in path.name).read_text()
+    assert '"message_type":"GenerateContentResponse"' in gemini and "book_table" in gemini
+    # The same snapshots hold through the async parser given on the command line.
+    pytester.runpytest_inprocess(
+        "-p", "no:randomly", "--streamreel-parser", "sdkparsers:async_items"
+    ).assert_outcomes(passed=8)
+    # And a parser that says something else fails them.
+    pytester.runpytest_inprocess(
+        "-p", "no:randomly", "--streamreel-parser", "sdkparsers:body_reads"
+    ).assert_outcomes(passed=4, failed=4)

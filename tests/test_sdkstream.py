@@ -128,7 +128,7 @@ def test_an_unknown_sdk_name_lists_the_known_ones() -> None:
 def test_the_plugin_fixture_builds_the_stream_of_the_marked_cassette(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makeini("[pytest]\n")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     (pytester.path / "cassettes").mkdir()
     shutil.copy(CASSETTES / "anthropic-thinking-tool-use.yaml", pytester.path / "cassettes")
     pytester.makepyfile(

@@ -348,8 +348,9 @@ def _message_body(message: AgentMessage, *, open_reasoning: bool) -> tuple[str, 
     if isinstance(message, AssistantMessage | SystemMessage | UserMessage):
         return "", f"<div class='sr-text'>{escape(message.content)}</div>"
     if isinstance(message, ForeignMessage):
+        # The kind label already names the type: the body is the message's own fields.
         fields = json.dumps(message.data, ensure_ascii=False, indent=2)
-        return escape(message.message_type), f"<pre>{escape(fields)}</pre>"
+        return "", f"<pre>{escape(fields)}</pre>"
     return "⚠", f"<div class='sr-text'>{escape(message.error)}</div>"
 
 

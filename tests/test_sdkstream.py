@@ -37,6 +37,13 @@ STREAMS = [
         "MessageEndV2ChatStreamResponse",
     ),
     ("ollama-chat-ndjson", None, "ChatResponse", "ChatResponse"),
+    ("openai-assistants-requires-action", None, "ThreadRunCreated", "ThreadRunRequiresAction"),
+    (
+        "gemini-interactions-thought-summary",
+        None,
+        "InteractionCreatedEvent",
+        "InteractionCompletedEvent",
+    ),
 ]
 BEDROCK = ["bedrock-converse-stream-tool-use", "bedrock-invoke-claude-stream"]
 
@@ -149,3 +156,83 @@ def test_the_plugin_fixture_builds_the_stream_of_the_marked_cassette(
         """
     )
     pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+CORPUS = Path("/work/shared/corpus")
+LEGACY_COMPLETIONS = (
+    CORPUS / "openai" / "openllmetry__test_completions__test_completion_streaming_with_events"
+    "_with_content.yaml"
+)
+
+
+@pytest.mark.skipif(not LEGACY_COMPLETIONS.is_file(), reason="the shared corpus is absent")
+def test_openais_legacy_completions_stream_from_the_corpus() -> None:
+    items = list(sdk_stream(LEGACY_COMPLETIONS))
+    assert {type(item).__name__ for item in items} == {"Completion"}
+    assert "".join(item.choices[0].text for item in items if item.choices)
+
+
+def test_anthropics_legacy_completions_need_an_sdk_that_has_them() -> None:
+    import anthropic
+
+    if hasattr(anthropic.Anthropic(api_key="k"), "completions"):
+        items = list(sdk_stream(CASSETTES / "anthropic-legacy-complete.yaml"))
+        assert type(items[0]).__name__ == "Completion"
+    else:
+        with pytest.raises(ConfigurationError, match="pip install 'anthropic<1'"):
+            sdk_stream(CASSETTES / "anthropic-legacy-complete.yaml")
+
+
+def test_the_http_library_is_the_one_the_installed_sdk_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    import httpx
+    import httpx2
+    from streamreel.playback import sdkstream
+
+    today = types.ModuleType("today_base_client")
+    today.httpx2 = httpx2  # type: ignore[attr-defined]
+    older = types.ModuleType("older_base_client")
+    older.httpx = httpx  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "today_base_client", today)
+    monkeypatch.setitem(sys.modules, "older_base_client", older)
+    assert sdkstream._http_of("today_base_client") is httpx2
+    assert sdkstream._http_of("older_base_client") is httpx
+    # And an SDK of the older kind is answered through httpx's own transport.
+    older_exchange = sdkstream._exchange(
+        CASSETTES / "openai-parallel-tool-calls.yaml", None, None, False, 1.0, None
+    )
+    client = sdkstream._sync_client(httpx, older_exchange)
+    with client.stream("POST", "https://api.openai.com/v1/chat/completions") as response:
+        body = b"".join(response.iter_raw())
+    assert body == older_exchange.interaction.response.body
+
+
+def test_a_request_without_the_required_fields_still_gets_its_stream() -> None:
+    from dataclasses import replace
+
+    cassette = streamreel.load_cassette(CASSETTES / "openai-parallel-tool-calls.yaml")
+    interaction = cassette.interactions[0]
+    bare = replace(interaction, request=replace(interaction.request, body=b"not json"))
+    assert len(list(sdk_stream(bare))) == len(list(sdk_stream(interaction)))
+
+
+def test_a_parser_asks_for_the_beta_anthropic_stream_by_its_sdk_attribute() -> None:
+    class Beta:
+        sdk = "anthropic.beta"
+
+        def process(self, stream: Any) -> Any:
+            for event in stream:
+                yield {"type": type(event).__name__}
+
+    anthropic = streamreel.replay(
+        CASSETTES / "anthropic-thinking-tool-use.yaml", parser=lambda settings: Beta()
+    )
+    assert anthropic.messages[0].data == {"type": "BetaRawMessageStartEvent"}
+    # On another API the attribute is not the stream's: the recorded API's SDK answers.
+    openai = streamreel.replay(
+        CASSETTES / "openai-parallel-tool-calls.yaml", parser=lambda settings: Beta()
+    )
+    assert openai.messages[0].data == {"type": "ChatCompletionChunk"}

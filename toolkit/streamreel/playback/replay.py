@@ -365,23 +365,40 @@ class _NativeDriver:
             inspect.iscoroutinefunction(parser.process)
             or inspect.isasyncgenfunction(parser.process)
         ):
-            output = parser.process(sdk_stream(interaction, sdk=sdk, position=position), **keywords)
-            if hasattr(output, "__aiter__"):
-                raise ParserError(
-                    "cannot replay through process(stream): expected a synchronous process to "
-                    "return an iterator, got an async iterator; declare it async def"
-                )
-            for message in output:
-                placed.append((at[0], message))
+            stream = sdk_stream(interaction, sdk=sdk, position=position)
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if hasattr(output, "__aiter__"):
+                    raise ParserError(
+                        "cannot replay through process(stream): expected a synchronous process "
+                        "to return an iterator, got an async iterator; declare it async def"
+                    )
+                for message in output:
+                    placed.append((at[0], message))
+            finally:
+                _close(output, stream)
             return placed, None
 
         async def run() -> None:
             stream = await async_sdk_stream(interaction, sdk=sdk, position=position)
-            output = parser.process(stream, **keywords)
-            if inspect.isawaitable(output):
-                output = await output
-            async for message in output:
-                placed.append((at[0], message))
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if inspect.isawaitable(output):
+                    output = await output
+                async for message in output:
+                    placed.append((at[0], message))
+            finally:
+                # Closed here, on the loop they ran on: left to the garbage collector, an
+                # async generator would be finalized on a loop that is gone by then.
+                for thing in (output, stream):
+                    closing = getattr(thing, "aclose", None) or getattr(thing, "close", None)
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            done = closing()
+                            if inspect.isawaitable(done):
+                                await done
 
         if self._loop is None:
             self._loop = _Loop()
@@ -424,9 +441,27 @@ class _NativeDriver:
 
     def close(self) -> list[AgentMessage]:
         if self._loop is not None:
+            # As asyncio.run does: the SDKs' async generators still open (an SSE decoder
+            # inside a stream) are closed on their own loop before it goes.
+            self._loop.run(_shutdown(self._loop.loop))
             self._loop.close()
             self._loop = None
         return []
+
+
+async def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    await loop.shutdown_asyncgens()
+    for _ in range(3):  # let the closings it scheduled run
+        await asyncio.sleep(0)
+
+
+def _close(*things: Any) -> None:
+    """Close a parser's iterator and the SDK stream it read, whatever state they stopped in."""
+    for thing in things:
+        closing = getattr(thing, "close", None)
+        if closing is not None:
+            with contextlib.suppress(Exception):
+                closing()
 
 
 def _driver(parser: AnyParser) -> _Driver | _NativeDriver:

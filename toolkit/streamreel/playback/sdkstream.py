@@ -8,23 +8,19 @@ the recorded pace), and the SDK's streaming method is called with the recorded r
 parameters. The SDK itself then decodes the bytes: what a parser sees is exactly what it would
 have seen live.
 
-The clients and their transports:
+The clients, by the recorded API (``StreamKind.api``), and the ``sdk=`` names that pick them:
 
-============================  =======================================  ========================
-API (``StreamKind.api``)      SDK call                                 transport
-============================  =======================================  ========================
-``chat-completions``          ``openai``: ``chat.completions.create``  httpx2 or httpx
-``responses``                 ``openai``: ``responses.create``         httpx2 or httpx
-``messages``                  ``anthropic``: ``messages.create``       httpx2 or httpx
-                              (``sdk="anthropic.beta"``: ``beta``)
-``generate-content``          ``google-genai``:                        httpx
-                              ``models.generate_content_stream``
-``converse-stream``           ``boto3``: ``converse_stream``           botocore ``before-send``
-``invoke-stream``             ``boto3``:                               botocore ``before-send``
-                              ``invoke_model_with_response_stream``
-``cohere-chat``               ``cohere``: ``ClientV2.chat_stream``     httpx
-``ollama-chat`` / ``-generate``  ``ollama``: ``chat`` / ``generate``   httpx
-============================  =======================================  ========================
+* ``chat-completions``, ``responses``, ``completions``, ``assistants``: ``openai``
+  (``openai``, ``openai.responses``, ``openai.completions``, ``openai.assistants``), through an
+  httpx2 (or httpx) ``MockTransport``;
+* ``messages``, ``complete``: ``anthropic`` (``anthropic``, ``anthropic.beta``,
+  ``anthropic.completions``, the last only with an SDK that still has legacy completions);
+* ``generate-content``, ``interactions``: ``google-genai`` (``google-genai``,
+  ``google-genai.interactions``), through an httpx transport;
+* ``converse-stream``, ``invoke-stream``: ``boto3``'s ``bedrock-runtime`` client (``bedrock``),
+  answered by a botocore ``before-send`` handler; synchronous only, as botocore is;
+* ``cohere-chat``: ``cohere``'s ``ClientV2`` (``cohere``); ``ollama-chat`` and
+  ``ollama-generate``: ``ollama`` (``ollama``), both through httpx transports.
 
 Which HTTP library a client takes is read from the installed SDK (today's openai and anthropic
 use ``httpx2``, older ones ``httpx``). ``position`` is told the index of each body chunk as the
@@ -34,10 +30,13 @@ SDK reads it, which is how replay knows which chunk a parser's message came from
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import importlib
 import inspect
 import time
 import urllib.parse
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +52,13 @@ __all__ = ["SDKS", "async_sdk_stream", "sdk_for", "sdk_stream"]
 SDKS: dict[str, str] = {
     "openai": "openai",
     "openai.responses": "openai",
+    "openai.completions": "openai",
+    "openai.assistants": "openai",
     "anthropic": "anthropic",
     "anthropic.beta": "anthropic",
+    "anthropic.completions": "anthropic",
     "google-genai": "google-genai",
+    "google-genai.interactions": "google-genai",
     "bedrock": "boto3",
     "cohere": "cohere",
     "ollama": "ollama",
@@ -65,8 +68,12 @@ SDKS: dict[str, str] = {
 _API_SDKS: dict[str, str] = {
     "chat-completions": "openai",
     "responses": "openai.responses",
+    "completions": "openai.completions",
+    "assistants": "openai.assistants",
     "messages": "anthropic",
+    "complete": "anthropic.completions",
     "generate-content": "google-genai",
+    "interactions": "google-genai.interactions",
     "converse-stream": "bedrock",
     "invoke-stream": "bedrock",
     "cohere-chat": "cohere",
@@ -289,6 +296,11 @@ def _body(exchange: _Exchange) -> dict[str, Any]:
     return dict(body) if isinstance(body, dict) else {}
 
 
+# What the SDKs' methods insist on, for a recorded request without it (a body that was not
+# JSON, a client that sent less): the transport answers whatever is asked.
+_REQUIRED: dict[str, Any] = {"model": "", "messages": [], "max_tokens": 1, "prompt": ""}
+
+
 def _arguments(method: Callable[..., Any], body: dict[str, Any]) -> dict[str, Any]:
     """The request's fields as the method's keywords; the ones it does not name go as extra_body.
 
@@ -297,6 +309,9 @@ def _arguments(method: Callable[..., Any], body: dict[str, Any]) -> dict[str, An
     """
     accepted = inspect.signature(method).parameters
     named = {key: value for key, value in body.items() if key in accepted}
+    for key, value in _REQUIRED.items():
+        if key in accepted and accepted[key].default is inspect.Parameter.empty:
+            named.setdefault(key, value)
     extra = {key: value for key, value in body.items() if key not in accepted}
     if extra and "extra_body" in accepted:
         named["extra_body"] = extra
@@ -313,12 +328,41 @@ def _base_url(exchange: _Exchange, marker: str) -> str:
 # -- OpenAI and Anthropic ------------------------------------------------------------------------
 
 
-def _openai_method(client: Any, sdk: str) -> Any:
-    return client.responses.create if sdk == "openai.responses" else client.chat.completions.create
+def _openai_method(client: Any, exchange: _Exchange) -> Any:
+    match exchange.sdk:
+        case "openai.responses":
+            return client.responses.create
+        case "openai.completions":
+            return client.completions.create
+        case "openai.assistants":
+            # The run's thread is in the path: /threads/{thread_id}/runs.
+            parts = urllib.parse.urlsplit(exchange.interaction.request.uri).path.split("/")
+            thread = parts[parts.index("threads") + 1] if "threads" in parts[:-1] else "thread"
+            return functools.partial(client.beta.threads.runs.create, thread)
+        case _:
+            return client.chat.completions.create
 
 
 def _openai_marker(sdk: str) -> str:
-    return "/responses" if sdk == "openai.responses" else "/chat/completions"
+    return {
+        "openai.responses": "/responses",
+        "openai.completions": "/completions",
+        "openai.assistants": "/threads/",
+    }.get(sdk, "/chat/completions")
+
+
+def _openai_arguments(method: Any, exchange: _Exchange) -> dict[str, Any]:
+    target = method.func if isinstance(method, functools.partial) else method
+    return _arguments(target, _body(exchange))
+
+
+@contextlib.contextmanager
+def _replaying(exchange: _Exchange) -> Iterator[None]:
+    """Quiet the SDK's deprecation notice for an API that was recorded: it is not being used."""
+    with warnings.catch_warnings():
+        if exchange.sdk == "openai.assistants":
+            warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def _openai(exchange: _Exchange) -> Any:
@@ -330,8 +374,9 @@ def _openai(exchange: _Exchange) -> Any:
         http_client=_sync_client(http, exchange),
         max_retries=0,
     )
-    method = _openai_method(client, exchange.sdk)
-    return method(**_arguments(method, _body(exchange)))
+    method = _openai_method(client, exchange)
+    with _replaying(exchange):
+        return method(**_openai_arguments(method, exchange))
 
 
 async def _async_openai(exchange: _Exchange) -> Any:
@@ -343,11 +388,22 @@ async def _async_openai(exchange: _Exchange) -> Any:
         http_client=_async_client(http, exchange),
         max_retries=0,
     )
-    method = _openai_method(client, exchange.sdk)
-    return await method(**_arguments(method, _body(exchange)))
+    method = _openai_method(client, exchange)
+    with _replaying(exchange):
+        return await method(**_openai_arguments(method, exchange))
 
 
 def _anthropic_method(client: Any, sdk: str) -> Any:
+    if sdk == "anthropic.completions":
+        completions = getattr(client, "completions", None)
+        if completions is None:  # the legacy text completions left the SDK after 0.x
+            raise ConfigurationError(
+                "cannot build a stream of Anthropic's legacy text completions: expected an "
+                "anthropic SDK that still has them (0.x releases do), got one without; do "
+                "pip install 'anthropic<1' in another environment, or replay through "
+                "streamreel's own parsers"
+            )
+        return completions.create
     return client.beta.messages.create if sdk == "anthropic.beta" else client.messages.create
 
 
@@ -420,12 +476,16 @@ def _genai_client(exchange: _Exchange, asynchronous: bool) -> Any:
 
 def _gemini(exchange: _Exchange) -> Any:
     client = _genai_client(exchange, asynchronous=False)
+    if exchange.sdk == "google-genai.interactions":
+        return client.interactions.create(**{**_body(exchange), "stream": True})
     _, keywords = _gemini_call(exchange)
     return client.models.generate_content_stream(**keywords)
 
 
 async def _async_gemini(exchange: _Exchange) -> Any:
     client = _genai_client(exchange, asynchronous=True)
+    if exchange.sdk == "google-genai.interactions":
+        return await client.aio.interactions.create(**{**_body(exchange), "stream": True})
     _, keywords = _gemini_call(exchange)
     return await client.aio.models.generate_content_stream(**keywords)
 
@@ -569,9 +629,13 @@ def _bedrock(exchange: _Exchange) -> Any:
 _SYNC: dict[str, Callable[[_Exchange], Any]] = {
     "openai": _openai,
     "openai.responses": _openai,
+    "openai.completions": _openai,
+    "openai.assistants": _openai,
     "anthropic": _anthropic,
     "anthropic.beta": _anthropic,
+    "anthropic.completions": _anthropic,
     "google-genai": _gemini,
+    "google-genai.interactions": _gemini,
     "bedrock": _bedrock,
     "cohere": _cohere,
     "ollama": _ollama,
@@ -579,9 +643,13 @@ _SYNC: dict[str, Callable[[_Exchange], Any]] = {
 _ASYNC: dict[str, Callable[[_Exchange], Any]] = {
     "openai": _async_openai,
     "openai.responses": _async_openai,
+    "openai.completions": _async_openai,
+    "openai.assistants": _async_openai,
     "anthropic": _async_anthropic,
     "anthropic.beta": _async_anthropic,
+    "anthropic.completions": _async_anthropic,
     "google-genai": _async_gemini,
+    "google-genai.interactions": _async_gemini,
     "cohere": _async_cohere,
     "ollama": _async_ollama,
 }

@@ -204,7 +204,7 @@ def test_the_http_library_is_the_one_the_installed_sdk_imports(
     older_exchange = sdkstream._exchange(
         CASSETTES / "openai-parallel-tool-calls.yaml", None, None, False, 1.0, None
     )
-    client = sdkstream._sync_client(httpx, older_exchange)
+    client = sdkstream._client(httpx, older_exchange, asynchronous=False)
     with client.stream("POST", "https://api.openai.com/v1/chat/completions") as response:
         body = b"".join(response.iter_raw())
     assert body == older_exchange.interaction.response.body

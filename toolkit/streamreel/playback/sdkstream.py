@@ -255,18 +255,24 @@ def _async_response(http: ModuleType, exchange: _Exchange) -> Any:
     return http.Response(response.status, headers=_headers(response), stream=Body())
 
 
-def _sync_client(http: ModuleType, exchange: _Exchange) -> Any:
+def _transport(http: ModuleType, exchange: _Exchange, asynchronous: bool) -> Any:
+    """An httpx (or httpx2) transport answering every request with the recorded response."""
+    if asynchronous:
+
+        async def answer_async(request: Any) -> Any:
+            return _async_response(http, exchange)
+
+        return http.MockTransport(answer_async)
+
     def answer(request: Any) -> Any:
         return _sync_response(http, exchange)
 
-    return http.Client(transport=http.MockTransport(answer))
+    return http.MockTransport(answer)
 
 
-def _async_client(http: ModuleType, exchange: _Exchange) -> Any:
-    async def answer(request: Any) -> Any:
-        return _async_response(http, exchange)
-
-    return http.AsyncClient(transport=http.MockTransport(answer))
+def _client(http: ModuleType, exchange: _Exchange, asynchronous: bool) -> Any:
+    make = http.AsyncClient if asynchronous else http.Client
+    return make(transport=_transport(http, exchange, asynchronous))
 
 
 def _sdk(module: str, package: str) -> ModuleType:
@@ -365,34 +371,6 @@ def _replaying(exchange: _Exchange) -> Iterator[None]:
         yield
 
 
-def _openai(exchange: _Exchange) -> Any:
-    openai = _sdk("openai", "openai")
-    http = _http_of("openai._base_client")
-    client = openai.OpenAI(
-        api_key=_FAKE_KEY,
-        base_url=_base_url(exchange, _openai_marker(exchange.sdk)),
-        http_client=_sync_client(http, exchange),
-        max_retries=0,
-    )
-    method = _openai_method(client, exchange)
-    with _replaying(exchange):
-        return method(**_openai_arguments(method, exchange))
-
-
-async def _async_openai(exchange: _Exchange) -> Any:
-    openai = _sdk("openai", "openai")
-    http = _http_of("openai._base_client")
-    client = openai.AsyncOpenAI(
-        api_key=_FAKE_KEY,
-        base_url=_base_url(exchange, _openai_marker(exchange.sdk)),
-        http_client=_async_client(http, exchange),
-        max_retries=0,
-    )
-    method = _openai_method(client, exchange)
-    with _replaying(exchange):
-        return await method(**_openai_arguments(method, exchange))
-
-
 def _anthropic_method(client: Any, sdk: str) -> Any:
     if sdk == "anthropic.completions":
         completions = getattr(client, "completions", None)
@@ -407,30 +385,38 @@ def _anthropic_method(client: Any, sdk: str) -> Any:
     return client.beta.messages.create if sdk == "anthropic.beta" else client.messages.create
 
 
-def _anthropic(exchange: _Exchange) -> Any:
-    anthropic = _sdk("anthropic", "anthropic")
-    http = _http_of("anthropic._base_client")
-    client = anthropic.Anthropic(
+def _openai_style_call(exchange: _Exchange, asynchronous: bool) -> tuple[Any, dict[str, Any]]:
+    """The streaming method of an openai or anthropic client answered by the recording, and
+    its keywords: the two SDKs are built alike (clients, transports, streams)."""
+    package = SDKS[exchange.sdk]
+    sdk = _sdk(package, package)
+    http = _http_of(f"{package}._base_client")
+    name = "OpenAI" if package == "openai" else "Anthropic"
+    make = getattr(sdk, f"Async{name}" if asynchronous else name)
+    marker = _openai_marker(exchange.sdk) if package == "openai" else "/v1/"
+    client = make(
         api_key=_FAKE_KEY,
-        base_url=_base_url(exchange, "/v1/"),
-        http_client=_sync_client(http, exchange),
+        base_url=_base_url(exchange, marker),
+        http_client=_client(http, exchange, asynchronous),
         max_retries=0,
     )
+    if package == "openai":
+        method = _openai_method(client, exchange)
+        return method, _openai_arguments(method, exchange)
     method = _anthropic_method(client, exchange.sdk)
-    return method(**_arguments(method, _body(exchange)))
+    return method, _arguments(method, _body(exchange))
 
 
-async def _async_anthropic(exchange: _Exchange) -> Any:
-    anthropic = _sdk("anthropic", "anthropic")
-    http = _http_of("anthropic._base_client")
-    client = anthropic.AsyncAnthropic(
-        api_key=_FAKE_KEY,
-        base_url=_base_url(exchange, "/v1/"),
-        http_client=_async_client(http, exchange),
-        max_retries=0,
-    )
-    method = _anthropic_method(client, exchange.sdk)
-    return await method(**_arguments(method, _body(exchange)))
+def _openai_style(exchange: _Exchange) -> Any:
+    method, keywords = _openai_style_call(exchange, asynchronous=False)
+    with _replaying(exchange):
+        return method(**keywords)
+
+
+async def _async_openai_style(exchange: _Exchange) -> Any:
+    method, keywords = _openai_style_call(exchange, asynchronous=True)
+    with _replaying(exchange):
+        return await method(**keywords)
 
 
 # -- google-genai --------------------------------------------------------------------------------
@@ -467,10 +453,8 @@ def _genai_client(exchange: _Exchange, asynchronous: bool) -> Any:
         "base_url": _base_url(exchange, "/v1"),
         "retry_options": None,
     }
-    if asynchronous:
-        options["httpx_async_client"] = _async_client(httpx, exchange)
-    else:
-        options["httpx_client"] = _sync_client(httpx, exchange)
+    key = "httpx_async_client" if asynchronous else "httpx_client"
+    options[key] = _client(httpx, exchange, asynchronous)
     return genai.Client(api_key=_FAKE_KEY, http_options=genai.types.HttpOptions(**options))
 
 
@@ -493,68 +477,52 @@ async def _async_gemini(exchange: _Exchange) -> Any:
 # -- Cohere and Ollama ---------------------------------------------------------------------------
 
 
-def _cohere_keywords(exchange: _Exchange) -> dict[str, Any]:
-    body = _body(exchange)
-    body.pop("stream", None)
-    return body
-
-
-def _cohere(exchange: _Exchange) -> Any:
+def _cohere_stream(exchange: _Exchange, asynchronous: bool) -> Any:
     cohere = _sdk("cohere", "cohere")
     import httpx  # Cohere's clients take httpx's
 
-    client = cohere.ClientV2(
+    make = cohere.AsyncClientV2 if asynchronous else cohere.ClientV2
+    client = make(
         api_key=_FAKE_KEY,
         base_url=_base_url(exchange, "/v2/"),
-        httpx_client=_sync_client(httpx, exchange),
+        httpx_client=_client(httpx, exchange, asynchronous),
     )
-    return client.chat_stream(**_cohere_keywords(exchange))
+    body = _body(exchange)
+    body.pop("stream", None)  # chat_stream streams by its name
+    return client.chat_stream(**body)
+
+
+def _cohere(exchange: _Exchange) -> Any:
+    return _cohere_stream(exchange, asynchronous=False)
 
 
 async def _async_cohere(exchange: _Exchange) -> Any:
-    cohere = _sdk("cohere", "cohere")
-    import httpx
+    return _cohere_stream(exchange, asynchronous=True)  # an async iterator, not awaited
 
-    client = cohere.AsyncClientV2(
-        api_key=_FAKE_KEY,
-        base_url=_base_url(exchange, "/v2/"),
-        httpx_client=_async_client(httpx, exchange),
+
+def _ollama_call(exchange: _Exchange, asynchronous: bool) -> tuple[Any, dict[str, Any]]:
+    ollama = _sdk("ollama", "ollama")
+    import httpx  # Ollama's clients pass their keywords on to httpx's
+
+    make = ollama.AsyncClient if asynchronous else ollama.Client
+    client = make(
+        host=_base_url(exchange, "/api/"),
+        transport=_transport(httpx, exchange, asynchronous),
     )
-    return client.chat_stream(**_cohere_keywords(exchange))
-
-
-def _ollama_call(exchange: _Exchange, client: Any) -> tuple[Any, dict[str, Any]]:
     body = _body(exchange)
     body["stream"] = True
-    generate = exchange.kind.api == "ollama-generate"
-    method = client.generate if generate else client.chat
+    method = client.generate if exchange.kind.api == "ollama-generate" else client.chat
     accepted = inspect.signature(method).parameters
     return method, {key: value for key, value in body.items() if key in accepted}
 
 
 def _ollama(exchange: _Exchange) -> Any:
-    ollama = _sdk("ollama", "ollama")
-    import httpx
-
-    def answer(request: Any) -> Any:
-        return _sync_response(httpx, exchange)
-
-    client = ollama.Client(host=_base_url(exchange, "/api/"), transport=httpx.MockTransport(answer))
-    method, keywords = _ollama_call(exchange, client)
+    method, keywords = _ollama_call(exchange, asynchronous=False)
     return method(**keywords)
 
 
 async def _async_ollama(exchange: _Exchange) -> Any:
-    ollama = _sdk("ollama", "ollama")
-    import httpx
-
-    async def answer(request: Any) -> Any:
-        return _async_response(httpx, exchange)
-
-    client = ollama.AsyncClient(
-        host=_base_url(exchange, "/api/"), transport=httpx.MockTransport(answer)
-    )
-    method, keywords = _ollama_call(exchange, client)
+    method, keywords = _ollama_call(exchange, asynchronous=True)
     return await method(**keywords)
 
 
@@ -627,13 +595,13 @@ def _bedrock(exchange: _Exchange) -> Any:
 
 
 _SYNC: dict[str, Callable[[_Exchange], Any]] = {
-    "openai": _openai,
-    "openai.responses": _openai,
-    "openai.completions": _openai,
-    "openai.assistants": _openai,
-    "anthropic": _anthropic,
-    "anthropic.beta": _anthropic,
-    "anthropic.completions": _anthropic,
+    "openai": _openai_style,
+    "openai.responses": _openai_style,
+    "openai.completions": _openai_style,
+    "openai.assistants": _openai_style,
+    "anthropic": _openai_style,
+    "anthropic.beta": _openai_style,
+    "anthropic.completions": _openai_style,
     "google-genai": _gemini,
     "google-genai.interactions": _gemini,
     "bedrock": _bedrock,
@@ -641,13 +609,13 @@ _SYNC: dict[str, Callable[[_Exchange], Any]] = {
     "ollama": _ollama,
 }
 _ASYNC: dict[str, Callable[[_Exchange], Any]] = {
-    "openai": _async_openai,
-    "openai.responses": _async_openai,
-    "openai.completions": _async_openai,
-    "openai.assistants": _async_openai,
-    "anthropic": _async_anthropic,
-    "anthropic.beta": _async_anthropic,
-    "anthropic.completions": _async_anthropic,
+    "openai": _async_openai_style,
+    "openai.responses": _async_openai_style,
+    "openai.completions": _async_openai_style,
+    "openai.assistants": _async_openai_style,
+    "anthropic": _async_openai_style,
+    "anthropic.beta": _async_openai_style,
+    "anthropic.completions": _async_openai_style,
     "google-genai": _async_gemini,
     "google-genai.interactions": _async_gemini,
     "cohere": _async_cohere,

@@ -50,6 +50,7 @@ Command-line options
     the ``CI`` environment variable is set).
 ``--streamreel-parser MODULE:FACTORY``
     Replay through this parser instead: run a whole snapshot suite against a candidate parser.
+    Any shape replay drives will do, ``process(stream)`` over the SDK's own stream included.
 ``--streamreel-settings KEY=VALUE``
     Set one interface knob for every replay (repeatable).
 

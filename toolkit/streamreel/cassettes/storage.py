@@ -122,6 +122,7 @@ from typing import Any
 import yaml
 
 from streamreel._version import __version__
+from streamreel.cassettes import usage
 from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
@@ -348,6 +349,7 @@ def _parse_json(text: str) -> Any:
 def load_cassette(path: str | os.PathLike[str]) -> Cassette:
     """Read a cassette file of any supported kind (the container is detected from the content)."""
     file = Path(path)
+    usage.note(file)
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -400,6 +402,7 @@ def save_cassette(cassette: Cassette, path: str | os.PathLike[str]) -> None:
     Missing parent folders are created, and an existing file's permissions are kept.
     """
     target = Path(path)
+    usage.note(target)
     if cassette_format(target) == "json":
         _atomic_write(target, _emit_json(cassette))
     else:

@@ -33,6 +33,11 @@ _COMMANDS: dict[str, _Entry] = {
         "diff_command",
         "Replay CASSETTES through two parsers and show the messages that differ.",
     ),
+    "drift": _Entry(
+        "drift",
+        "drift_command",
+        "Send CASSETTES' requests again and report how the answers drifted from the recording.",
+    ),
     "fuzz": _Entry(
         "fuzz",
         "fuzz_command",
@@ -67,6 +72,11 @@ _COMMANDS: dict[str, _Entry] = {
         "serve",
         "serve_command",
         "Serve the interactions of SOURCES (cassettes or folders of them) as a live endpoint.",
+    ),
+    "textconv": _Entry(
+        "textconv",
+        "textconv_command",
+        "Print FILE as its requests and replayed agent messages, for git diff.",
     ),
 }
 

@@ -82,6 +82,7 @@ from streamreel.core.errors import (
     ConfigurationError,
     NoMatchError,
     RecordingError,
+    UnplayedError,
 )
 from streamreel.recording.modes import RecordMode, resolve_mode
 
@@ -92,6 +93,7 @@ __all__ = [
     "Recording",
     "Replay",
     "Session",
+    "Unplayed",
     "record",
     "resolve_mode",
 ]
@@ -110,6 +112,18 @@ class Replay:
     response: RecordedResponse
     speed: float
     index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unplayed:
+    """A recorded interaction that no request of the block asked for."""
+
+    index: int
+    method: str
+    uri: str
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.method} {self.uri}"
 
 
 @dataclass(slots=True)
@@ -202,6 +216,8 @@ class Session:
     speed: float = 0.0
     source: str = "the cassette"
     observer: ChunkObserver | None = None
+    allow_repeats: bool = False
+    """Whether a recorded interaction may answer again once each match has answered."""
     queue: ReplayQueue = field(init=False)
     captures: list[Capture] = field(init=False, default_factory=list)
     played: list[int] = field(init=False, default_factory=list)
@@ -222,6 +238,8 @@ class Session:
         with self._lock:
             if self.mode is not RecordMode.ALL:
                 hit = self.queue.take(probe)
+                if hit is None and self.allow_repeats:
+                    hit = self.queue.take_again(probe)
                 if hit is not None:
                     index, interaction = hit
                     self.played.append(index)
@@ -258,6 +276,21 @@ class Session:
             if isinstance(current, BaseExceptionGroup):
                 pending.extend(current.exceptions)
         return blamed
+
+    def unplayed(self) -> list[Unplayed]:
+        """The loaded interactions no request has been answered with, in recorded order.
+
+        Empty in mode ``all``, which replays nothing and so leaves nothing unplayed.
+        """
+        if self.loaded is None or self.mode is RecordMode.ALL:
+            return []
+        with self._lock:
+            played = set(self.played)
+        return [
+            Unplayed(index, interaction.request.method, interaction.request.uri)
+            for index, interaction in enumerate(self.loaded.interactions)
+            if index not in played
+        ]
 
     def may_record(self) -> bool:
         """Whether this session can record anything, and so may write its cassette."""
@@ -335,9 +368,13 @@ class Recording:
         speed: float = 0.0,
         environ: Mapping[str, str] | None = None,
         on_chunk: ChunkObserver | None = None,
+        strict: bool = False,
+        allow_repeats: bool = False,
     ) -> None:
         self.path = Path(path)
         self.on_chunk = on_chunk
+        self.strict = strict
+        self.allow_repeats = allow_repeats
         self.mode = resolve_mode(mode, environ)
         self.scrubber = scrub if scrub is not None else Scrubber()
         self.matcher = match if match is not None else Matcher()
@@ -376,6 +413,7 @@ class Recording:
             speed=self.speed,
             source=str(self.path),
             observer=self.on_chunk,
+            allow_repeats=self.allow_repeats,
         )
         if session.may_record():
             _check_writable(self.path)
@@ -391,6 +429,31 @@ class Recording:
         self._session = session
         interception.activate(session)
         return self
+
+    @property
+    def unplayed(self) -> list[Unplayed]:
+        """The recorded interactions the block has not (yet) been answered with.
+
+        Read it after the block to see what the code no longer asks for; ``strict=True``
+        turns a non-empty list at the end of a block into an :class:`UnplayedError`.
+        """
+        return self.session.unplayed()
+
+    def check_played(self) -> None:
+        """Raise :class:`UnplayedError` naming every recorded interaction left unplayed."""
+        left = self.unplayed
+        if not left:
+            return
+        total = len(self.session.loaded.interactions) if self.session.loaded else 0
+        shown = "; ".join(str(item) for item in left)
+        raise UnplayedError(
+            f"cannot accept the recording as complete: expected every recorded interaction "
+            f"to be replayed, got {len(left)} of {total} unplayed ({shown}); do make the "
+            "requests again, delete them from the cassette or re-record it, or turn strict "
+            "usage off",
+            path=self.path,
+            interaction=left[0].index if len(left) == 1 else None,
+        )
 
     def stop(self, *, save: bool = True) -> None:
         """Deactivate; when ``save``, write the cassette if anything was recorded."""
@@ -418,6 +481,8 @@ class Recording:
         """
         if exc is None:
             self.stop(save=True)
+            if self.strict:
+                self.check_played()
             return
         blamed = self.session.blame(exc) if self._session is not None else []
         for capture in blamed:
@@ -461,6 +526,8 @@ def record(
     match: Matcher | None = None,
     speed: float = 0.0,
     on_chunk: ChunkObserver | None = None,
+    strict: bool = False,
+    allow_repeats: bool = False,
 ) -> Recording:
     """Record or replay every httpx/httpx2 request made inside the block.
 
@@ -470,8 +537,21 @@ def record(
     sends every chunk at once, 1 keeps the recorded pace, 0.1 is ten times faster.
     ``on_chunk`` is called with the capture and each body chunk as it is recorded (on the thread
     reading the response), before the caller gets it: a live view of what is being recorded.
+    ``recording.unplayed`` lists the recorded interactions the block did not replay;
+    ``strict=True`` makes a block that ends normally with any of them raise
+    :class:`~streamreel.core.errors.UnplayedError`. Each recorded interaction answers once;
+    ``allow_repeats=True`` lets one answer again when no unplayed recording matches.
     """
-    return Recording(path, mode=mode, scrub=scrub, match=match, speed=speed, on_chunk=on_chunk)
+    return Recording(
+        path,
+        mode=mode,
+        scrub=scrub,
+        match=match,
+        speed=speed,
+        on_chunk=on_chunk,
+        strict=strict,
+        allow_repeats=allow_repeats,
+    )
 
 
 def _load(path: Path) -> Cassette:

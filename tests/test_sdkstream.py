@@ -236,3 +236,24 @@ def test_a_parser_asks_for_the_beta_anthropic_stream_by_its_sdk_attribute() -> N
         CASSETTES / "openai-parallel-tool-calls.yaml", parser=lambda settings: Beta()
     )
     assert openai.messages[0].data == {"type": "ChatCompletionChunk"}
+
+
+def test_a_run_of_sdk_stream_tests_lists_the_cassettes_none_of_them_read(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    (pytester.path / "cassettes").mkdir()
+    source = CASSETTES / "openai-parallel-tool-calls.yaml"
+    for name in ("used", "spare"):
+        (pytester.path / "cassettes" / f"{name}.yaml").write_bytes(source.read_bytes())
+    pytester.makepyfile(
+        test_it="""
+        def test_reads_one(sdk_stream):
+            assert list(sdk_stream("used"))
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "--streamreel-unused", "fail")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*spare.yaml*"])
+    assert "used.yaml" not in result.stdout.str().split("unused cassettes", 1)[-1]

@@ -33,7 +33,7 @@ def _texts(value: Any) -> list[str]:
 
 
 def describe(item: Any) -> dict[str, Any]:
-    data = item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+    data = item.model_dump(mode="json", warnings=False) if hasattr(item, "model_dump") else item
     return {"message_type": type(item).__name__, "text": "".join(_texts(data))}
 
 

@@ -408,3 +408,33 @@ def test_the_plugin_snapshots_a_process_parser_from_option_marker_and_fixture(
     pytester.runpytest_inprocess(
         "-p", "no:randomly", "--streamreel-parser", "sdkparsers:body_reads"
     ).assert_outcomes(passed=4, failed=4)
+
+
+CORPUS = Path("/work/shared/corpus")
+# What the SDKs themselves refuse in the corpus, as they would live: a Gemini body that is a
+# JSON array (its client never asked for alt=sse), and the error events some streams end with.
+_SDK_REFUSALS = ("UnknownApiResponseError", "APIError", "APIStatusError")
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is absent")
+def test_process_parsers_replay_the_corpus_of_the_four_apis_sync_and_async() -> None:
+    from sdkparsers import async_items, sync_items
+    from streamreel.cassettes.discovery import is_chunk_file
+
+    replayed = 0
+    for path in sorted(CORPUS.rglob("*.yaml")):
+        if is_chunk_file(path):
+            continue
+        synced = replay(path, parser=sync_items)
+        if not any(
+            step.request.api in ("chat-completions", "responses", "messages", "generate-content")
+            for step in synced.interactions
+        ):
+            continue
+        awaited = replay(path, parser=async_items)
+        assert _wires(synced.messages) == _wires(awaited.messages), path
+        for error in synced.errors:
+            if error.kind == "parser":
+                assert error.message.startswith(_SDK_REFUSALS), (path, error)
+        replayed += 1
+    assert replayed >= 40

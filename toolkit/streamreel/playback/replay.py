@@ -408,9 +408,6 @@ class _NativeDriver:
 
     # What replay asks of every parser, answered as a parser without the capability would.
 
-    def call(self, action: Callable[[], _T]) -> _T:
-        return action()
-
     def take(self) -> list[AgentMessage]:
         return []
 

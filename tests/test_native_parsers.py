@@ -331,7 +331,12 @@ def test_the_player_the_message_view_and_the_browser_show_foreign_messages(
     tmp_path: Path,
 ) -> None:
     from sdkparsers import sync_items
-    from streamreel.notebook.widgets import CassetteBrowser, MessageView, StreamPlayer
+    from streamreel.notebook.widgets import (
+        CassetteBrowser,
+        MessageView,
+        SequenceDiff,
+        StreamPlayer,
+    )
 
     result = replay(ANTHROPIC, parser=sync_items)
     player = StreamPlayer(result)
@@ -343,6 +348,8 @@ def test_the_player_the_message_view_and_the_browser_show_foreign_messages(
     assert "RawMessageStartEvent" in player.messages_pane.value
     view = MessageView(result)
     assert "RawContentBlockDeltaEvent" in view.pane.value
+    compared = SequenceDiff(result, replay(ANTHROPIC), labels=("events", "streamreel"))
+    assert "RawMessageStartEvent" in compared.pane.value and "events" in compared.pane.value
     assert "The user asks about tomorrow" in view.pane.value
     player.close()
 

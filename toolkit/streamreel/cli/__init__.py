@@ -23,6 +23,11 @@ class _Entry(NamedTuple):
 
 
 _COMMANDS: dict[str, _Entry] = {
+    "audit": _Entry(
+        "audit",
+        "audit_command",
+        "Scan PATHS (cassettes, or folders of them) for credentials and waste.",
+    ),
     "bench": _Entry(
         "bench",
         "bench_command",

@@ -35,18 +35,20 @@ answers a request with something it recorded itself a moment earlier.
 Writes are all or nothing, and a failed provider call is kept.  The cassette is written once,
 when the block exits, through :func:`streamreel.cassettes.storage.save_cassette` (temp file +
 ``os.replace``), so a crash leaves the previous file exactly as it was.  When the block exits
-normally, everything recorded is saved.  When it raises, the exception decides:
+normally, everything recorded is saved.  When it raises, what was captured decides:
 
-* raised *because a recorded interaction failed* (the exception, or one in its ``__cause__`` /
-  ``__context__`` chain, is the transport error a capture saw, or carries the ``request`` or
-  ``response`` object of a captured interaction, as the SDKs' status, connection and error-event
-  exceptions do), the cassette is saved with everything recorded, the failing interaction
-  included as it came: a cut stream with the chunks received and ``response.error``, an HTTP
-  error with its status and body, an error event in its body.  A body the client was still
-  reading is marked with the exception.  The reason to record a failure is to replay it in a
-  test, and the exception still propagates.
-* raised for any other reason (the caller's own bug, an assertion), nothing is written and the
-  previous cassette stays as it was: a half-run block is not a recording of anything.
+* when a captured exchange has failed (:meth:`Capture.failed`: an HTTP error status, an error
+  event or error object in its body, a body cut by the server or a transport error), the
+  cassette is saved with everything recorded, the failing interaction included as it came: a
+  cut stream with the chunks received and ``response.error``, an HTTP error with its status and
+  body, an error event in its body.  A failed body the client was still reading is marked with
+  the exception.  The reason to record a failure is to replay it in a test, and the exception
+  still propagates.  The exception itself is not asked which exchange it is about: SDKs hand
+  their transport a copy of the request they keep, wrap responses and re-raise, so the objects
+  an exception carries cannot be matched to the exchange reliably; the captured bytes can.
+* when every captured exchange is healthy (the caller's own bug, an assertion), nothing is
+  written and the previous cassette stays as it was: a half-run block is not a recording of
+  anything.
 
 Before the first request, a recording that may write checks that its path can be written in the
 format its suffix names (:func:`streamreel.cassettes.storage.check_writable`), so a read-only
@@ -84,6 +86,7 @@ from streamreel.core.errors import (
     RecordingError,
     UnplayedError,
 )
+from streamreel.recording.failure import reports_error
 from streamreel.recording.modes import RecordMode, resolve_mode
 
 __all__ = [
@@ -140,9 +143,6 @@ class Capture:
     error: str | None = None
     done: bool = False
     observer: ChunkObserver | None = field(default=None, repr=False)
-    handles: list[object] = field(default_factory=list, repr=False)
-    """The live objects of this exchange (the client's request and response, the transport
-    error), kept so that an exception leaving the block can be traced back to it."""
 
     def response_started(
         self, status: int, reason: str, headers: dict[str, list[str]], *, decoded: bool
@@ -165,27 +165,21 @@ class Capture:
             if self.observer is not None:
                 self.observer(self, piece)
 
-    def finish(self, error: str | None = None, *, raised: BaseException | None = None) -> None:
-        """The body ended, was cut (``error``, the exception ``raised``), or the client stopped
-        reading it."""
-        if raised is not None:
-            self.handles.append(raised)
+    def finish(self, error: str | None = None) -> None:
+        """The body ended, was cut (``error``), or the client stopped reading it."""
         if not self.done:
             self.error = error
             self.done = True
 
-    def caused(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is this exchange's own failure, or an exception about it."""
-        if any(exc is handle for handle in self.handles):
+    def failed(self) -> bool:
+        """Whether the captured data shows this exchange failed: an HTTP error status, a body
+        cut by the server or a transport error, or an error event or error object in the body
+        (read the way replay reads it, so every provider's error shape counts)."""
+        if self.error is not None:
             return True
-        for name in ("request", "response"):
-            try:
-                attached = getattr(exc, name, None)
-            except Exception:  # httpx raises when an error has no request attached
-                continue
-            if attached is not None and any(attached is handle for handle in self.handles):
-                return True
-        return False
+        if self.status is not None and self.status >= 400:
+            return True
+        return reports_error(self.request, self.interaction().response)
 
     def interaction(self) -> Interaction:
         error = self.error
@@ -256,26 +250,11 @@ class Session:
             if capture in self.captures:
                 self.captures.remove(capture)
 
-    def blame(self, exc: BaseException) -> list[Capture]:
-        """The captures whose failure ``exc`` reports, following its cause and context chain
-        (and the members of exception groups); empty when ``exc`` is about none of them."""
+    def failures(self) -> list[Capture]:
+        """The captures whose exchange failed, in the order their requests started."""
         with self._lock:
             captures = list(self.captures)
-        blamed: list[Capture] = []
-        seen: set[int] = set()
-        pending: list[BaseException] = [exc]
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            for capture in captures:
-                if capture not in blamed and capture.caused(current):
-                    blamed.append(capture)
-            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-            if isinstance(current, BaseExceptionGroup):
-                pending.extend(current.exceptions)
-        return blamed
+        return [capture for capture in captures if capture.failed()]
 
     def unplayed(self) -> list[Unplayed]:
         """The loaded interactions no request has been answered with, in recorded order.
@@ -383,8 +362,8 @@ class Recording:
         """After a normal exit: the cassette as saved, or as loaded when nothing was recorded."""
         self.saved = False
         self.failure: BaseException | None = None
-        """The exception that left the block and was traced to a failed recorded interaction
-        (the cassette was saved with it), or None."""
+        """The exception that left the block while a recorded interaction had failed (the
+        cassette was saved with it), or None."""
         self._session: Session | None = None
 
     @property
@@ -469,31 +448,32 @@ class Recording:
             self.cassette = session.loaded
             return
         cassette.path = self.path
-        _save(cassette, self.path)
+        _save(cassette, self.path, self.scrubber)
         self.cassette = cassette
         self.saved = True
 
     def end(self, exc: BaseException | None) -> None:
         """Stop after the block ended, normally (``exc`` None) or by raising ``exc``.
 
-        A block that raised because a recorded interaction failed is saved with it; one that
-        raised for another reason writes nothing (see the module's rules).
+        A block that raised while a recorded interaction had failed is saved with it; one that
+        raised while every recorded interaction was healthy writes nothing (see the module's
+        rules).
         """
         if exc is None:
             self.stop(save=True)
             if self.strict:
                 self.check_played()
             return
-        blamed = self.session.blame(exc) if self._session is not None else []
-        for capture in blamed:
+        failed = self.session.failures() if self._session is not None else []
+        for capture in failed:
             if not capture.done:
                 capture.finish(
                     f"the block raised {type(exc).__name__}: {exc} while the client was "
                     "still reading this body"
                 )
-        if blamed:
+        if failed:
             self.failure = exc
-        self.stop(save=bool(blamed))
+        self.stop(save=bool(failed))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -568,8 +548,8 @@ def _check_writable(path: Path) -> None:
     check_writable(path)
 
 
-def _save(cassette: Cassette, path: Path) -> None:
+def _save(cassette: Cassette, path: Path, scrubber: Scrubber) -> None:
     from streamreel.cassettes.storage import save_cassette
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_cassette(cassette, path)
+    save_cassette(cassette, path, scrub=scrubber)

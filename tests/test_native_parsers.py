@@ -445,3 +445,35 @@ def test_process_parsers_replay_the_corpus_of_the_four_apis_sync_and_async() -> 
                 assert error.message.startswith(_SDK_REFUSALS), (path, error)
         replayed += 1
     assert replayed >= 40
+
+
+def _whole_reply() -> Any:
+    """The bundled chat cassette with its stream replaced by one JSON reply."""
+    from dataclasses import replace as changed
+
+    from streamreel.cassettes.storage import load_cassette
+
+    cassette = load_cassette(OPENAI_CHAT)
+    interaction = cassette.interactions[0]
+    body = (
+        b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini",'
+        b'"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},'
+        b'"finish_reason":"stop"}]}'
+    )
+    response = changed(
+        interaction.response,
+        headers={"content-type": ["application/json"]},
+        body=body,
+        chunks=None,
+    )
+    return changed(cassette, interactions=[changed(interaction, response=response)])
+
+
+def test_a_whole_reply_is_refused_to_process_but_handed_to_process_exchange() -> None:
+    from sdkparsers import body_reads, sync_items
+
+    streamed_only = replay(_whole_reply(), parser=sync_items)
+    assert streamed_only.messages == []
+    [entry] = streamed_only.errors
+    assert entry.kind == "unsupported" and "process_exchange" in entry.message
+    assert _data(replay(_whole_reply(), parser=body_reads).messages) == [{"reads": 1}]

@@ -304,7 +304,7 @@ def is_native(parser: object) -> bool:
 
 _SDK_VARIANTS = {"anthropic.beta": "anthropic"}  # a variant stream -> the default it replaces
 
-Placed: TypeAlias = list[tuple[int | None, Any]]
+_Placed: TypeAlias = list[tuple[int | None, Any]]
 """A native parser's messages, each with the body chunk the SDK had read when it came."""
 
 
@@ -318,13 +318,12 @@ class _NativeDriver:
     def __init__(self, parser: ProcessingStreams | ProcessingExchanges) -> None:
         self.parser = parser
         self._loop: _Loop | None = None
-        self.pending: dict[str, str] = {}
 
     def exchange(
         self, interaction: Interaction, kind: StreamKind
-    ) -> tuple[Placed, BaseException | None]:
+    ) -> tuple[_Placed, BaseException | None]:
         """The parser's messages over one exchange, and what stopped it, if anything did."""
-        placed: Placed = []
+        placed: _Placed = []
         parser = self.parser
         try:
             if isinstance(parser, ProcessingExchanges):
@@ -340,8 +339,8 @@ class _NativeDriver:
         parser: ProcessingStreams,
         interaction: Interaction,
         kind: StreamKind,
-        placed: Placed,
-    ) -> tuple[Placed, BaseException | None]:
+        placed: _Placed,
+    ) -> tuple[_Placed, BaseException | None]:
         from streamreel.playback.sdkstream import (
             async_sdk_stream,
             request_fields,
@@ -1002,8 +1001,9 @@ class _Step:
             self.errors.append(
                 ErrorEntry(
                     "unsupported",
-                    "a process(stream) parser is handed streamed responses only; "
-                    "this one came whole",
+                    "cannot hand a whole reply to process(stream): expected a streamed "
+                    "response, got one JSON body; give the parser process_exchange to see "
+                    "whole replies",
                     status=interaction.response.status,
                 )
             )

@@ -121,6 +121,20 @@ def test_a_paced_stream_takes_the_recorded_time() -> None:
     assert paced >= last / 4.0 / 1000.0 * 0.9
 
 
+def test_a_paced_async_stream_takes_the_recorded_time() -> None:
+    path = CASSETTES / "anthropic-thinking-tool-use.yaml"
+    cassette = streamreel.load_cassette(path)
+    last = cassette.interactions[0].response.body_chunks()[-1].offset_ms / 1000.0
+
+    async def timed(pace: bool) -> float:
+        start = time.perf_counter()
+        stream = await async_sdk_stream(cassette, pace=pace, speed=8.0)
+        assert [event async for event in stream]
+        return time.perf_counter() - start
+
+    assert asyncio.run(timed(pace=True)) >= last / 8.0 * 0.9
+
+
 def test_a_missing_sdk_names_the_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "cohere", None)  # what an absent package imports as
     with pytest.raises(ConfigurationError, match="pip install cohere"):

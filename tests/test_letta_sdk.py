@@ -22,6 +22,8 @@ from streamreel.letta.real import letta_parser
 from streamreel.playback.replay import replay
 from streamreel.testing.evidence import interaction_content
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
     ("openai-parallel-tool-calls.yaml", "openai"),
@@ -270,3 +272,98 @@ def test_what_letta_makes_up_is_masked_so_two_runs_print_the_same(
         if interface == "gemini"
         else ids == streamed
     )
+
+
+def cli_jsonl(path: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    result = CliRunner().invoke(main, ["replay", str(path), "--format", "jsonl", *args])
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    return result.exit_code, lines
+
+
+def expected_messages(path: Path) -> list[dict[str, Any]]:
+    """What letta==0.16.8 yields on each recorded exchange, through one parser, masked."""
+    parser = sdk.LettaSdkInterface()
+    out: list[dict[str, Any]] = []
+    for interaction in load_cassette(path).interactions:
+        kind = detect_stream(interaction.request, interaction.response)
+        out += parser.process_exchange(interaction, kind)
+    return out
+
+
+STREAMED = [*[name for name, _ in CASES], "bedrock-invoke-claude-stream.yaml"]
+
+
+@pytest.mark.parametrize("name", STREAMED, ids=[n.removesuffix(".yaml") for n in STREAMED])
+def test_replay_with_letta_0_16_8_prints_what_letta_yields_message_for_message(
+    letta16: sdk.LettaSdkInterface, name: str
+) -> None:
+    path = ROOT / "cassettes" / name
+    code, lines = cli_jsonl(path, "--parser", "letta@0.16.8")
+    assert code == 0, lines
+    assert lines and lines == expected_messages(path)
+    # Volatile values are placeholders: a second replay prints the same.
+    assert cli_jsonl(path, "--parser", "letta@0.16.8")[1] == lines
+
+
+def test_replay_with_letta_0_16_8_matches_letta_on_the_corpus_streams(
+    letta16: sdk.LettaSdkInterface, corpus_dir: Path
+) -> None:
+    checked = 0
+    for path in sorted(corpus_dir.rglob("*.yaml")):
+        interactions = load_cassette(path).interactions
+        try:
+            kinds = [detect_stream(i.request, i.response) for i in interactions]
+        except UnsupportedStreamError:
+            continue
+        if not kinds or not all(sdk.reads(kind) for kind in kinds):
+            continue
+        _, lines = cli_jsonl(path, "--parser", "letta@0.16.8")
+        assert lines == expected_messages(path), path.name
+        checked += 1
+    assert checked > 30
+
+
+def test_diff_against_letta_0_16_8_names_it(letta16: sdk.LettaSdkInterface) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    path = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    result = CliRunner().invoke(main, ["diff", str(path), "--against", "letta@0.16.8"])
+    assert result.exit_code == 1, result.output
+    assert "1 of 1 cassettes differ between streamreel and letta@0.16.8" in result.output
+
+
+def test_the_plugin_snapshots_through_letta_0_16_8(
+    letta16: sdk.LettaSdkInterface, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytester gives the run a home of its own: point it at the virtualenv that is built.
+    monkeypatch.setenv("STREAMREEL_LETTA_0_16_8_VENV", str(letta16.venv))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    (pytester.path / "cassettes").mkdir()
+    names = [name.removesuffix(".yaml") for name, _ in CASES]
+    for name in names:
+        (pytester.path / "cassettes" / f"{name}.yaml").write_bytes(
+            (ROOT / "cassettes" / f"{name}.yaml").read_bytes()
+        )
+    pytester.makepyfile(
+        test_streams=f"""
+        import pytest
+
+        @pytest.mark.parametrize("name", {names!r})
+        def test_through_letta(replay, stream_snapshot, name):
+            assert stream_snapshot == replay(name)
+        """
+    )
+    chosen = ("-p", "no:randomly", "--streamreel-parser", "letta@0.16.8")
+    pytester.runpytest_inprocess(*chosen, "--snapshot-update").assert_outcomes(passed=4)
+    snapshots = sorted((pytester.path / "__snapshots__").rglob("*.jsonl"))
+    assert len(snapshots) == 4
+    text = "".join(path.read_text() for path in snapshots)
+    assert "convert_temperature" in text and "book_table" in text
+    # Letta's made-up values are placeholders: the snapshots hold on a second run.
+    pytester.runpytest_inprocess(*chosen).assert_outcomes(passed=4)
+    # And streamreel's own interface says something else.
+    pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(failed=4)

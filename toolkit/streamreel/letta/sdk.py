@@ -171,6 +171,11 @@ class LettaSdkInterface:
         self._venv = require(venv)
         self._mask = _Masker() if mask else None
 
+    @property
+    def venv(self) -> Path:
+        """The virtualenv whose worker runs Letta for this parser."""
+        return self._venv
+
     def process_exchange(self, interaction: Interaction, kind: StreamKind) -> Iterator[Any]:
         """Letta's messages for one recorded exchange, as plain dicts of its wire JSON."""
         request = interaction.request.json()

@@ -47,8 +47,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import demjson3
-
 from streamreel.core.errors import preview
 
 __all__ = [
@@ -143,6 +141,10 @@ def decode_lenient(text: str) -> Any:
         pass
     except RecursionError:
         raise ValueError("nested deeper than a JSON decoder goes") from None
+    # Loaded only for text json refuses: most streams never need it, and every command paid
+    # for importing it.
+    import demjson3
+
     try:
         return demjson3.decode(text, strict=False)
     except demjson3.JSONDecodeError as exc:

@@ -54,7 +54,7 @@ __all__ = [
 class LettaMessage(BaseModel):
     """Fields every agent message has, in wire order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     id: str
     date: datetime
     name: str | None = None
@@ -89,7 +89,7 @@ class HiddenReasoningMessage(LettaMessage):
 class ToolCall(BaseModel):
     """A whole tool call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str
     arguments: str
     tool_call_id: str
@@ -98,7 +98,7 @@ class ToolCall(BaseModel):
 class ToolCallDelta(BaseModel):
     """A piece of a tool call; the pieces of one call concatenate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str | None = None
     arguments: str | None = None
     tool_call_id: str | None = None
@@ -138,7 +138,7 @@ class UserMessage(LettaMessage):
 class ErrorMessage(BaseModel):
     """An error inside a stream; on the wire ``{"error": "..."}``, after what came before it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["error_message"] = "error_message"
     error: str
 
@@ -146,7 +146,7 @@ class ErrorMessage(BaseModel):
 class UsageStatistics(BaseModel):
     """The usage record that closes a REST stream, before ``[DONE]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["usage_statistics"] = "usage_statistics"
     completion_tokens: int = 0
     prompt_tokens: int = 0
@@ -178,7 +178,7 @@ _LETTA_TYPES = Annotated[
     | UsageStatistics,
     Field(discriminator="message_type"),
 ]
-_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES)
+_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES, config=ConfigDict(defer_build=True))
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

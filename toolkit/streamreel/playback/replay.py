@@ -31,22 +31,21 @@ is marked incomplete and keeps its messages; a stream streamreel does not adapt 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import gc
 import io
 import json
-import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
-from streamreel.cassettes.reader import CassetteReader
+# The package, not its names: its decoders (every provider's adapter) load on first use, which
+# a chunk file's replay never makes.
+from streamreel.core import providers
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -63,13 +62,6 @@ from streamreel.core.errors import (
 )
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
 from streamreel.core.parser import InterfaceSettings, StreamParser
-from streamreel.core.providers import (
-    StreamDecoder,
-    StreamKind,
-    chunks_from_json_body,
-    detect_stream,
-    http_error_fault,
-)
 from streamreel.core.providers.server_flags import letta_server_flags
 from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
@@ -82,6 +74,17 @@ from streamreel.core.results import (
     Timing,
 )
 from streamreel.letta.interface import StreamingServerInterface
+
+if TYPE_CHECKING:
+    # Imported where they are used: a chunk file needs neither a cassette reader (and YAML) nor
+    # an event loop and its thread (a parser that drains needs none), and a command replaying
+    # one starts faster without them.
+    import asyncio
+    import concurrent.futures
+    import threading
+
+    from streamreel.cassettes.reader import CassetteReader
+    from streamreel.core.providers import StreamKind
 
 __all__ = [
     "CountingUsage",
@@ -214,6 +217,9 @@ class _Loop:
     """
 
     def __init__(self) -> None:
+        import asyncio
+        import threading
+
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         try:
@@ -228,6 +234,8 @@ class _Loop:
     def call(self, action: Callable[[], _T]) -> _T:
         if self._thread is None:
             return action()
+        import concurrent.futures
+
         done: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
         def run() -> None:
@@ -240,6 +248,8 @@ class _Loop:
         return done.result()
 
     def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        import asyncio
+
         if self._thread is None:
             return self.loop.run_until_complete(work)
         return asyncio.run_coroutine_threadsafe(work, self.loop).result()
@@ -273,6 +283,8 @@ class _Driver:
         self._consumer = loop.run(self._start_consumer())
 
     async def _start_consumer(self) -> asyncio.Future[None]:
+        import asyncio
+
         return asyncio.ensure_future(self._consume())
 
     async def _consume(self) -> None:
@@ -282,6 +294,8 @@ class _Driver:
     @staticmethod
     async def _settle() -> None:
         # Let the consumer run until it waits for more.
+        import asyncio
+
         for _ in range(3):
             await asyncio.sleep(0)
 
@@ -390,6 +404,8 @@ class _Driver:
         self.call(self.parser.step_yield)
         if self._loop is None or self._consumer is None:
             return self.take()
+        import asyncio
+
         consumer = self._consumer
         try:
             self._loop.run(asyncio.wait_for(_awaited(consumer), timeout=10))
@@ -582,6 +598,8 @@ class ReplaySteps:
         self._message_date = message_date
         self._cassette: Cassette | None = None
         self._reader: CassetteReader | None = None
+        from streamreel.cassettes.reader import CassetteReader
+
         if isinstance(cassette, Cassette):
             self._cassette = cassette
             self.path: Path | None = cassette.path
@@ -721,7 +739,7 @@ class _Step:
 
     def stream(self, kind: StreamKind, response: RecordedResponse) -> None:
         """Decode a streamed body piece by piece, as it arrived."""
-        decoder = StreamDecoder(kind)
+        decoder = providers.StreamDecoder(kind)
         for number, piece in enumerate(response.body_chunks()):
             record = ChunkRecord(number, piece.offset_ms, piece.data if self.tally is None else b"")
             self.records.append(record)
@@ -744,14 +762,14 @@ class _Step:
     def whole(self, kind: StreamKind, response: RecordedResponse) -> None:
         """Decode a body that came in one piece (a JSON reply, or a JSON array stream)."""
         try:
-            self.feed(chunks_from_json_body(kind, response.body), None)
+            self.feed(providers.chunks_from_json_body(kind, response.body), None)
         except UnsupportedStreamError as exc:
             self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
         except StreamreelError as exc:
             self.fail(ErrorEntry("decode", exc.reason), exc.reason)
 
     def http_error(self, response: RecordedResponse) -> None:
-        fault = http_error_fault(response.status, response.body)
+        fault = providers.http_error_fault(response.status, response.body)
         entry = ErrorEntry(
             "http", fault.message, status=response.status, error_type=fault.error_type
         )
@@ -779,7 +797,7 @@ def _replay_interaction(
 ) -> InteractionResult:
     response = interaction.response
     try:
-        kind = detect_stream(interaction.request, response, provider=provider, api=api)
+        kind = providers.detect_stream(interaction.request, response, provider=provider, api=api)
     except UnsupportedStreamError as exc:
         errors = [ErrorEntry("unsupported", exc.reason, status=response.status)]
         return InteractionResult(

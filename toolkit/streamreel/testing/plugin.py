@@ -169,7 +169,8 @@ def pytest_configure(config: pytest.Config) -> None:
     parser = None
     if spec or pairs:
         from streamreel.core.errors import ConfigurationError
-        from streamreel.testing.diff import load_factory, parse_knobs
+        from streamreel.playback.factories import load_factory
+        from streamreel.testing.diff import parse_knobs
 
         try:
             knobs = parse_knobs(pairs)

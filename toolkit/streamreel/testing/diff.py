@@ -43,7 +43,7 @@ from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
 from streamreel.playback.factories import load_factory
 from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay, replay_chunk_file
-from streamreel.testing.snapshot import Placeholders, align, field_changes, line_kind, stable_wire
+from streamreel.testing.transcript import Placeholders, align, field_changes, line_kind, stable_wire
 
 __all__ = [
     "KNOBS",

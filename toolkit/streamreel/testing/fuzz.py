@@ -76,7 +76,7 @@ from streamreel.playback.replay import (
     default_parser,
     replay,
 )
-from streamreel.testing.snapshot import Placeholders, stable_wire
+from streamreel.testing.transcript import Placeholders, stable_wire
 
 __all__ = [
     "Difference",

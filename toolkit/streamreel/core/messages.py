@@ -18,6 +18,7 @@ only in where the provider split them merge to the same list.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -42,6 +43,7 @@ __all__ = [
     "UserMessage",
     "delta_key",
     "merge_deltas",
+    "name_uuid",
     "otid_for",
     "parse_wire",
     "to_sse",
@@ -289,6 +291,22 @@ def to_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None = Non
 _OTID_INDEX_BITS = 48  # the UUID's node field; the version and variant bits are never touched
 
 
+@functools.cache
+def _sha1() -> Any:
+    # CPython's own SHA-1 when it has one: uuid.uuid5 imports hashlib, which loads OpenSSL, and
+    # that cost a command replaying one small file more than the replay itself.
+    try:
+        return importlib.import_module("_sha1").sha1
+    except ImportError:  # pragma: no cover - a Python built without it
+        return importlib.import_module("hashlib").sha1
+
+
+def name_uuid(name: str) -> uuid.UUID:
+    """``uuid.uuid5(uuid.NAMESPACE_URL, name)``: the same value, computed without hashlib."""
+    digest: bytes = _sha1()(uuid.NAMESPACE_URL.bytes + name.encode("utf-8")).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
 def otid_for(message_id: str, index: int) -> str:
     """The otid of the ``index``-th logical message of the LLM call ``message_id``.
 
@@ -302,7 +320,7 @@ def otid_for(message_id: str, index: int) -> str:
     try:
         base = uuid.UUID(tail).int
     except ValueError:
-        base = uuid.uuid5(uuid.NAMESPACE_URL, f"streamreel:{message_id}").int
+        base = name_uuid(f"streamreel:{message_id}").int
     mixed = (base & ~0x7F) ^ (index % (1 << _OTID_INDEX_BITS))
     return str(uuid.UUID(int=mixed))
 

@@ -35,7 +35,6 @@ import contextlib
 import gc
 import io
 import json
-import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +59,7 @@ from streamreel.core.errors import (
     StreamreelError,
     UnsupportedStreamError,
 )
-from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
+from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, name_uuid
 from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers.server_flags import letta_server_flags
 from streamreel.core.providers.tool_results import ToolResult, tool_results
@@ -440,12 +439,12 @@ def _collector_paused() -> Iterator[None]:
 
 def _message_id(seed: str, index: int) -> str:
     # Deterministic per cassette and interaction, so replays (and their diffs) are reproducible.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
+    return f"message-{name_uuid(f'streamreel:{seed}#{index}')}"
 
 
 def _return_id(message_id: str, call_id: str) -> str:
     # A tool return is a message of its own in Letta (the tool message), with its own id.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{message_id}/return/{call_id}')}"
+    return f"message-{name_uuid(f'streamreel:{message_id}/return/{call_id}')}"
 
 
 def _letta_record(content: str) -> tuple[str, bool] | None:

@@ -209,3 +209,19 @@ def test_an_escape_json_does_not_define_keeps_its_character_around_decoded_runs(
     reader = ArgumentsReader({"m": Route.TEXT}, default=Route.DROP)
     events = reader.feed('{"m": "a\\n\\qb\\u00e9\\ud83dz"}') + reader.close()
     assert "".join(e.text for e in events) == "a\nqb\u00e9\ud83dz"
+
+
+def test_a_lean_chunk_file_replay_gives_the_same_messages_without_the_payload(
+    tmp_path: Path,
+) -> None:
+    from streamreel.cli.benchmark import send_message_lines
+    from streamreel.playback.replay import replay_chunk_file
+
+    path = tmp_path / "stream.jsonl"
+    path.write_text("\n".join(send_message_lines(60)) + "\n", encoding="utf-8")
+    full, lean = replay_chunk_file(path), replay_chunk_file(path, lean=True)
+    assert [to_wire(m) for m in lean.messages] == [to_wire(m) for m in full.messages]
+    (whole,), (kept,) = full.interactions, lean.interactions
+    assert [r.index for r in kept.chunks] == [r.index for r in whole.chunks]
+    assert all(r.data == b"" and not r.produced and not r.messages for r in kept.chunks)
+    assert kept.features == whole.features

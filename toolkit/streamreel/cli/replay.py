@@ -286,6 +286,7 @@ def replay_command(
                     choice=choice,
                     text=text,
                     progress=lambda read: to(meter, read),
+                    lean=True,
                 )
                 kept = _print(whole.interactions, lambda: whole.usage, fmt, merged)
                 usage, settings_used = whole.usage, whole.settings

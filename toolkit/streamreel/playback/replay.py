@@ -875,6 +875,7 @@ def replay_chunk_file(
     choice: int = 0,
     text: str | None = None,
     progress: Callable[[int], None] | None = None,
+    lean: bool = False,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
@@ -883,7 +884,9 @@ def replay_chunk_file(
     stops the replay with an error entry and an error message naming the file and line; every
     message before it is kept. With ``text`` the lines are read from it (standard input, say)
     and ``path`` only names them. ``progress`` is told, every few thousand lines, about how
-    many bytes have been read.
+    many bytes have been read. ``lean`` records keep each chunk's place but not its payload
+    (its bytes, the chunk, its messages), as :class:`ReplaySteps` does: enough to print the
+    messages, for a fraction of the memory and time.
     """
     with _collector_paused():
         return _replay_chunk_file(
@@ -896,6 +899,7 @@ def replay_chunk_file(
             choice=choice,
             text=text,
             progress=progress,
+            lean=lean,
         )
 
 
@@ -910,8 +914,10 @@ def _replay_chunk_file(
     choice: int,
     text: str | None,
     progress: Callable[[int], None] | None,
+    lean: bool = False,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
+    tally = FeatureTally() if lean else None
     driver = _Driver((parser or default_parser)(settings))
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
@@ -933,17 +939,23 @@ def _replay_chunk_file(
                 break
             if chunk is None:
                 continue
-            record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            if tally is None:
+                record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            else:
+                record = ChunkRecord(len(records), 0.0, b"")
+                tally.add(chunk)
             if choice:
                 chunk = select_choice(chunk, choice)
             try:
-                record.messages = driver.process(
+                emitted = driver.process(
                     chunk, message_id, message_date, bool(expect_reasoning_content)
                 )
             except ParserError as exc:
                 errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
-                record.messages = driver.take()
-            messages.extend(record.messages)
+                emitted = driver.take()
+            if tally is None:
+                record.messages = emitted
+            messages.extend(emitted)
             records.append(record)
     messages.extend(driver.step_complete())
     messages.extend(driver.close())
@@ -952,5 +964,6 @@ def _replay_chunk_file(
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
         Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
+        chunk_features=frozenset(tally.names()) if tally is not None else None,
     )  # fmt: skip
     return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -92,6 +93,7 @@ def test_the_command_line_is_measured_in_every_format_and_doubled() -> None:
     for measured, label in (
         (measure_chunk_file_cli(40, repeats=1), "chunk file"),
         (measure_cassette_cli(36, repeats=1), "cassette"),
+        (measure_cassette_cli(36, repeats=1, plain=True), "vcrpy cassette"),
     ):
         names = [m.name for m in measured]
         assert names == [
@@ -220,3 +222,15 @@ def test_the_report_shows_each_ratios_noise_and_passes_within_it(
     past_it = CliRunner().invoke(main, args)
     assert past_it.exit_code == 1
     assert re.search(r"made up\s+1\.20x\s+1\.00x\s+~8%\s+MISSED", past_it.stdout)
+
+
+def test_the_plain_vcrpy_cassette_has_nothing_of_streamreels_own(tmp_path: Path) -> None:
+    import yaml
+    from streamreel.cassettes.storage import load_cassette
+    from streamreel.cli.measures import _write_plain_vcr
+
+    path = _write_plain_vcr(tmp_path / "plain.yaml", 30)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert "metadata" not in document
+    assert all("streamreel" not in i["response"] for i in document["interactions"])
+    assert len(load_cassette(path).interactions) == len(document["interactions"])

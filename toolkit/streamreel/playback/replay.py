@@ -42,9 +42,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
-# The package, not its names: its decoders (every provider's adapter) load on first use, which
-# a chunk file's replay never makes.
-from streamreel.core import providers
+from streamreel.cassettes import usage
+from streamreel.core import providers  # not its names: they load on first use (see below)
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -76,8 +75,9 @@ from streamreel.letta.interface import StreamingServerInterface
 
 if TYPE_CHECKING:
     # Imported where they are used: a chunk file needs neither a cassette reader (and YAML) nor
-    # an event loop and its thread (a parser that drains needs none), and a command replaying
-    # one starts faster without them.
+    # an event loop and its thread (a parser that drains needs none), nor the decoders of
+    # ``providers`` (every provider's adapter), and a command replaying one starts faster
+    # without them.
     import asyncio
     import concurrent.futures
     import threading
@@ -852,6 +852,7 @@ def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
     if text is not None:
         yield io.StringIO(text)
         return
+    usage.note(source)
     try:
         stream = source.open(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -210,7 +210,7 @@ def test_every_corpus_exchange_of_the_four_apis_reaches_letta_0_16_8(
 
 def test_parser_names_pick_the_letta_version_and_interface(letta16: sdk.LettaSdkInterface) -> None:
     from streamreel.core.parser import InterfaceSettings
-    from streamreel.testing.diff import load_factory
+    from streamreel.playback.factories import load_factory
 
     settings = InterfaceSettings()
     chosen = load_factory("letta@0.16.8:anthropic")(settings)
@@ -226,7 +226,7 @@ def test_parser_names_pick_the_letta_version_and_interface(letta16: sdk.LettaSdk
 def test_a_missing_virtualenv_stops_the_parser_name_with_the_install_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streamreel.testing.diff import load_factory
+    from streamreel.playback.factories import load_factory
 
     monkeypatch.setenv("STREAMREEL_LETTA_0_16_8_VENV", str(tmp_path / "none"))
     with pytest.raises(ConfigurationError, match=r"install-letta --version 0\.16\.8"):

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from streamreel.cli.diff import expand_cassettes, factory_option
+from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit
-from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.progress import Bar, bar, to, writing
 from streamreel.testing.fuzz import fuzz_cassette
 
@@ -73,7 +73,7 @@ def fuzz_command(
     click.echo(f"seed {chosen_seed}, {examples} splits per cassette", err=True)
     failed: list[Path] = []
     unreadable = 0
-    paths = expand_cassettes(cassettes)
+    paths = expand(cassettes)
     with bar(len(paths) * examples, "fuzz", unit="split") as meter:
         for done, path in enumerate(paths):
             report = fuzz_cassette(

@@ -50,7 +50,7 @@ from streamreel.core.messages import (
     wire_dict,
 )
 from streamreel.core.results import InteractionResult, ReplayResult
-from streamreel.testing.snapshot import align
+from streamreel.testing.transcript import align
 
 __all__ = [
     "DEFAULT_IGNORED_FIELDS",

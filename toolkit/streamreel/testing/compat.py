@@ -41,7 +41,7 @@ from streamreel.testing.evidence import (
     messages_view,
     source_mismatches,
 )
-from streamreel.testing.snapshot import align
+from streamreel.testing.transcript import align
 
 __all__ = [
     "DEFECTS",

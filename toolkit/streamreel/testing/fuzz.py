@@ -76,6 +76,7 @@ from streamreel.playback.replay import (
     default_parser,
     replay,
 )
+from streamreel.testing.shrinking import shrink_items
 from streamreel.testing.snapshot import Placeholders, stable_wire
 
 __all__ = [
@@ -798,27 +799,12 @@ def compare_views(
 def shrink(split: Split, fails: Callable[[Split], bool], *, budget: int = 400) -> tuple[Split, int]:
     """The smallest split found that still ``fails``, and how many candidates were tried.
 
-    Delta debugging on the cut points: try dropping large groups first, halve the group size
-    when none can go, and finish one cut at a time. ``budget`` bounds the number of replays.
+    Delta debugging on the cut points (:func:`streamreel.testing.shrinking.shrink_items`);
+    ``budget`` bounds the number of replays.
     """
-    cuts = split.cuts()
-    tried = 0
-    size = max(1, len(cuts) // 2)
-    while cuts and tried < budget:
-        removed = False
-        start = 0
-        while start < len(cuts) and tried < budget:
-            candidate = cuts[:start] + cuts[start + size :]
-            tried += 1
-            if fails(Split.from_cuts(candidate)):
-                cuts = candidate
-                removed = True
-            else:
-                start += size
-        if size == 1 and not removed:
-            break
-        if not removed or size > 1:
-            size = max(1, size // 2)
+    cuts, tried = shrink_items(
+        split.cuts(), lambda candidate: fails(Split.from_cuts(candidate)), budget=budget
+    )
     return Split.from_cuts(cuts), tried
 
 

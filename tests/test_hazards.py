@@ -505,3 +505,129 @@ def test_the_decoder_of_a_replay_can_be_replaced() -> None:
     cassette = load_cassette(CASSETTES / "openai-tool-name-split.yaml")
     mine = replay(cassette, decoder=StreamDecoder)
     assert mine.interactions[0].merged == replay(cassette).interactions[0].merged
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+USER_READER = '''
+import codecs
+import json
+
+from streamreel.core.chunks import StreamFault
+from streamreel.core.errors import UnsupportedStreamError
+from streamreel.core.providers import make_adapter
+
+
+class MyReader:
+    """A user's SSE reader, careful about reads, BOMs and fields, but it cuts lines with
+    str.splitlines(), which also cuts at U+2028."""
+
+    def __init__(self, kind):
+        if kind.framing != "sse":
+            raise UnsupportedStreamError(f"MyReader reads SSE only, not {kind.framing}")
+        self.adapter = make_adapter(kind)
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.started = False
+        self.event = ""
+        self.data = []
+
+    def feed(self, data, final=False):
+        self.text += self.decoder.decode(data, final)
+        if not self.started and self.text:
+            self.started = True
+            self.text = self.text.removeprefix("\\ufeff")
+        lines = self.text.splitlines(keepends=True)
+        self.text = ""
+        if not final and lines:
+            last = lines[-1]
+            if last.endswith("\\r") or last.splitlines()[0] == last:
+                self.text = lines.pop()  # unfinished, or a CR whose LF may follow
+        out = []
+        for line in lines:
+            out += self.line(line.splitlines()[0])
+        return out
+
+    def line(self, line):
+        if not line:
+            name, data = self.event or "message", self.data
+            self.event, self.data = "", []
+            if not data:
+                return []
+            payload = "\\n".join(data)
+            if payload.strip() == "[DONE]":
+                return self.adapter.done()
+            return self.adapter.event(name, json.loads(payload))
+        if line.startswith(":"):
+            return []
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            self.data.append(value)
+        elif field == "event":
+            self.event = value
+        return []
+
+    def close(self):
+        out = self.feed(b"", final=True) + self.line("") + self.adapter.end()
+        if not self.adapter.finished:
+            out.append(StreamFault("incomplete", "cut"))
+        return out
+'''
+
+
+def _user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "userreader.py").write_text(USER_READER, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_the_command_finds_a_planted_line_separator_bug_on_the_bundled_cassettes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    _user_module(tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        main, ["fuzz", str(CASSETTES), "--hazards", "all", "--against", "userreader:MyReader"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "raw-line-separator: the merged messages change" in result.output
+    assert "openai-python #1230" in result.output
+    assert "smallest mutation found: 1 site of 2" in result.output
+    written = (
+        tmp_path / "streamreel-failures" / "openai-line-separator-escaped.raw-line-separator.yaml"
+    )
+    assert f"reproducing cassette written to {written}" in result.output
+    assert "\u2028".encode() in load_cassette(written).interactions[0].response.body
+    # The planted bug is the reader's only one: every other hazard passes everywhere.
+    assert result.output.count("the merged messages change") == 1
+    assert "openai-tool-name-split.yaml: ok" in result.output
+
+
+def test_the_command_lists_the_hazards_and_refuses_unknown_ones() -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    listed = CliRunner().invoke(main, ["fuzz", "--list-hazards"])
+    assert listed.exit_code == 0
+    for name in HAZARDS:
+        assert f"{name}: " in listed.output
+    refused = CliRunner().invoke(main, ["fuzz", str(CASSETTES), "--hazards", "sse-crlf,nope"])
+    assert refused.exit_code == 2
+    assert "nope" in refused.output
+
+
+def test_jobs_give_the_same_report_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    _user_module(tmp_path, monkeypatch)
+    args = ["fuzz", str(CASSETTES), "--hazards", "all", "--against", "userreader:MyReader"]
+    one = CliRunner().invoke(main, [*args, "-j", "1"])
+    two = CliRunner().invoke(main, [*args, "-j", "2"])
+    assert one.exit_code == two.exit_code == 1
+    assert one.output == two.output

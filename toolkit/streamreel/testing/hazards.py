@@ -25,13 +25,13 @@ volatile values are placeholders and chunk numbers in error texts are masked.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
-from streamreel.core.errors import StreamDecodeError, StreamreelError
+from streamreel.core.errors import StreamDecodeError, StreamreelError, UnsupportedStreamError
 from streamreel.core.hazards import HAZARDS, select_hazards
 from streamreel.core.mutations import Edit, Hazard, applies, apply_edits
 from streamreel.core.parser import InterfaceSettings
@@ -53,6 +53,7 @@ __all__ = [
     "check_hazard",
     "fuzz_hazards",
     "hazard_sites",
+    "is_reader_factory",
     "load_for_fuzzing",
     "mutate",
     "save_reproduction",
@@ -91,13 +92,30 @@ def _boundaries(response: RecordedResponse) -> list[int]:
     return ends
 
 
+def _reads(decoder: DecoderFactory | None, kind: StreamKind) -> bool:
+    """Whether ``decoder`` takes streams of this kind (a reader refuses one it does not read by
+    raising :class:`~streamreel.core.errors.UnsupportedStreamError`)."""
+    if decoder is None:
+        return True
+    try:
+        decoder(kind)
+    except UnsupportedStreamError:
+        return False
+    return True
+
+
 def hazard_sites(
-    cassette: Cassette, hazard: Hazard, *, provider: str | None = None, api: str | None = None
+    cassette: Cassette,
+    hazard: Hazard,
+    *,
+    provider: str | None = None,
+    api: str | None = None,
+    decoder: DecoderFactory | None = None,
 ) -> list[Site]:
-    """Every site of ``hazard`` in the cassette's streamed bodies, in order."""
+    """Every site of ``hazard`` in the cassette's streamed bodies (those ``decoder`` reads)."""
     sites: list[Site] = []
     for index, interaction, kind in _streamed(cassette, provider=provider, api=api):
-        if not applies(hazard, kind.framing, kind.api):
+        if not applies(hazard, kind.framing, kind.api) or not _reads(decoder, kind):
             continue
         response = interaction.response
         body = b"".join(piece.data for piece in response.body_chunks())
@@ -295,7 +313,7 @@ def _guard(decoder: DecoderFactory | None) -> DecoderFactory | None:
     build = decoder
 
     def guarded(kind: StreamKind) -> BodyDecoder:
-        return _Guarded(build(kind))
+        return _Guarded(build(kind))  # a refusal (UnsupportedStreamError) is replay's to report
 
     return guarded
 
@@ -320,7 +338,7 @@ def check_hazard(
     """
     chosen = HAZARDS[hazard] if isinstance(hazard, str) else hazard
     name = str(cassette.path) if cassette.path is not None else "(in memory)"
-    sites = hazard_sites(cassette, chosen, provider=provider, api=api)
+    sites = hazard_sites(cassette, chosen, provider=provider, api=api, decoder=decoder)
     if not sites:
         return HazardOutcome(name, chosen.name, "not applicable")
     options: dict[str, Any] = {
@@ -375,6 +393,17 @@ def save_reproduction(outcome: HazardOutcome, folder: str | Path) -> Path:
     return target
 
 
+def is_reader_factory(factory: object) -> bool:
+    """Whether ``factory`` is a reader class (``feed`` and ``close``, no ``process_chunk``),
+    which reads bytes, rather than a parser factory, which is fed chunks."""
+    return (
+        isinstance(factory, type)
+        and callable(getattr(factory, "feed", None))
+        and callable(getattr(factory, "close", None))
+        and not hasattr(factory, "process_chunk")
+    )
+
+
 def load_for_fuzzing(
     source: Cassette | str | Path,
 ) -> tuple[Cassette, str | None, str | None]:
@@ -423,7 +452,8 @@ def fuzz_hazards(
     baseline: ReplayResult | None = None
     outcomes = []
     for hazard in chosen:
-        if baseline is None and hazard_sites(cassette, hazard, provider=provider, api=api):
+        found = hazard_sites(cassette, hazard, provider=provider, api=api, decoder=decoder)
+        if baseline is None and found:
             baseline = replay(cassette, **{**options, "decoder": _guard(decoder)})
         outcome = check_hazard(
             cassette, hazard, shrink_budget=shrink_budget, baseline=baseline, **options
@@ -436,13 +466,3 @@ def fuzz_hazards(
             )  # fmt: skip
         outcomes.append(outcome)
     return outcomes
-
-
-def summarize(outcomes: Mapping[str, Sequence[HazardOutcome]]) -> tuple[int, int, int]:
-    """(passed, failed, not applicable) over every cassette's outcomes."""
-    flat = [o for group in outcomes.values() for o in group]
-    return (
-        sum(o.status == "passed" for o in flat),
-        sum(o.status == "failed" for o in flat),
-        sum(o.status == "not applicable" for o in flat),
-    )

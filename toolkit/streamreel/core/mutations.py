@@ -24,11 +24,14 @@ meaning: that is the decoders' job, and the hazards' tests check that the meanin
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from streamreel.core.cassette import BodyChunk, RecordedResponse
 
 __all__ = [
     "Edit",
@@ -39,6 +42,7 @@ __all__ = [
     "SSELine",
     "applies",
     "apply_edits",
+    "edited_response",
     "json_structure",
     "sse_events",
     "sse_lines",
@@ -109,6 +113,33 @@ def apply_edits(body: bytes, boundaries: Iterable[int], edits: Iterable[Edit]) -
         if 0 < new < len(new_body) and (not mapped or mapped[-1][0] < new):
             mapped.append((new, old))
     return MutatedBody(new_body, tuple(mapped))
+
+
+def edited_response(
+    response: RecordedResponse, edits: Iterable[Edit], *, keep_reads: bool = True
+) -> RecordedResponse:
+    """``response`` with ``edits`` applied to its body; without ``keep_reads``, the recorded
+    read boundaries are dropped first, so the edits' cuts are the only ones.
+
+    Each new read arrives when the recorded read holding its last byte did.
+    """
+    original = response.body_chunks()
+    body = b"".join(piece.data for piece in original)
+    ends = list(itertools.accumulate(len(piece.data) for piece in original))
+    mutated = apply_edits(body, ends[:-1] if keep_reads else (), edits)
+    olds = [old for _, old in mutated.boundaries] + [len(body)]
+    chunks = []
+    for data, old in zip(mutated.reads(), olds, strict=True):
+        at = min(bisect.bisect_left(ends, old), len(original) - 1)
+        chunks.append(BodyChunk(original[at].offset_ms if original else 0.0, data))
+    return RecordedResponse(
+        status=response.status,
+        reason=response.reason,
+        headers=response.headers,
+        body=mutated.body,
+        chunks=chunks,
+        error=response.error,
+    )
 
 
 def _moved(position: int, replacements: Sequence[Edit]) -> int:

@@ -7,7 +7,8 @@
   splits of that seed (:func:`streamreel.testing.fuzz.fuzz_cassette`,
   ``--streamreel-fuzz-examples`` splits each);
 * ``hazard-NAME`` for each hazard chosen by ``--streamreel-hazards`` that has something to
-  rewrite in the cassette (:func:`streamreel.testing.hazards.check_hazard`);
+  rewrite in the cassette (:func:`streamreel.testing.hazards.check_hazard`); a cassette that
+  cannot be read is one failing item, ``read``;
 * ``diff``, with ``--streamreel-diff-against MODULE:FACTORY``: the cassette replayed through
   the parser under test and through that one (:func:`streamreel.testing.diff.diff_cassette`).
 
@@ -19,9 +20,9 @@ cassette is written into ``--streamreel-failures`` (default ``streamreel-failure
 rootdir), and its path is in the failure report and in the item's ``user_properties``
 (``reproduction``), which JUnit XML reports carry.
 
-Items of one cassette share what they can: the cassette is read once per process, when its
-first item runs (workers collect every file, so reading at collection time would cost each
-worker the whole campaign), and the recording's own replay is taken once for all its hazards.
+Items of one cassette share what they can: the cassette is read once per process, at
+collection (to know which hazards have something to rewrite), and the recording's own replay
+is taken once for all its hazards, when the first of them runs.
 """
 
 from __future__ import annotations
@@ -98,15 +99,27 @@ class CampaignFile(pytest.File):
     """One cassette of the campaign; its items are the cases."""
 
     def collect(self) -> Iterator[CaseItem]:
+        from streamreel.core.errors import StreamreelError
         from streamreel.core.hazards import select_hazards
+        from streamreel.testing.hazards import hazard_sites
 
         chosen = _settings(self.config)
+        try:
+            cassette, provider, api = self.loaded
+        except StreamreelError as exc:
+            yield CaseItem.from_parent(self, name="read", case=("unreadable", str(exc)))
+            return
         for seed in range(chosen.seed, chosen.seed + chosen.seeds):
             yield CaseItem.from_parent(self, name=f"seed-{seed}", case=("seed", seed))
         for hazard in select_hazards(chosen.hazards):
-            yield CaseItem.from_parent(
-                self, name=f"hazard-{hazard.name}", case=("hazard", hazard.name)
+            # A hazard with nothing to rewrite here is no item at all: on a big campaign a
+            # skipped item costs the workers and the controller about what a run one does.
+            found = hazard_sites(
+                cassette, hazard, provider=provider, api=api, decoder=chosen.reader
             )
+            if found:
+                name = f"hazard-{hazard.name}"
+                yield CaseItem.from_parent(self, name=name, case=("hazard", hazard.name))
         if chosen.against is not None:
             yield CaseItem.from_parent(self, name="diff", case=("diff", chosen.against))
 
@@ -146,6 +159,8 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         kind, value = self.case
+        if kind == "unreadable":
+            raise CampaignFailure([f"{self.path}: cannot read the cassette: {value}"])
         if kind == "seed":
             self._seed(int(value))
         elif kind == "hazard":
@@ -172,14 +187,12 @@ class CaseItem(pytest.Item):
 
     def _hazard(self, name: str) -> None:
         from streamreel.core.hazards import HAZARDS
-        from streamreel.testing.hazards import check_hazard, hazard_sites, save_reproduction
+        from streamreel.testing.hazards import check_hazard, save_reproduction
 
         chosen = _settings(self.config)
         cassette, provider, api = self.campaign.loaded
         hazard = HAZARDS[name]
         options: dict[str, Any] = {"provider": provider, "api": api, "decoder": chosen.reader}
-        if not hazard_sites(cassette, hazard, **options):
-            pytest.skip(f"{name}: nothing to rewrite in this cassette")
         outcome = check_hazard(
             cassette,
             hazard,

@@ -24,16 +24,15 @@ volatile values are placeholders and chunk numbers in error texts are masked.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
+from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.errors import StreamDecodeError, StreamreelError, UnsupportedStreamError
 from streamreel.core.hazards import HAZARDS, select_hazards
-from streamreel.core.mutations import Edit, Hazard, applies, apply_edits
+from streamreel.core.mutations import Edit, Hazard, applies, edited_response
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamKind, detect_stream
 from streamreel.core.results import ReplayResult
@@ -123,31 +122,6 @@ def hazard_sites(
     return sites
 
 
-def _mutated_response(response: RecordedResponse, edits: Sequence[Edit]) -> RecordedResponse:
-    original = response.body_chunks()
-    body = b"".join(piece.data for piece in original)
-    mutated = apply_edits(body, _boundaries(response), edits)
-    ends = []
-    total = 0
-    for piece in original:
-        total += len(piece.data)
-        ends.append(total)
-    # Each new read arrives when the recorded read holding its last byte did.
-    olds = [old for _, old in mutated.boundaries] + [len(body)]
-    chunks = []
-    for data, old in zip(mutated.reads(), olds, strict=True):
-        at = min(bisect.bisect_left(ends, old), len(original) - 1)
-        chunks.append(BodyChunk(original[at].offset_ms if original else 0.0, data))
-    return RecordedResponse(
-        status=response.status,
-        reason=response.reason,
-        headers=response.headers,
-        body=mutated.body,
-        chunks=chunks,
-        error=response.error,
-    )
-
-
 def mutate(cassette: Cassette, sites: Iterable[Site]) -> Cassette:
     """The cassette with ``sites`` applied; the path is kept, so replays derive the same ids."""
     by_interaction: dict[int, list[Edit]] = {}
@@ -157,7 +131,7 @@ def mutate(cassette: Cassette, sites: Iterable[Site]) -> Cassette:
     for index, interaction in enumerate(cassette.interactions):
         edits = by_interaction.get(index)
         if edits:
-            response = _mutated_response(interaction.response, edits)
+            response = edited_response(interaction.response, edits)
             interaction = Interaction(interaction.request, response, interaction.recorded_at)
         interactions.append(interaction)
     return Cassette(interactions=interactions, info=cassette.info, path=cassette.path)

@@ -367,11 +367,13 @@ def _bedrock(boto3: Any, base_url: str | None, environ: Mapping[str, str], call:
 
 
 def _cohere(cohere: Any, key: str, base_url: str | None, call: _Call) -> str:
-    client = cohere.ClientV2(api_key=key, base_url=base_url, max_retries=0)
+    client = cohere.ClientV2(api_key=key, base_url=base_url)
     request: dict[str, Any] = {
         "model": call.model,
         "messages": [{"role": "user", "content": call.prompt}],
         "max_tokens": call.max_tokens,
+        # Per request: cohere releases before 5.16 take no max_retries on the client.
+        "request_options": {"max_retries": 0},
     }
     if call.tools:
         request["tools"] = call.tools

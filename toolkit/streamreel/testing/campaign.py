@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,6 +39,9 @@ from streamreel.core.cassette import Cassette
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ReplayResult
 from streamreel.playback.replay import DecoderFactory, ParserFactory
+
+if TYPE_CHECKING:
+    from streamreel.testing.hazards import Site
 
 __all__ = ["CampaignFailure", "CampaignFile", "CaseItem", "Settings", "wanted"]
 
@@ -118,10 +121,16 @@ class CampaignFile(pytest.File):
                 cassette, hazard, provider=provider, api=api, decoder=chosen.reader
             )
             if found:
+                self.sites[hazard.name] = found
                 name = f"hazard-{hazard.name}"
                 yield CaseItem.from_parent(self, name=name, case=("hazard", hazard.name))
         if chosen.against is not None:
             yield CaseItem.from_parent(self, name="diff", case=("diff", chosen.against))
+
+    @cached_property
+    def sites(self) -> dict[str, list[Site]]:
+        """Each collected hazard's sites, found once at collection."""
+        return {}
 
     @cached_property
     def loaded(self) -> tuple[Cassette, str | None, str | None]:
@@ -199,6 +208,7 @@ class CaseItem(pytest.Item):
             parser=chosen.parser,
             settings=chosen.settings,
             baseline=self.campaign.baseline,
+            sites=self.campaign.sites.get(name),
             **options,
         )
         if outcome.failed:

@@ -304,15 +304,18 @@ def check_hazard(
     api: str | None = None,
     shrink_budget: int = 200,
     baseline: ReplayResult | None = None,
+    sites: Sequence[Site] | None = None,
 ) -> HazardOutcome:
     """Replay ``cassette`` rewritten by ``hazard`` and compare it with the recording.
 
     ``decoder`` reads the bytes instead of streamreel's decoder (both replays use it);
-    ``baseline`` is the recording's replay, when the caller already has it.
+    ``baseline`` is the recording's replay and ``sites`` the hazard's
+    (:func:`hazard_sites`), when the caller already has them.
     """
     chosen = HAZARDS[hazard] if isinstance(hazard, str) else hazard
     name = str(cassette.path) if cassette.path is not None else "(in memory)"
-    sites = hazard_sites(cassette, chosen, provider=provider, api=api, decoder=decoder)
+    if sites is None:
+        sites = hazard_sites(cassette, chosen, provider=provider, api=api, decoder=decoder)
     if not sites:
         return HazardOutcome(name, chosen.name, "not applicable")
     options: dict[str, Any] = {
@@ -333,7 +336,7 @@ def check_hazard(
     if difference(sites) is None:
         return HazardOutcome(name, chosen.name, "passed", sites=len(sites))
     smallest, steps = shrink_items(
-        sites,
+        list(sites),
         lambda candidate: bool(candidate) and difference(candidate) is not None,
         budget=shrink_budget,
     )
@@ -430,7 +433,12 @@ def fuzz_hazards(
         if baseline is None and found:
             baseline = replay(cassette, **{**options, "decoder": _guard(decoder)})
         outcome = check_hazard(
-            cassette, hazard, shrink_budget=shrink_budget, baseline=baseline, **options
+            cassette,
+            hazard,
+            shrink_budget=shrink_budget,
+            baseline=baseline,
+            sites=found,
+            **options,
         )
         if outcome.failed and save_to is not None:
             written = save_reproduction(outcome, save_to)

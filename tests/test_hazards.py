@@ -631,3 +631,41 @@ def test_jobs_give_the_same_report_in_the_same_order(
     two = CliRunner().invoke(main, [*args, "-j", "2"])
     assert one.exit_code == two.exit_code == 1
     assert one.output == two.output
+
+
+CORPUS = Path("/work/shared/corpus")
+CORPUS_FILES = expand([CORPUS]) if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real recordings is absent")
+def test_streamreel_passes_every_hazard_on_every_real_recording() -> None:
+    from streamreel.core.errors import StreamreelError
+
+    failed = []
+    for path in CORPUS_FILES:
+        try:
+            outcomes = fuzz_hazards(path, "all")
+        except StreamreelError:
+            continue  # a recording streamreel cannot read has its own tests
+        failed += [line for o in outcomes if o.failed for line in o.describe()]
+    assert not failed, "\n".join(failed)
+
+
+def test_a_repeated_usage_chunk_does_not_repeat_an_error_it_carried() -> None:
+    chunk = {"id": "g", "choices": [], "error": {"message": "Token limit"}, "usage": {"n": 1}}
+    body = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    (edit,) = HAZARDS["usage-repeated"].edits(body, [])
+    repeated = json.loads(edit.data.split(b"data: ", 1)[1])
+    assert repeated == {"id": "g", "usage": {"n": 1}, "choices": []}
+
+
+def test_an_error_after_content_comes_after_the_last_block_is_whole() -> None:
+    body = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0}\n\n'
+        b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    (edit,) = HAZARDS["error-after-content"].edits(body, [])
+    assert body[: edit.start].endswith(b'"content_block_stop","index":0}\n\n')
+    assert edit.data.startswith(b"event: error\ndata: ")
+    assert edit.end == len(body)

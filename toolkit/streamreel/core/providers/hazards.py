@@ -75,7 +75,9 @@ def _repeated_usage(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
     for event, value in _json_events(body):
         if isinstance(value.get("usage"), dict):
             eol = _eol(body, event)
-            again = _data({**value, "choices": []}) + eol + eol
+            # Only the usage again: an error the chunk also carried (OpenRouter) is not repeated.
+            kept = {key: item for key, item in value.items() if key not in ("choices", "error")}
+            again = _data({**kept, "choices": []}) + eol + eol
             found.append(Edit(event.stop, event.stop, again))
     return found
 
@@ -110,7 +112,9 @@ def _escapes_cut(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
 def _carries_text(value: dict[str, Any]) -> bool:
     delta = _delta(value)
     if delta is None:
-        return value.get("type") == "content_block_delta"
+        # A block's content is whole at its stop: a tool_use block with no input gets its "{}"
+        # there, so the error goes after the last stop, not after the last delta.
+        return value.get("type") in ("content_block_delta", "content_block_stop")
     return any(delta.get(key) for key in ("content", "reasoning_content", "tool_calls"))
 
 
@@ -134,7 +138,7 @@ def _error_after_content(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
         return []
     event, value = last
     eol = _eol(body, event)
-    if value.get("type") == "content_block_delta":
+    if value.get("type") in ("content_block_delta", "content_block_stop"):
         error = b"event: error" + eol + _data(_MESSAGES_ERROR) + eol + eol
     else:
         error = _data(_CHAT_ERROR) + eol + eol

@@ -188,7 +188,7 @@ def fuzz_command(
     \b
     Exit status (the highest that applies):
       0  every cassette gives the same merged messages however it is split
-      1  a split changed a cassette's merged messages
+      1  a split or a hazard changed a cassette's merged messages
       2  usage error
       3  a cassette could not be read (reported, and not counted as failing)
     """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from streamreel.cassettes import usage
 from streamreel.core.cassette import (
     BodyChunk,
     Cassette,
@@ -35,6 +36,7 @@ API = "chat-completions"
 def read_chunk_file(path: str | os.PathLike[str]) -> Cassette:
     """The chunk file at ``path`` as a one-interaction cassette of its lines as SSE events."""
     source = Path(path)
+    usage.note(source)
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -19,7 +19,7 @@ class Exit(enum.IntEnum):
     """Everything ran, and nothing was wrong."""
     FAILED = 1
     """replay: a provider's or the parser's error was replayed; diff: a cassette differs; fuzz:
-    a split changed the messages."""
+    a split changed the messages; audit: something was found (fixed or not)."""
     USAGE = 2
     """A bad option or argument (click's own status for usage errors)."""
     UNREADABLE = 3

@@ -46,6 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from streamreel.cassettes import usage
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
@@ -862,6 +863,7 @@ def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
     if text is not None:
         yield io.StringIO(text)
         return
+    usage.note(source)
     try:
         stream = source.open(encoding="utf-8", errors="replace")
     except OSError as exc:

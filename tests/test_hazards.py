@@ -626,11 +626,12 @@ def test_jobs_give_the_same_report_in_the_same_order(
     from streamreel.cli import main
 
     _user_module(tmp_path, monkeypatch)
-    args = ["fuzz", str(CASSETTES), "--hazards", "all", "--against", "userreader:MyReader"]
+    args = ["fuzz", str(CASSETTES), "--hazards", "all", "--reader", "userreader:MyReader"]
     one = CliRunner().invoke(main, [*args, "-j", "1"])
     two = CliRunner().invoke(main, [*args, "-j", "2"])
     assert one.exit_code == two.exit_code == 1
     assert one.output == two.output
+    assert "--hazards all --reader userreader:MyReader" in one.output  # how to reproduce
 
 
 CORPUS = Path("/work/shared/corpus")

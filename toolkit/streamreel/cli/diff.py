@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -13,44 +11,21 @@ import click
 
 from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit, Unreadable
-from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.pool import jobs_option, ordered_map
 from streamreel.cli.progress import bar
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
-from streamreel.playback.replay import ParserFactory, ReasoningChoice
+from streamreel.playback.replay import ReasoningChoice
 from streamreel.testing.diff import (
     CassetteDiff,
     Side,
     apply_knobs,
     diff_cassette,
-    load_factory,
     parse_knobs,
     render_html,
     render_text,
 )
-
-
-def expand_cassettes(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders as the cassettes and chunk files beneath them.
-
-    The rule is :func:`streamreel.cassettes.discovery.expand`'s, the same everywhere.
-    """
-    return expand(paths)
-
-
-def factory_option(value: str | None) -> ParserFactory | None:
-    """Load ``MODULE:FACTORY``; MODULE may live in the current directory, as with ``python -m``."""
-    if value is None:
-        return None
-    here = str(Path.cwd())
-    if here not in sys.path:
-        # An installed console script does not put the working directory on sys.path.
-        sys.path.insert(0, here)
-    try:
-        return load_factory(value)
-    except ConfigurationError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
@@ -230,7 +205,7 @@ def diff_command(
         expect = "auto"
     sides = _Sides(parser, against, base, expect, left_knobs, right_knobs)
     left, right = sides.build()  # here too: a bad MODULE:FACTORY is a usage error at once
-    paths = expand_cassettes(cassettes)
+    paths = expand(cassettes)
     diffs = []
     with bar(len(paths), "diff", unit="cassette") as meter:
         for found in ordered_map(partial(_diff_one, sides, not deltas), paths, jobs=jobs):

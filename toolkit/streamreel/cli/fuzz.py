@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from streamreel.cli.diff import expand_cassettes, factory_option
+from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit
-from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.pool import jobs_option, load_once, ordered_map
 from streamreel.cli.progress import Bar, bar, to, writing
 from streamreel.core.errors import StreamreelError
@@ -219,7 +219,7 @@ def fuzz_command(
         click.echo(f"hazards: {hazards}", err=True)
     failed: list[Path] = []
     unreadable = 0
-    paths = expand_cassettes(cassettes)
+    paths = expand(cassettes)
     per_cassette = examples if hazards is None else 1
     with bar(
         len(paths) * per_cassette, "fuzz", unit="split" if hazards is None else "cassette"

@@ -55,7 +55,7 @@ def ordered_map(
 @functools.cache
 def load_once(spec: str | None) -> Any:
     """The parser factory ``spec`` names, loaded once per process (None for streamreel's)."""
-    from streamreel.cli.diff import factory_option
+    from streamreel.cli.options import factory_option
 
     return factory_option(spec)
 

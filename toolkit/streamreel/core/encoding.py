@@ -244,7 +244,8 @@ def decode_layer(coding: str, body: bytes) -> bytes:
                 return body
             raise StreamDecodeError(
                 "cannot decompress brotli body: expected an installed brotli module, got none; "
-                "pip install brotli, then load the cassette again"
+                "do pip install 'streamreel[compression]' (or pip install brotli), then load the"
+                " cassette again"
             )
         try:
             return _whole(stage, body)
@@ -258,8 +259,8 @@ def decode_layer(coding: str, body: bytes) -> bytes:
         if stage is None:
             raise StreamDecodeError(
                 "cannot decompress zstd body: expected gzip, deflate or brotli, got zstd, which "
-                "this Python cannot decode; pip install zstandard, or record again with "
-                "'Accept-Encoding: gzip'"
+                "this Python cannot decode; do pip install 'streamreel[compression]' (or pip"
+                " install zstandard), or record again with 'Accept-Encoding: gzip'"
             )
         return _strict(stage, body, "zstd body", "a complete zstd stream")
     raise StreamDecodeError(

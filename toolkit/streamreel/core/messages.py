@@ -18,18 +18,22 @@ only in where the provider split them merge to the same list.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import is_dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
+from pydantic_core import to_jsonable_python
 
 __all__ = [
     "AgentMessage",
     "AssistantMessage",
     "ErrorMessage",
+    "ForeignMessage",
     "HiddenReasoningMessage",
     "LettaMessage",
     "ReasoningMessage",
@@ -41,7 +45,9 @@ __all__ = [
     "UsageStatistics",
     "UserMessage",
     "delta_key",
+    "foreign_message",
     "merge_deltas",
+    "name_uuid",
     "otid_for",
     "parse_wire",
     "to_sse",
@@ -54,7 +60,7 @@ __all__ = [
 class LettaMessage(BaseModel):
     """Fields every agent message has, in wire order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     id: str
     date: datetime
     name: str | None = None
@@ -89,7 +95,7 @@ class HiddenReasoningMessage(LettaMessage):
 class ToolCall(BaseModel):
     """A whole tool call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str
     arguments: str
     tool_call_id: str
@@ -98,7 +104,7 @@ class ToolCall(BaseModel):
 class ToolCallDelta(BaseModel):
     """A piece of a tool call; the pieces of one call concatenate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str | None = None
     arguments: str | None = None
     tool_call_id: str | None = None
@@ -138,7 +144,7 @@ class UserMessage(LettaMessage):
 class ErrorMessage(BaseModel):
     """An error inside a stream; on the wire ``{"error": "..."}``, after what came before it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["error_message"] = "error_message"
     error: str
 
@@ -146,13 +152,56 @@ class ErrorMessage(BaseModel):
 class UsageStatistics(BaseModel):
     """The usage record that closes a REST stream, before ``[DONE]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["usage_statistics"] = "usage_statistics"
     completion_tokens: int = 0
     prompt_tokens: int = 0
     total_tokens: int = 0
     step_count: int = 0
     run_ids: list[str] | None = None
+
+
+class ForeignMessage(BaseModel):
+    """A message of a parser that is not streamreel's (a ``process(stream)`` parser's own type).
+
+    ``data`` is the message as JSON values, keys in the order the message's own type gives them
+    (pydantic's JSON mode for models and dataclasses; dicts as they are): what every renderer,
+    snapshot and diff shows, and its wire form. ``message_type`` is the message's own
+    ``message_type`` field when it has one, else its class name (``"dict"`` for a plain dict
+    without one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message_type: str
+    data: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """What a reader wants of the message: its text fields (content, reasoning, a tool
+        call's name and arguments...), else its fields as one line of JSON."""
+        parts = _text_parts(self.data)
+        if parts:
+            return "\n".join(parts)
+        return json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "))
+
+
+_SHOWN_FIELDS = ("reasoning", "hidden_reasoning", "content", "text", "name", "arguments", "error")
+
+
+def _text_parts(data: dict[str, Any], nested: bool = False) -> list[str]:
+    parts: list[str] = []
+    for key in _SHOWN_FIELDS:
+        if key == "name" and not nested:
+            continue  # a message's own name is its sender's, not its text
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+    for value in data.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):  # a tool call, or content parts
+                parts.extend(_text_parts(item, nested=True))
+    return parts
 
 
 AgentMessage: TypeAlias = (
@@ -164,8 +213,34 @@ AgentMessage: TypeAlias = (
     | SystemMessage
     | UserMessage
     | ErrorMessage
+    | ForeignMessage
 )
-"""Anything the interface emits into a stream."""
+"""Anything the interface emits into a stream (a foreign parser's messages as ForeignMessage)."""
+
+
+def foreign_message(message: object) -> AgentMessage:
+    """``message`` as replay holds it: streamreel's own messages as they are, anything else
+    (a pydantic model, a dataclass, a dict) as a :class:`ForeignMessage` of its JSON values.
+
+    Raises TypeError for anything else; the caller says which parser and chunk.
+    """
+    if isinstance(message, _OWN_TYPES):
+        return message
+    if isinstance(message, BaseModel):
+        data = message.model_dump(mode="json")
+    elif isinstance(message, dict) or (is_dataclass(message) and not isinstance(message, type)):
+        data = to_jsonable_python(message)
+    else:
+        raise TypeError(
+            f"expected a pydantic model, a dataclass or a dict, got {type(message).__name__}"
+        )
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object of fields, got {type(data).__name__}")
+    kind = data.get("message_type")
+    if not isinstance(kind, str):
+        kind = type(message).__name__
+    return ForeignMessage(message_type=kind, data=data)
+
 
 _LETTA_TYPES = Annotated[
     ReasoningMessage
@@ -178,7 +253,18 @@ _LETTA_TYPES = Annotated[
     | UsageStatistics,
     Field(discriminator="message_type"),
 ]
-_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES)
+_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES, config=ConfigDict(defer_build=True))
+_OWN_TYPES = (
+    ReasoningMessage,
+    HiddenReasoningMessage,
+    ToolCallMessage,
+    ToolReturnMessage,
+    AssistantMessage,
+    SystemMessage,
+    UserMessage,
+    ErrorMessage,
+    ForeignMessage,
+)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -236,6 +322,8 @@ _PLAIN_WIRE = frozenset(
 def wire_dict(message: AgentMessage | UsageStatistics) -> dict[str, Any]:
     """The message as the JSON object Letta's server writes, keys in wire order."""
     kind = type(message)
+    if kind is ForeignMessage:
+        return dict(message.data)  # type: ignore[union-attr]
     if kind is ErrorMessage:
         return {"error": message.error}  # type: ignore[union-attr]
     if kind in _PLAIN_WIRE:
@@ -289,6 +377,22 @@ def to_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None = Non
 _OTID_INDEX_BITS = 48  # the UUID's node field; the version and variant bits are never touched
 
 
+@functools.cache
+def _sha1() -> Any:
+    # CPython's own SHA-1 when it has one: uuid.uuid5 imports hashlib, which loads OpenSSL, and
+    # that cost a command replaying one small file more than the replay itself.
+    try:
+        return importlib.import_module("_sha1").sha1
+    except ImportError:  # pragma: no cover - a Python built without it
+        return importlib.import_module("hashlib").sha1
+
+
+def name_uuid(name: str) -> uuid.UUID:
+    """``uuid.uuid5(uuid.NAMESPACE_URL, name)``: the same value, computed without hashlib."""
+    digest: bytes = _sha1()(uuid.NAMESPACE_URL.bytes + name.encode("utf-8")).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
 def otid_for(message_id: str, index: int) -> str:
     """The otid of the ``index``-th logical message of the LLM call ``message_id``.
 
@@ -302,7 +406,7 @@ def otid_for(message_id: str, index: int) -> str:
     try:
         base = uuid.UUID(tail).int
     except ValueError:
-        base = uuid.uuid5(uuid.NAMESPACE_URL, f"streamreel:{message_id}").int
+        base = name_uuid(f"streamreel:{message_id}").int
     mixed = (base & ~0x7F) ^ (index % (1 << _OTID_INDEX_BITS))
     return str(uuid.UUID(int=mixed))
 
@@ -351,11 +455,44 @@ def _combine(group: list[_Mergeable]) -> _Mergeable:
 
 _MERGEABLE = (ReasoningMessage, HiddenReasoningMessage, AssistantMessage, ToolCallMessage)
 
+# The fields whose pieces a foreign parser's deltas concatenate (as Letta's own do); inside a
+# nested object (a tool call) its ``name`` too. Any other field keeps its first non-null value.
+_TEXT_FIELDS = frozenset({"content", "reasoning", "hidden_reasoning", "arguments", "text"})
+
+
+def _joined_fields(first: dict[str, Any], later: dict[str, Any], nested: bool) -> dict[str, Any]:
+    joined = dict(first)
+    for key, value in later.items():
+        held = joined.get(key)
+        if held is None:
+            joined[key] = value
+        elif isinstance(held, str) and isinstance(value, str):
+            if key in _TEXT_FIELDS or (nested and key == "name"):
+                joined[key] = held + value
+        elif isinstance(held, dict) and isinstance(value, dict):
+            joined[key] = _joined_fields(held, value, nested=True)
+    return joined
+
+
+def _combine_foreign(group: list[ForeignMessage]) -> ForeignMessage:
+    data = group[0].data
+    for message in group[1:]:
+        data = _joined_fields(data, message.data, nested=False)
+    return ForeignMessage(message_type=group[0].message_type, data=data)
+
 
 def delta_key(message: AgentMessage) -> tuple[str, str, str] | None:
-    """What the deltas of one logical message share (type, id, otid); None if never merged."""
+    """What the deltas of one logical message share (type, id, otid); None if never merged.
+
+    A foreign parser's messages are deltas when they carry a string ``id`` and ``otid``, as
+    Letta's do.
+    """
     if isinstance(message, _MERGEABLE) and message.otid is not None:
         return (message.message_type, message.id, message.otid)
+    if isinstance(message, ForeignMessage):
+        ident, otid = message.data.get("id"), message.data.get("otid")
+        if isinstance(ident, str) and isinstance(otid, str):
+            return (message.message_type, ident, otid)
     return None
 
 
@@ -380,4 +517,10 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
             group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
         else:
             slots.append(message)
-    return [_combine(slot) if isinstance(slot, list) else slot for slot in slots]
+    return [_merged(slot) if isinstance(slot, list) else slot for slot in slots]
+
+
+def _merged(group: list[Any]) -> AgentMessage:
+    if isinstance(group[0], ForeignMessage):
+        return _combine_foreign(group) if len(group) > 1 else group[0]
+    return _combine(group)

@@ -31,23 +31,20 @@ is marked incomplete and keeps its messages; a stream streamreel does not adapt 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import gc
+import inspect
 import io
 import json
-import threading
-import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes import usage
-from streamreel.cassettes.reader import CassetteReader
+from streamreel.core import providers  # not its names: they load on first use (see below)
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -58,19 +55,19 @@ from streamreel.core.chunks import (
 from streamreel.core.errors import (
     CassetteError,
     ChunkError,
+    ConfigurationError,
     ParserError,
     StreamreelError,
     UnsupportedStreamError,
 )
-from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
-from streamreel.core.parser import InterfaceSettings, StreamParser
-from streamreel.core.providers import (
-    StreamDecoder,
-    StreamKind,
-    chunks_from_json_body,
-    detect_stream,
-    http_error_fault,
+from streamreel.core.messages import (
+    AgentMessage,
+    ErrorMessage,
+    UsageStatistics,
+    foreign_message,
+    name_uuid,
 )
+from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers.server_flags import letta_server_flags
 from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
@@ -84,7 +81,20 @@ from streamreel.core.results import (
 )
 from streamreel.letta.interface import StreamingServerInterface
 
+if TYPE_CHECKING:
+    # Imported where they are used: a chunk file needs neither a cassette reader (and YAML) nor
+    # an event loop and its thread (a parser that drains needs none), nor the decoders of
+    # ``providers`` (every provider's adapter), and a command replaying one starts faster
+    # without them.
+    import asyncio
+    import concurrent.futures
+    import threading
+
+    from streamreel.cassettes.reader import CassetteReader
+    from streamreel.core.providers import StreamKind
+
 __all__ = [
+    "AnyParser",
     "BodyDecoder",
     "CountingUsage",
     "DecoderFactory",
@@ -92,6 +102,8 @@ __all__ = [
     "FollowingServerFlags",
     "ForcingInnerThoughts",
     "ParserFactory",
+    "ProcessingExchanges",
+    "ProcessingStreams",
     "ReasoningChoice",
     "ReplaySteps",
     "ReportingErrors",
@@ -99,6 +111,7 @@ __all__ = [
     "StreamingInterfaceLike",
     "ToolReturnRecord",
     "default_parser",
+    "is_native",
     "replay",
     "replay_chunk_file",
 ]
@@ -137,6 +150,36 @@ class Draining(Protocol):
     """Hands over the messages made so far synchronously; no event loop is needed then."""
 
     def drain(self) -> list[AgentMessage]: ...
+
+
+@runtime_checkable
+class ProcessingStreams(Protocol):
+    """A parser of the SDK's own stream (Letta 0.8+'s shape): ``process(stream)``.
+
+    Per streamed interaction, replay builds the official SDK's stream from the recorded bytes
+    (:mod:`streamreel.playback.sdkstream`) and hands it to ``process``, which returns an
+    iterator, or an async iterator, of messages (pydantic models, dataclasses or dicts, held as
+    :class:`~streamreel.core.messages.ForeignMessage`). An ``async def process`` is given the
+    SDK's async stream. When ``process`` takes a ``request`` keyword it is given the recorded
+    request's JSON fields (messages, tools). A parser's ``sdk`` attribute may name a variant
+    stream (``"anthropic.beta"``) for the API it belongs to.
+    """
+
+    def process(self, stream: Any) -> Any: ...
+
+
+@runtime_checkable
+class ProcessingExchanges(Protocol):
+    """A parser handed a whole recorded exchange: ``process_exchange(interaction, kind)``.
+
+    ``interaction`` is the recorded request and response (raw bytes and chunk records), ``kind``
+    what the response is; it returns an iterable of messages (plain dicts, or anything
+    :class:`ProcessingStreams` may return). This is how parsers running out of process (in a
+    worker venv) receive what they need. Replay prefers it over ``process``, and ``process``
+    over ``process_chunk``.
+    """
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> Iterable[Any]: ...
 
 
 @runtime_checkable
@@ -202,7 +245,10 @@ server passes it for the provider), or None (``"auto"`` for a parser that follow
 flags, else off)."""
 
 
-ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
+AnyParser: TypeAlias = StreamingInterfaceLike | ProcessingStreams | ProcessingExchanges
+"""A parser of any of the shapes replay drives."""
+
+ParserFactory = Callable[[InterfaceSettings], AnyParser]
 """Builds a fresh parser for one replay from the interface settings."""
 
 
@@ -213,7 +259,7 @@ class BodyDecoder(Protocol):
     def close(self) -> Iterable[ChatCompletionChunk | StreamFault]: ...
 
 
-DecoderFactory = Callable[[StreamKind], BodyDecoder]
+DecoderFactory: TypeAlias = Callable[["StreamKind"], BodyDecoder]
 """Builds the reader of one streamed body from its kind; :class:`StreamDecoder` is one. A
 replay given another reads the bytes with it, to test a reader of one's own."""
 
@@ -229,6 +275,9 @@ class _Loop:
     """
 
     def __init__(self) -> None:
+        import asyncio
+        import threading
+
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         try:
@@ -243,6 +292,8 @@ class _Loop:
     def call(self, action: Callable[[], _T]) -> _T:
         if self._thread is None:
             return action()
+        import concurrent.futures
+
         done: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
         def run() -> None:
@@ -255,6 +306,8 @@ class _Loop:
         return done.result()
 
     def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        import asyncio
+
         if self._thread is None:
             return self.loop.run_until_complete(work)
         return asyncio.run_coroutine_threadsafe(work, self.loop).result()
@@ -264,6 +317,179 @@ class _Loop:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
         self.loop.close()
+
+
+def is_native(parser: object) -> bool:
+    """Whether ``parser`` is driven whole exchange by whole exchange (``process_exchange`` or
+    ``process``) rather than chunk by chunk (``process_chunk``)."""
+    return isinstance(parser, ProcessingExchanges | ProcessingStreams)
+
+
+_SDK_VARIANTS = {"anthropic.beta": "anthropic"}  # a variant stream -> the default it replaces
+
+_Placed: TypeAlias = list[tuple[int | None, Any]]
+"""A native parser's messages, each with the body chunk the SDK had read when it came."""
+
+
+class _NativeDriver:
+    """Drives a parser of the native shapes: one call per exchange, not one per chunk.
+
+    It answers what replay asks of any parser (errors, step ends, usage) as a parser without
+    those capabilities would; :meth:`exchange` runs the parser over one recorded exchange.
+    """
+
+    def __init__(self, parser: ProcessingStreams | ProcessingExchanges) -> None:
+        self.parser = parser
+        self._loop: _Loop | None = None
+
+    def exchange(
+        self, interaction: Interaction, kind: StreamKind
+    ) -> tuple[_Placed, BaseException | None]:
+        """The parser's messages over one exchange, and what stopped it, if anything did."""
+        placed: _Placed = []
+        parser = self.parser
+        try:
+            if isinstance(parser, ProcessingExchanges):
+                for message in parser.process_exchange(interaction, kind):
+                    placed.append((None, message))
+                return placed, None
+            return self._process(parser, interaction, kind, placed)
+        except Exception as exc:  # the parser's own failure, kept with what came before it
+            return placed, exc
+
+    def _process(
+        self,
+        parser: ProcessingStreams,
+        interaction: Interaction,
+        kind: StreamKind,
+        placed: _Placed,
+    ) -> tuple[_Placed, BaseException | None]:
+        from streamreel.playback.sdkstream import (
+            async_sdk_stream,
+            request_fields,
+            sdk_for,
+            sdk_stream,
+        )
+
+        sdk = sdk_for(kind)
+        wanted = getattr(parser, "sdk", None)
+        if isinstance(wanted, str) and _SDK_VARIANTS.get(wanted) == sdk:
+            sdk = wanted
+        at: list[int | None] = [None]
+
+        def position(number: int) -> None:
+            at[0] = number
+
+        keywords: dict[str, Any] = {}
+        with contextlib.suppress(TypeError, ValueError):  # a builtin without a signature
+            if "request" in inspect.signature(parser.process).parameters:
+                keywords["request"] = request_fields(interaction)
+        if not (
+            inspect.iscoroutinefunction(parser.process)
+            or inspect.isasyncgenfunction(parser.process)
+        ):
+            stream = sdk_stream(interaction, sdk=sdk, position=position)
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if hasattr(output, "__aiter__"):
+                    raise ParserError(
+                        "cannot replay through process(stream): expected a synchronous process "
+                        "to return an iterator, got an async iterator; declare it async def"
+                    )
+                for message in output:
+                    placed.append((at[0], message))
+            finally:
+                _close(output, stream)
+            return placed, None
+
+        async def run() -> None:
+            stream = await async_sdk_stream(interaction, sdk=sdk, position=position)
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if inspect.isawaitable(output):
+                    output = await output
+                async for message in output:
+                    placed.append((at[0], message))
+            finally:
+                # Closed here, on the loop they ran on: left to the garbage collector, an
+                # async generator would be finalized on a loop that is gone by then.
+                for thing in (output, stream):
+                    closing = getattr(thing, "aclose", None) or getattr(thing, "close", None)
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            done = closing()
+                            if inspect.isawaitable(done):
+                                await done
+
+        if self._loop is None:
+            self._loop = _Loop()
+        self._loop.run(run())
+        return placed, None
+
+    # What replay asks of every parser, answered as a parser without the capability would.
+
+    def take(self) -> list[AgentMessage]:
+        return []
+
+    def new_call(self) -> None:
+        pass
+
+    def tool_returns(
+        self, results: Sequence[ToolResult], message_id: str, date: datetime
+    ) -> list[AgentMessage]:
+        return []
+
+    def error(self, text: str) -> list[AgentMessage]:
+        return [ErrorMessage(error=text)]
+
+    def step_complete(self) -> list[AgentMessage]:
+        return []
+
+    def force_inner_thoughts(self) -> None:
+        pass
+
+    def follows_server_flags(self) -> bool:
+        return False
+
+    def usage(self, steps: int) -> UsageStatistics:
+        parser = self.parser
+        if isinstance(parser, CountingUsage):
+            return parser.usage()
+        return UsageStatistics(step_count=steps)
+
+    def close(self) -> list[AgentMessage]:
+        if self._loop is not None:
+            # As asyncio.run does: the SDKs' async generators still open (an SSE decoder
+            # inside a stream) are closed on their own loop before it goes.
+            self._loop.run(_shutdown(self._loop.loop))
+            self._loop.close()
+            self._loop = None
+        return []
+
+
+async def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    import asyncio
+
+    await loop.shutdown_asyncgens()
+    for _ in range(3):  # let the closings it scheduled run
+        await asyncio.sleep(0)
+
+
+def _close(*things: Any) -> None:
+    """Close a parser's iterator and the SDK stream it read, whatever state they stopped in."""
+    for thing in things:
+        closing = getattr(thing, "close", None)
+        if closing is not None:
+            with contextlib.suppress(Exception):
+                closing()
+
+
+def _driver(parser: AnyParser) -> _Driver | _NativeDriver:
+    if isinstance(parser, ProcessingExchanges | ProcessingStreams):
+        return _NativeDriver(parser)
+    return _Driver(parser)
 
 
 class _Driver:
@@ -288,6 +514,8 @@ class _Driver:
         self._consumer = loop.run(self._start_consumer())
 
     async def _start_consumer(self) -> asyncio.Future[None]:
+        import asyncio
+
         return asyncio.ensure_future(self._consume())
 
     async def _consume(self) -> None:
@@ -297,6 +525,8 @@ class _Driver:
     @staticmethod
     async def _settle() -> None:
         # Let the consumer run until it waits for more.
+        import asyncio
+
         for _ in range(3):
             await asyncio.sleep(0)
 
@@ -405,6 +635,8 @@ class _Driver:
         self.call(self.parser.step_yield)
         if self._loop is None or self._consumer is None:
             return self.take()
+        import asyncio
+
         consumer = self._consumer
         try:
             self._loop.run(asyncio.wait_for(_awaited(consumer), timeout=10))
@@ -437,14 +669,25 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _failure(exc: BaseException) -> str:
+    """What stopped a native parser, with the cause an SDK wraps (a cut stream, say)."""
+    if isinstance(exc, StreamreelError):
+        return exc.reason
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
+
+
 def _message_id(seed: str, index: int) -> str:
     # Deterministic per cassette and interaction, so replays (and their diffs) are reproducible.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
+    return f"message-{name_uuid(f'streamreel:{seed}#{index}')}"
 
 
 def _return_id(message_id: str, call_id: str) -> str:
     # A tool return is a message of its own in Letta (the tool message), with its own id.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{message_id}/return/{call_id}')}"
+    return f"message-{name_uuid(f'streamreel:{message_id}/return/{call_id}')}"
 
 
 def _letta_record(content: str) -> tuple[str, bool] | None:
@@ -602,6 +845,8 @@ class ReplaySteps:
         self._message_date = message_date
         self._cassette: Cassette | None = None
         self._reader: CassetteReader | None = None
+        from streamreel.cassettes.reader import CassetteReader
+
         if isinstance(cassette, Cassette):
             self._cassette = cassette
             self.path: Path | None = cassette.path
@@ -635,7 +880,7 @@ class ReplaySteps:
                 yield index, interaction
 
     def __iter__(self) -> Iterator[InteractionResult]:
-        driver = _Driver(self._parser(self.settings))
+        driver = _driver(self._parser(self.settings))
         expect = self._expect
         if expect is None and driver.follows_server_flags():
             expect = "auto"
@@ -677,7 +922,7 @@ class _Step:
 
     def __init__(
         self,
-        driver: _Driver,
+        driver: _Driver | _NativeDriver,
         message_id: str,
         message_date: datetime,
         expect: bool,
@@ -721,6 +966,22 @@ class _Step:
                     self.tally.add(output)
                 else:
                     record.produced.append(output)
+            if isinstance(self.driver, _NativeDriver):
+                # The chunks are decoded for their records (features, the chunk view); the
+                # parser reads the SDK's stream instead, and reports faults through it.
+                if isinstance(output, StreamFault):
+                    cut = output.kind == "incomplete"
+                    self.errors.append(
+                        ErrorEntry(
+                            "incomplete" if cut else "stream",
+                            output.message,
+                            output.status,
+                            output.error_type,
+                            chunk=at,
+                        )
+                    )
+                    self.complete = self.complete and not cut
+                continue
             if not isinstance(output, StreamFault):
                 chunk = select_choice(output, self.choice) if self.choice else output
                 try:
@@ -745,7 +1006,7 @@ class _Step:
     ) -> None:
         """Decode a streamed body piece by piece, as it arrived."""
         try:
-            decoder = StreamDecoder(kind) if reader is None else reader(kind)
+            decoder = providers.StreamDecoder(kind) if reader is None else reader(kind)
         except UnsupportedStreamError as exc:  # a reader of one's own that does not read this
             self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
             return
@@ -771,14 +1032,50 @@ class _Step:
     def whole(self, kind: StreamKind, response: RecordedResponse) -> None:
         """Decode a body that came in one piece (a JSON reply, or a JSON array stream)."""
         try:
-            self.feed(chunks_from_json_body(kind, response.body), None)
+            self.feed(providers.chunks_from_json_body(kind, response.body), None)
         except UnsupportedStreamError as exc:
             self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
         except StreamreelError as exc:
             self.fail(ErrorEntry("decode", exc.reason), exc.reason)
 
+    def native(self, interaction: Interaction, kind: StreamKind) -> None:
+        """Run a native parser over the whole exchange; each message goes to the chunk the SDK
+        had read when it came (the last chunk for a parser handed the exchange at once)."""
+        assert isinstance(self.driver, _NativeDriver)
+        if kind.framing == "json" and not isinstance(self.driver.parser, ProcessingExchanges):
+            self.errors.append(
+                ErrorEntry(
+                    "unsupported",
+                    "cannot hand a whole reply to process(stream): expected a streamed "
+                    "response, got one JSON body; give the parser process_exchange to see "
+                    "whole replies",
+                    status=interaction.response.status,
+                )
+            )
+            return
+        placed, stopped = self.driver.exchange(interaction, kind)
+        last = self.records[-1] if self.records else None
+        for number, message in placed:
+            record = (
+                self.records[number] if number is not None and number < len(self.records) else last
+            )
+            try:
+                converted = foreign_message(message)
+            except TypeError as exc:
+                self.fail(
+                    ErrorEntry("parser", f"cannot hold a message: {exc}", chunk=number),
+                    f"cannot hold a message: {exc}",
+                )
+                return
+            self.emit([converted], record)
+        if stopped is not None:
+            at = placed[-1][0] if placed else None
+            reason = _failure(stopped)
+            self.errors.append(ErrorEntry("parser", reason, chunk=at))
+            self.emit([ErrorMessage(error=reason)], last)
+
     def http_error(self, response: RecordedResponse) -> None:
-        fault = http_error_fault(response.status, response.body)
+        fault = providers.http_error_fault(response.status, response.body)
         entry = ErrorEntry(
             "http", fault.message, status=response.status, error_type=fault.error_type
         )
@@ -792,7 +1089,7 @@ class _Step:
 
 
 def _replay_interaction(
-    driver: _Driver,
+    driver: _Driver | _NativeDriver,
     index: int,
     interaction: Interaction,
     *,
@@ -807,7 +1104,7 @@ def _replay_interaction(
 ) -> InteractionResult:
     response = interaction.response
     try:
-        kind = detect_stream(interaction.request, response, provider=provider, api=api)
+        kind = providers.detect_stream(interaction.request, response, provider=provider, api=api)
     except UnsupportedStreamError as exc:
         errors = [ErrorEntry("unsupported", exc.reason, status=response.status)]
         return InteractionResult(
@@ -842,6 +1139,8 @@ def _replay_interaction(
         step.whole(kind, response)
     else:
         step.stream(kind, response, decoder)
+    if isinstance(driver, _NativeDriver) and response.status < 400 and kind.framing != "none":
+        step.native(interaction, kind)
     step.finish(response)
     return InteractionResult(
         index=index,
@@ -887,6 +1186,7 @@ def replay_chunk_file(
     choice: int = 0,
     text: str | None = None,
     progress: Callable[[int], None] | None = None,
+    lean: bool = False,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
@@ -895,7 +1195,9 @@ def replay_chunk_file(
     stops the replay with an error entry and an error message naming the file and line; every
     message before it is kept. With ``text`` the lines are read from it (standard input, say)
     and ``path`` only names them. ``progress`` is told, every few thousand lines, about how
-    many bytes have been read.
+    many bytes have been read. ``lean`` records keep each chunk's place but not its payload
+    (its bytes, the chunk, its messages), as :class:`ReplaySteps` does: enough to print the
+    messages, for a fraction of the memory and time.
     """
     with _collector_paused():
         return _replay_chunk_file(
@@ -908,6 +1210,7 @@ def replay_chunk_file(
             choice=choice,
             text=text,
             progress=progress,
+            lean=lean,
         )
 
 
@@ -922,9 +1225,19 @@ def _replay_chunk_file(
     choice: int,
     text: str | None,
     progress: Callable[[int], None] | None,
+    lean: bool = False,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
-    driver = _Driver((parser or default_parser)(settings))
+    chosen = (parser or default_parser)(settings)
+    if is_native(chosen):
+        raise ConfigurationError(
+            "cannot replay a chunk file through this parser: expected a parser of chunks "
+            f"(process_chunk), got {type(chosen).__name__} with process(stream), which reads "
+            "an SDK's stream; record a cassette and replay that instead",
+            path=source,
+        )
+    tally = FeatureTally() if lean else None
+    driver = _Driver(chosen)  # type: ignore[arg-type]  # is_native ruled the others out
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
     messages: list[AgentMessage] = []
@@ -945,17 +1258,23 @@ def _replay_chunk_file(
                 break
             if chunk is None:
                 continue
-            record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            if tally is None:
+                record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            else:
+                record = ChunkRecord(len(records), 0.0, b"")
+                tally.add(chunk)
             if choice:
                 chunk = select_choice(chunk, choice)
             try:
-                record.messages = driver.process(
+                emitted = driver.process(
                     chunk, message_id, message_date, bool(expect_reasoning_content)
                 )
             except ParserError as exc:
                 errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
-                record.messages = driver.take()
-            messages.extend(record.messages)
+                emitted = driver.take()
+            if tally is None:
+                record.messages = emitted
+            messages.extend(emitted)
             records.append(record)
     messages.extend(driver.step_complete())
     messages.extend(driver.close())
@@ -964,5 +1283,6 @@ def _replay_chunk_file(
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
         Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
+        chunk_features=frozenset(tally.names()) if tally is not None else None,
     )  # fmt: skip
     return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)

@@ -19,6 +19,13 @@ Fixtures
     ``.jsonl`` file per test under ``__snapshots__/<test module>/``, the merged messages (or the
     raw deltas). A test that uses both must name one of them (``stream_snapshot(name="x")``),
     as both would otherwise write the same file.
+``sdk_stream``
+    A callable: ``sdk_stream(name=None, *, index=None, sdk=None, asynchronous=False,
+    pace=False)`` returns the official SDK's own stream of a recorded response (the cassette
+    named by the marker without a name), decoded by the SDK
+    (:func:`streamreel.playback.sdkstream.sdk_stream`); with ``asynchronous=True``, an
+    awaitable of the SDK's async stream. For a parser test: ``list(MyParser().process(
+    sdk_stream()))``.
 ``streamreel_cassette_dirs``, ``streamreel_settings``, ``streamreel_parser``,
 ``streamreel_record_mode``
     The configuration, as fixtures a ``conftest.py`` overrides (see below).
@@ -43,6 +50,7 @@ Command-line options
     the ``CI`` environment variable is set).
 ``--streamreel-parser MODULE:FACTORY``
     Replay through this parser instead: run a whole snapshot suite against a candidate parser.
+    Any shape replay drives will do, ``process(stream)`` over the SDK's own stream included.
 ``--streamreel-settings KEY=VALUE``
     Set one interface knob for every replay (repeatable).
 ``--streamreel-fuzz``
@@ -310,7 +318,8 @@ def pytest_configure(config: pytest.Config) -> None:
     parser = None
     if spec or pairs:
         from streamreel.core.errors import ConfigurationError
-        from streamreel.testing.diff import load_factory, parse_knobs
+        from streamreel.playback.factories import load_factory
+        from streamreel.testing.diff import parse_knobs
 
         try:
             knobs = parse_knobs(pairs)
@@ -668,6 +677,28 @@ def replay(
 
 
 @pytest.fixture
+def sdk_stream(replay: CassetteReplayer) -> Callable[..., Any]:
+    """``sdk_stream("name")`` -> the SDK's own stream of that cassette's recorded response."""
+    from streamreel.playback.sdkstream import async_sdk_stream
+    from streamreel.playback.sdkstream import sdk_stream as build
+
+    def stream(
+        name: str | Path | None = None,
+        *,
+        index: int | None = None,
+        sdk: str | None = None,
+        asynchronous: bool = False,
+        pace: bool = False,
+    ) -> Any:
+        path = replay.path(name)
+        if asynchronous:
+            return async_sdk_stream(path, index=index, sdk=sdk, pace=pace)
+        return build(path, index=index, sdk=sdk, pace=pace)
+
+    return stream
+
+
+@pytest.fixture
 def streamreel_record(
     request: pytest.FixtureRequest,
     replay: CassetteReplayer,
@@ -698,17 +729,26 @@ def streamreel_record(
     return start
 
 
+def _snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
+    # syrupy's fixture, asked for by name: without syrupy (the [pytest] extra) pytest would say
+    # only "fixture 'snapshot' not found"; importing the extension first names what to install.
+    import streamreel.testing.snapshot  # noqa: F401
+
+    snapshot: SnapshotAssertion = request.getfixturevalue("snapshot")
+    return snapshot
+
+
 @pytest.fixture
-def stream_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+def stream_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's ``snapshot``, writing a replay's merged messages to one ``.jsonl`` per test."""
     from streamreel.testing.snapshot import StreamSnapshotExtension
 
-    return snapshot.use_extension(StreamSnapshotExtension)
+    return _snapshot(request).use_extension(StreamSnapshotExtension)
 
 
 @pytest.fixture
-def stream_snapshot_deltas(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+def stream_snapshot_deltas(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """Like ``stream_snapshot``, with the raw deltas instead of the merged messages."""
     from streamreel.testing.snapshot import StreamDeltasSnapshotExtension
 
-    return snapshot.use_extension(StreamDeltasSnapshotExtension)
+    return _snapshot(request).use_extension(StreamDeltasSnapshotExtension)

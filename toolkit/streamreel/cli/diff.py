@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +12,13 @@ import click
 from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.options import factory_option, interface_options, settings_from
+from streamreel.cli.pool import jobs_option, ordered_map
 from streamreel.cli.progress import bar
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ReasoningChoice
 from streamreel.testing.diff import (
+    CassetteDiff,
     Side,
     apply_knobs,
     diff_cassette,
@@ -51,6 +55,38 @@ def _side(
         settings=apply_knobs(base, knobs),
         expect_reasoning_content=choice,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """Both sides as text, so a worker process can build them: a factory need not pickle."""
+
+    parser: str | None
+    against: str | None
+    base: InterfaceSettings
+    expect: ReasoningChoice
+    left_knobs: dict[str, bool | str]
+    right_knobs: dict[str, bool | str]
+
+    def build(self) -> tuple[Side, Side]:
+        left = _side(self.parser, self.base, self.expect, self.left_knobs)
+        right = _side(self.against, self.base, self.expect, self.right_knobs)
+        if left.label == right.label:
+            left = Side(
+                "left: " + left.label, left.parser, left.settings, left.expect_reasoning_content
+            )
+            right = Side(
+                "right: " + right.label,
+                right.parser,
+                right.settings,
+                right.expect_reasoning_content,
+            )
+        return left, right
+
+
+def _diff_one(sides: _Sides, merge: bool, path: Path) -> CassetteDiff:
+    left, right = sides.build()
+    return diff_cassette(path, left=left, right=right, merge=merge)
 
 
 def _echo_report(lines: list[str]) -> None:
@@ -112,6 +148,7 @@ def _echo_report(lines: list[str]) -> None:
     show_default=True,
     help="With two versions OLD NEW: markdown writes a table (for $GITHUB_STEP_SUMMARY).",
 )
+@jobs_option
 @interface_options
 def diff_command(
     cassettes: tuple[Path, ...],
@@ -122,6 +159,7 @@ def diff_command(
     deltas: bool,
     html_file: Path | None,
     output_format: str,
+    jobs: int,
     **knobs: Any,
 ) -> None:
     """Replay CASSETTES through two parsers and show the messages that differ.
@@ -165,20 +203,13 @@ def diff_command(
         # Letta is driven as its server drives it: the other side gets the same flags, so the
         # comparison is between parsers, not between modes.
         expect = "auto"
-    left = _side(parser, base, expect, left_knobs)
-    right = _side(against, base, expect, right_knobs)
-    if left.label == right.label:
-        left = Side(
-            "left: " + left.label, left.parser, left.settings, left.expect_reasoning_content
-        )
-        right = Side(
-            "right: " + right.label, right.parser, right.settings, right.expect_reasoning_content
-        )
+    sides = _Sides(parser, against, base, expect, left_knobs, right_knobs)
+    left, right = sides.build()  # here too: a bad MODULE:FACTORY is a usage error at once
     paths = expand(cassettes)
     diffs = []
     with bar(len(paths), "diff", unit="cassette") as meter:
-        for path in paths:
-            diffs.append(diff_cassette(path, left=left, right=right, merge=not deltas))
+        for found in ordered_map(partial(_diff_one, sides, not deltas), paths, jobs=jobs):
+            diffs.append(found)
             meter.update()
     _echo_report(render_text(diffs, left=left.label, right=right.label))
     if html_file is not None:

@@ -95,7 +95,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnyParser",
+    "BodyDecoder",
     "CountingUsage",
+    "DecoderFactory",
     "Draining",
     "FollowingServerFlags",
     "ForcingInnerThoughts",
@@ -248,6 +250,18 @@ AnyParser: TypeAlias = StreamingInterfaceLike | ProcessingStreams | ProcessingEx
 
 ParserFactory = Callable[[InterfaceSettings], AnyParser]
 """Builds a fresh parser for one replay from the interface settings."""
+
+
+class BodyDecoder(Protocol):
+    """Reads one streamed body: bytes in, chunks and faults out (what ``StreamDecoder`` does)."""
+
+    def feed(self, data: bytes) -> Iterable[ChatCompletionChunk | StreamFault]: ...
+    def close(self) -> Iterable[ChatCompletionChunk | StreamFault]: ...
+
+
+DecoderFactory: TypeAlias = Callable[["StreamKind"], BodyDecoder]
+"""Builds the reader of one streamed body from its kind; :class:`StreamDecoder` is one. A
+replay given another reads the bytes with it, to test a reader of one's own."""
 
 
 class _Loop:
@@ -746,6 +760,7 @@ def replay(
     message_id: str | None = None,
     message_date: datetime | None = None,
     choice: int = 0,
+    decoder: DecoderFactory | None = None,
 ) -> ReplayResult:
     """Replay a cassette's interactions as the steps of one agent turn.
 
@@ -760,7 +775,8 @@ def replay(
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
     ``choice`` picks which choice of a stream with several (a request with ``n`` > 1) is the
-    agent's step; the others are never mixed into it.
+    agent's step; the others are never mixed into it. ``decoder`` reads each streamed body
+    instead of streamreel's own decoder.
     """
     with _collector_paused():
         steps = ReplaySteps(
@@ -774,6 +790,7 @@ def replay(
             message_id=message_id,
             message_date=message_date,
             choice=choice,
+            decoder=decoder,
         )
         results = list(steps)
         assert steps.usage is not None
@@ -813,8 +830,10 @@ class ReplaySteps:
         progress: Callable[[int], None] | None = None,
         lean: bool = False,
         choice: int = 0,
+        decoder: DecoderFactory | None = None,
     ) -> None:
         self.settings = settings or InterfaceSettings(use_assistant_message=True)
+        self._decoder = decoder
         self._lean = lean
         self._choice = choice
         self._parser = parser or default_parser
@@ -882,6 +901,7 @@ class ReplaySteps:
                 api=self._api,
                 lean=self._lean,
                 choice=self._choice,
+                decoder=self._decoder,
             )
             steps += 1
             # Yielded at once, not held back until the next one shows this is not the last:
@@ -981,9 +1001,15 @@ class _Step:
                 self.errors.append(entry)
                 self.emit(self.driver.error(output.describe()), record)
 
-    def stream(self, kind: StreamKind, response: RecordedResponse) -> None:
+    def stream(
+        self, kind: StreamKind, response: RecordedResponse, reader: DecoderFactory | None = None
+    ) -> None:
         """Decode a streamed body piece by piece, as it arrived."""
-        decoder = providers.StreamDecoder(kind)
+        try:
+            decoder = providers.StreamDecoder(kind) if reader is None else reader(kind)
+        except UnsupportedStreamError as exc:  # a reader of one's own that does not read this
+            self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
+            return
         for number, piece in enumerate(response.body_chunks()):
             record = ChunkRecord(number, piece.offset_ms, piece.data if self.tally is None else b"")
             self.records.append(record)
@@ -1074,6 +1100,7 @@ def _replay_interaction(
     api: str | None,
     choice: int = 0,
     lean: bool = False,
+    decoder: DecoderFactory | None = None,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -1111,7 +1138,7 @@ def _replay_interaction(
     elif kind.framing == "json":
         step.whole(kind, response)
     else:
-        step.stream(kind, response)
+        step.stream(kind, response, decoder)
     if isinstance(driver, _NativeDriver) and response.status < 400 and kind.framing != "none":
         step.native(interaction, kind)
     step.finish(response)

@@ -60,10 +60,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from streamreel.cassettes.discovery import is_chunk_file
-from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
+from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import ErrorMessage
+from streamreel.core.mutations import Edit, edited_response
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
@@ -78,6 +79,7 @@ from streamreel.playback.replay import (
     is_native,
     replay,
 )
+from streamreel.testing.shrinking import shrink_items
 from streamreel.testing.transcript import Placeholders, stable_wire
 
 __all__ = [
@@ -520,29 +522,7 @@ def finest_split(layout: Layout) -> Split:
 
 
 def _recut_response(response: RecordedResponse, cuts: Sequence[int]) -> RecordedResponse:
-    original = response.body_chunks()
-    body = b"".join(piece.data for piece in original)
-    # Each new read arrives when the recorded read holding its last byte did.
-    ends: list[tuple[int, float]] = []
-    total = 0
-    for piece in original:
-        total += len(piece.data)
-        ends.append((total, piece.offset_ms))
-    chunks: list[BodyChunk] = []
-    position, cursor = 0, 0
-    for data in split_at(body, cuts):
-        position += len(data)
-        while cursor < len(ends) - 1 and ends[cursor][0] < position:
-            cursor += 1
-        chunks.append(BodyChunk(ends[cursor][1] if ends else 0.0, data))
-    return RecordedResponse(
-        status=response.status,
-        reason=response.reason,
-        headers=response.headers,
-        body=body,
-        chunks=chunks,
-        error=response.error,
-    )
+    return edited_response(response, [Edit(c, action="cut") for c in cuts], keep_reads=False)
 
 
 def recut_cassette(cassette: Cassette, split: Split) -> Cassette:
@@ -805,27 +785,12 @@ def compare_views(
 def shrink(split: Split, fails: Callable[[Split], bool], *, budget: int = 400) -> tuple[Split, int]:
     """The smallest split found that still ``fails``, and how many candidates were tried.
 
-    Delta debugging on the cut points: try dropping large groups first, halve the group size
-    when none can go, and finish one cut at a time. ``budget`` bounds the number of replays.
+    Delta debugging on the cut points (:func:`streamreel.testing.shrinking.shrink_items`);
+    ``budget`` bounds the number of replays.
     """
-    cuts = split.cuts()
-    tried = 0
-    size = max(1, len(cuts) // 2)
-    while cuts and tried < budget:
-        removed = False
-        start = 0
-        while start < len(cuts) and tried < budget:
-            candidate = cuts[:start] + cuts[start + size :]
-            tried += 1
-            if fails(Split.from_cuts(candidate)):
-                cuts = candidate
-                removed = True
-            else:
-                start += size
-        if size == 1 and not removed:
-            break
-        if not removed or size > 1:
-            size = max(1, size // 2)
+    cuts, tried = shrink_items(
+        split.cuts(), lambda candidate: fails(Split.from_cuts(candidate)), budget=budget
+    )
     return Split.from_cuts(cuts), tried
 
 

@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import stat
+import sys
 import textwrap
 import time
 import zlib
@@ -479,7 +480,11 @@ def test_content_encodings_come_off(coding: str, raw: bytes) -> None:
     assert response.header("content-length") == str(len(b"data: x\n\n"))
 
 
-def test_brotli_without_a_brotli_module_says_what_to_install() -> None:
+def test_brotli_without_a_brotli_module_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "brotli", None)
+    monkeypatch.setitem(sys.modules, "brotlicffi", None)
     with pytest.raises(CassetteError, match="pip install brotli"):
         loads_cassette(_encoded("br", b"\x8b\x02\x80\xff\xfe"))
 

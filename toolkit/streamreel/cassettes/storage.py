@@ -136,7 +136,7 @@ from streamreel.core.cassette import (
     RecordedResponse,
 )
 from streamreel.core.encoding import codings as content_codings
-from streamreel.core.encoding import decode_layer
+from streamreel.core.encoding import decode_body
 from streamreel.core.errors import (
     CassetteError,
     CassetteVersionError,
@@ -937,29 +937,25 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
 # --------------------------------------------------------------------------------------------
 
 
-def _decode_layer(coding: str, body: bytes) -> bytes:
-    """Undo one content coding (:func:`streamreel.core.encoding.decode_layer`, the decoder the
-    recorder uses too), as a cassette error."""
-    try:
-        return decode_layer(coding, body)
-    except StreamDecodeError as exc:
-        raise CassetteError(exc.reason) from exc
-
-
 def _identity(
     headers: dict[str, list[str]], body: bytes
 ) -> tuple[dict[str, list[str]], bytes, bool]:
-    """Headers and body with every content coding removed; the flag says the body changed."""
+    """Headers and body with every content coding removed; the flag says the body changed.
+
+    The body's own bytes decide (:func:`streamreel.core.encoding.decode_body`, the decoder the
+    recorder uses too): a header that is missing, ``identity`` or wrong does not keep a
+    compressed body compressed.
+    """
     name = next((key for key in headers if key.lower() == "content-encoding"), None)
-    if name is None:
-        return headers, body, False
-    codings = [coding for value in headers[name] for coding in content_codings(value)]
-    decoded = body
-    # Codings are listed in the order they were applied, so they come off in reverse.
-    for coding in reversed(codings):
-        decoded = _decode_layer(coding, decoded)
-    kept = {key: values for key, values in headers.items() if key != name}
+    declared = [c for value in headers[name] for c in content_codings(value)] if name else []
+    try:
+        decoded = decode_body(body, declared)
+    except StreamDecodeError as exc:
+        raise CassetteError(exc.reason) from exc
     changed = decoded is not body
+    if name is None and not changed:
+        return headers, body, False
+    kept = {key: values for key, values in headers.items() if key != name}
     if changed:
         for key in kept:
             if key.lower() == "content-length":

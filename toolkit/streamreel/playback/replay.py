@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes.reader import CassetteReader
+from streamreel.cassettes.storage import normalize_encodings
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -612,6 +613,13 @@ class ReplaySteps:
         assert self._cassette is not None
         for index, interaction in enumerate(self._cassette.interactions):
             if self._chosen is None or index in self._chosen:
+                # A cassette built in memory may hold bodies still compressed: decoded here by
+                # their bytes, as a loaded one was, and a damaged one named by path.
+                try:
+                    normalize_encodings(Cassette([interaction]))
+                except CassetteError as exc:
+                    exc.located(path=self.path, interaction=index)
+                    raise
                 yield index, interaction
 
     def __iter__(self) -> Iterator[InteractionResult]:

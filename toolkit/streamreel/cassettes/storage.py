@@ -125,6 +125,7 @@ from streamreel._version import __version__
 from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
+from streamreel.cassettes.textfile import read_text
 from streamreel.core.cassette import (
     FORMAT_VERSION,
     GRPC_METHOD,
@@ -348,23 +349,7 @@ def _parse_json(text: str) -> Any:
 def load_cassette(path: str | os.PathLike[str]) -> Cassette:
     """Read a cassette file of any supported kind (the container is detected from the content)."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CassetteError(
-            f"cannot read cassette: expected a readable file, got {reason}; "
-            "check the path and its permissions",
-            path=file,
-        ) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CassetteError(
-            f"cannot read cassette: expected UTF-8 text, got byte {raw[exc.start]:#04x} at "
-            f"offset {exc.start}; the file is not a cassette or is damaged, record it again",
-            path=file,
-        ) from exc
+    text = read_text(file)
     return loads_cassette(text, path=file)
 
 
@@ -455,14 +440,20 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 
 
 def import_cassette(
-    src: str | os.PathLike[str], dest: str | os.PathLike[str], *, overwrite: bool = False
+    src: str | os.PathLike[str] | Cassette,
+    dest: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
 ) -> Cassette:
     """Read a foreign cassette (HAR, nock, vcrpy...) and write it in streamreel's format.
 
     ``dest`` must not exist unless ``overwrite``, and is never ``src`` itself (under any
-    spelling: a relative path, a symlink, a hard link), which the import would destroy.
+    spelling: a relative path, a symlink, a hard link), which the import would destroy. ``src``
+    may be a cassette read already (from standard input, say).
     """
-    source, target = Path(src), Path(dest)
+    loaded = src if isinstance(src, Cassette) else None
+    source = Path(src.path or "<memory>") if isinstance(src, Cassette) else Path(src)
+    target = Path(dest)
     if target.exists() or target.is_symlink():
         if _same_file(source, target):
             raise CassetteError(
@@ -477,7 +468,7 @@ def import_cassette(
                 path=target,
             )
     cassette_format(target)
-    cassette = load_cassette(source)
+    cassette = loaded if loaded is not None else load_cassette(source)
     save_cassette(cassette, target)
     return cassette
 

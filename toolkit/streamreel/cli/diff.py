@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit
+from streamreel.cli.inputs import expand_inputs
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.cli.progress import bar
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ParserFactory, ReasoningChoice
 from streamreel.testing.diff import (
+    CassetteDiff,
     Side,
     apply_knobs,
     diff_cassette,
@@ -27,12 +30,12 @@ from streamreel.testing.diff import (
 )
 
 
-def expand_cassettes(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders as the cassettes and chunk files beneath them.
+def expand_cassettes(paths: Iterable[Path]) -> list[Path | Cassette]:
+    """Files as given; folders as the cassettes and chunk files beneath them; ``-`` as stdin.
 
-    The rule is :func:`streamreel.cassettes.discovery.expand`'s, the same everywhere.
+    The rule is :func:`streamreel.cli.inputs.expand_inputs`'s, the same everywhere.
     """
-    return expand(paths)
+    return expand_inputs(paths)
 
 
 def factory_option(value: str | None) -> ParserFactory | None:
@@ -78,10 +81,40 @@ def _side(
     )
 
 
-def _echo_report(lines: list[str]) -> None:
+def _as_json(diffs: list[CassetteDiff], *, left: str, right: str) -> dict[str, Any]:
+    """The comparison as one JSON document, for ``--json``."""
+    cassettes = [
+        {
+            "path": diff.path,
+            "outcome": "unreadable" if diff.error else "differs" if diff.differs else "same",
+            "error": diff.error,
+            "interactions": [
+                {
+                    "index": interaction.index,
+                    "request": interaction.request,
+                    "rows": len(interaction.rows),
+                    "changed": len(interaction.changes),
+                }
+                for interaction in diff.interactions
+            ],
+        }
+        for diff in diffs
+    ]
+    return {
+        "left": left,
+        "right": right,
+        "cassettes": cassettes,
+        "differing": sum(1 for diff in diffs if diff.differs),
+        "unreadable": sum(1 for diff in diffs if diff.error is not None),
+    }
+
+
+def _echo_report(lines: list[str], errors: Collection[str] = ()) -> None:
     for line in lines:
         stripped = line.lstrip()
-        if stripped.startswith("- "):
+        if line in errors:
+            click.secho(line, fg="red", err=True)  # an error, so stderr, naming the file
+        elif stripped.startswith("- "):
             click.secho(line, fg="red")
         elif stripped.startswith("+ "):
             click.secho(line, fg="green")
@@ -92,7 +125,12 @@ def _echo_report(lines: list[str]) -> None:
 
 
 @click.command("diff")
-@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cassettes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--against",
     metavar="MODULE:FACTORY",
@@ -129,6 +167,12 @@ def _echo_report(lines: list[str]) -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Also write a self-contained HTML report (both sequences side by side) to FILE.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (each cassette's outcome and changes) instead of the report.",
+)
 @interface_options
 def diff_command(
     cassettes: tuple[Path, ...],
@@ -138,6 +182,7 @@ def diff_command(
     right_pairs: tuple[str, ...],
     deltas: bool,
     html_file: Path | None,
+    as_json: bool,
     **knobs: Any,
 ) -> None:
     """Replay CASSETTES through two parsers and show the messages that differ.
@@ -182,7 +227,12 @@ def diff_command(
         for path in paths:
             diffs.append(diff_cassette(path, left=left, right=right, merge=not deltas))
             meter.update()
-    _echo_report(render_text(diffs, left=left.label, right=right.label))
+    errors = {f"{d.path}: cannot replay: {d.error}" for d in diffs if d.error is not None}
+    if as_json:
+        _echo_report(sorted(errors), errors)
+        click.echo(json.dumps(_as_json(diffs, left=left.label, right=right.label)))
+    else:
+        _echo_report(render_text(diffs, left=left.label, right=right.label), errors)
     if html_file is not None:
         html_file.write_text(
             render_html(diffs, left=left.label, right=right.label), encoding="utf-8"

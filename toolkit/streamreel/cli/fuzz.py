@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from functools import partial
 from pathlib import Path
@@ -13,15 +14,41 @@ from streamreel.cli.diff import expand_cassettes, factory_option
 from streamreel.cli.exits import Exit
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.cli.progress import Bar, bar, to, writing
-from streamreel.testing.fuzz import fuzz_cassette
+from streamreel.testing.fuzz import FuzzReport, fuzz_cassette
 
 
 def _advance(meter: Bar, before: int, tried: int) -> None:
     to(meter, before + tried)
 
 
+def _outcome(report: FuzzReport, lines: list[str]) -> dict[str, Any]:
+    """One cassette's outcome for ``--json``."""
+    outcome = (
+        "unreadable"
+        if report.error is not None
+        else "failed"
+        if report.failed
+        else "skipped"
+        if report.skipped is not None
+        else "ok"
+    )
+    return {
+        "path": report.path,
+        "outcome": outcome,
+        "splits": report.examples,
+        "error": report.error,
+        "skipped": report.skipped,
+        "report": lines if report.failed else [],
+    }
+
+
 @click.command("fuzz")
-@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cassettes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--seed",
     type=int,
@@ -43,12 +70,19 @@ def _advance(meter: Bar, before: int, tried: int) -> None:
     help="Fuzz this parser (a callable taking InterfaceSettings, or letta for Letta 0.7.8's "
     "own). [default: streamreel's]",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (seed, and each cassette's outcome) instead of the report.",
+)
 @interface_options
 def fuzz_command(
     cassettes: tuple[Path, ...],
     seed: int | None,
     examples: int,
     against: str | None,
+    as_json: bool,
     **knobs: Any,
 ) -> None:
     """Re-split every stream in CASSETTES at random points and compare the merged messages.
@@ -72,6 +106,7 @@ def fuzz_command(
     expect = knobs["expect_reasoning_content"]
     click.echo(f"seed {chosen_seed}, {examples} splits per cassette", err=True)
     failed: list[Path] = []
+    outcomes: list[dict[str, Any]] = []
     unreadable = 0
     paths = expand_cassettes(cassettes)
     with bar(len(paths) * examples, "fuzz", unit="split") as meter:
@@ -88,14 +123,21 @@ def fuzz_command(
             to(meter, (done + 1) * examples)  # a failing or skipped cassette stops early
             lines = report.describe()
             bad = report.failed or report.error is not None
+            outcomes.append(_outcome(report, lines))
             with writing():
-                click.secho(lines[0], fg="red" if bad else None, bold=bad)
-                for line in lines[1:]:
-                    click.echo(line)
+                if report.error is not None:  # an error: stderr, whatever the format
+                    click.secho(lines[0], fg="red", bold=True, err=True)
+                elif not as_json:
+                    click.secho(lines[0], fg="red" if bad else None, bold=bad)
+                    for line in lines[1:]:
+                        click.echo(line)
             if report.failed:
-                failed.append(path)
+                failed.append(Path(report.path))
             if report.error is not None:
                 unreadable += 1
+    if as_json:
+        document = {"seed": chosen_seed, "examples": examples, "cassettes": outcomes}
+        click.echo(json.dumps(document, ensure_ascii=False))
     if failed:
         again = " ".join(str(p) for p in failed)
         extra = f" --against {against}" if against else ""
@@ -103,6 +145,7 @@ def fuzz_command(
             f"{len(failed)} cassette(s) failed; reproduce with: streamreel fuzz {again} "
             f"--seed {chosen_seed} --examples {examples}{extra}",
             fg="red",
+            err=as_json,
         )
     if unreadable:
         click.secho(f"{unreadable} cassette(s) could not be read", fg="red", err=True)

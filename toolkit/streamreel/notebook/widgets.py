@@ -44,6 +44,7 @@ from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
+from streamreel.core.wording import counted as _plural
 from streamreel.notebook.display import (
     DEFAULT_IGNORED_FIELDS,
     STYLE,
@@ -77,10 +78,6 @@ __all__ = [
 
 _REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 25 frames a second)
 _RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _name(result: ReplayResult) -> str:

@@ -35,7 +35,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
-import io
 import json
 import threading
 import uuid
@@ -46,8 +45,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from streamreel.cassettes.chunkfile import opened as _opened
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.cassettes.storage import normalize_encodings
+from streamreel.cassettes.textfile import chunk_lines, empty_error
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -58,6 +59,7 @@ from streamreel.core.chunks import (
 from streamreel.core.errors import (
     CassetteError,
     ChunkError,
+    ConfigurationError,
     ParserError,
     StreamreelError,
     UnsupportedStreamError,
@@ -684,6 +686,7 @@ class _Step:
         self.messages: list[AgentMessage] = []
         self.errors: list[ErrorEntry] = []
         self.complete = True
+        self.choices: set[int] = set()  # the choice indexes seen, when one is chosen
 
     def emit(self, messages: list[AgentMessage], record: ChunkRecord | None = None) -> None:
         self.messages.extend(messages)
@@ -709,6 +712,8 @@ class _Step:
                 else:
                     record.produced.append(output)
             if not isinstance(output, StreamFault):
+                if self.choice:
+                    self.choices.update(choice.index for choice in output.choices)
                 chunk = select_choice(output, self.choice) if self.choice else output
                 try:
                     emitted = self.driver.process(
@@ -823,6 +828,7 @@ def _replay_interaction(
     else:
         step.stream(kind, response)
     step.finish(response)
+    _check_choice(choice, step.choices, index)
     return InteractionResult(
         index=index,
         request=_summary(interaction, kind),
@@ -838,21 +844,23 @@ def _replay_interaction(
     )
 
 
-@contextlib.contextmanager
-def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
-    if text is not None:
-        yield io.StringIO(text)
-        return
+def _check_choice(choice: int, seen: set[int], interaction: int | None) -> None:
+    """Refuse a chosen choice that a stream with choices never carried: nothing of it replays."""
+    if choice and seen and choice not in seen:
+        have = ", ".join(str(index) for index in sorted(seen))
+        raise ConfigurationError(
+            f"cannot replay choice {choice}: expected one of the stream's choices ({have}), got "
+            f"{choice}; pick one of those (--choice)",
+            interaction=interaction,
+        )
+
+
+def _numbered(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str | ChunkError]]:
+    """The lines, and then the error that stopped them, if one did (a line too long, not UTF-8)."""
     try:
-        stream = source.open(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise CassetteError(
-            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
-            "check the path and its permissions",
-            path=source,
-        ) from exc
-    with stream:
-        yield stream
+        yield from lines
+    except ChunkError as exc:
+        yield (exc.line or 0), exc
 
 
 def replay_chunk_file(
@@ -909,10 +917,17 @@ def _replay_chunk_file(
     messages: list[AgentMessage] = []
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
-    with _chunk_lines(source, text) as lines:
+    seen = False  # a line that carries a chunk, or fails to: an empty file has neither
+    choices: set[int] = set()
+    with _opened(source, None if text is None else text.encode("utf-8")) as stream:
         read = 0
-        for number, line in enumerate(lines, start=1):
-            read += len(line)  # characters: bytes for ASCII, close enough for a progress bar
+        for number, line in _numbered(chunk_lines(stream, source)):
+            if isinstance(line, ChunkError):
+                seen = True
+                errors.append(ErrorEntry("decode", str(line), chunk=len(records)))
+                messages.extend(driver.error(str(line)))
+                break
+            read += len(line) + 1  # characters: bytes for ASCII, close enough for a progress bar
             if progress is not None and not number % _PROGRESS_LINES:
                 progress(read)
             try:
@@ -921,11 +936,14 @@ def _replay_chunk_file(
                 located = exc.located(path=source, line=number)
                 errors.append(ErrorEntry("decode", str(located), chunk=len(records)))
                 messages.extend(driver.error(str(located)))
+                seen = True
                 break
             if chunk is None:
                 continue
+            seen = True
             record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
             if choice:
+                choices.update(c.index for c in chunk.choices)
                 chunk = select_choice(chunk, choice)
             try:
                 record.messages = driver.process(
@@ -936,6 +954,9 @@ def _replay_chunk_file(
                 record.messages = driver.take()
             messages.extend(record.messages)
             records.append(record)
+    if not seen:
+        raise empty_error("chunk file", source)
+    _check_choice(choice, choices, None)
     messages.extend(driver.step_complete())
     messages.extend(driver.close())
     usage = driver.usage(1)

@@ -42,6 +42,7 @@ from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
+from streamreel.core.wording import counted
 from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay, replay_chunk_file
 from streamreel.testing.snapshot import Placeholders, align, field_changes, line_kind, stable_wire
 
@@ -361,7 +362,8 @@ def render_text(diffs: Sequence[CassetteDiff], *, left: str, right: str) -> list
         if not diff.differs:
             count = sum(len(i.rows) for i in diff.interactions)
             lines.append(
-                f"{diff.path}: same ({len(diff.interactions)} interactions, {count} messages)"
+                f"{diff.path}: same ({counted(len(diff.interactions), 'interaction')}, "
+                f"{counted(count, 'message')})"
             )
             continue
         for interaction in diff.interactions:

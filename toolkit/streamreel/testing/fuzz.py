@@ -67,6 +67,7 @@ from streamreel.core.messages import ErrorMessage
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
+from streamreel.core.wording import counted as _count
 from streamreel.playback.replay import (
     FollowingServerFlags,
     ForcingInnerThoughts,
@@ -473,10 +474,6 @@ class Split:
                 f"each, {_count(untouched_runs, 'run')} of text in one chunk each"
             )
         return lines
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _around(data: bytes | str, position: int, context: int) -> str:

@@ -298,3 +298,49 @@ def test_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     assert done.stdout.count("\n") == 1
     assert done.stderr == "", done.stderr
     assert int(status.read_text()) == Exit.PIPE_CLOSED
+
+
+# -- what the outputs say -------------------------------------------------------------------------
+
+
+def test_a_raw_line_separator_inside_a_json_string_stays_in_its_chunk_line(tmp_path: Path) -> None:
+    line = json.dumps(chunk({"content": "one\u2028two\u2029three\x85four"}), ensure_ascii=False)
+    assert "\u2028" in line
+    path = tmp_path / "separators.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    status, out, err = _run("replay", str(path), "--format", "jsonl", "--merge")
+    assert status == Exit.OK, err
+    (message,) = [json.loads(row) for row in out.splitlines()]
+    assert message["reasoning"] == "one\u2028two\u2029three\x85four"
+    # diff and fuzz read the file as a cassette: one line, one event
+    from streamreel.cassettes.chunkfile import read_chunk_file
+
+    (interaction,) = read_chunk_file(path).interactions
+    assert len(interaction.response.body_chunks()) == 1
+    status, out, err = _run("fuzz", str(path), "--examples", "3", "--seed", "1")
+    assert status == Exit.OK, (out, err)
+
+
+def test_an_unsupported_stream_is_labelled_unsupported_in_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "cohere-v1.yaml"
+    path.write_text(
+        "interactions:\n- request: {method: POST, uri: 'https://api.cohere.com/v1/chat',"
+        " headers: {content-type: [application/json]}, body: '{\"stream\": true}'}\n"
+        "  response:\n    status: {code: 200, message: OK}\n"
+        "    headers: {content-type: [application/stream+json]}\n"
+        '    body: {string: "{\\"event_type\\": \\"stream-start\\"}\\n"}\n',
+        encoding="utf-8",
+    )
+    status, out, err = _run("replay", str(path), "--format", "table")
+    assert status == Exit.UNSUPPORTED, (out, err)
+    assert "[unsupported]" in out and "[incomplete]" not in out
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    single = tmp_path / "one.yaml"
+    source = CASSETTES / "openai-parallel-tool-calls.yaml"
+    single.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    status, out, _ = _run("inspect", str(single))
+    assert status == Exit.OK
+    assert "1 interactions" not in out and "1 chunks" not in out and "1 messages" not in out
+    assert out.startswith(f"{single}: 1 interaction\n")

@@ -230,14 +230,19 @@ class ArgumentsReader:
         self._out = []
         if len(out) == 1:
             return out
-        # Join adjacent events of one kind and key: fewer, larger deltas.
-        joined: list[ArgumentEvent] = [out[0]]
-        for event in out[1:]:
-            last = joined[-1]
-            if event.kind == last.kind and event.key == last.key and event.kind != ERROR:
-                joined[-1] = ArgumentEvent(last.kind, last.key, last.text + event.text)
-            else:
-                joined.append(event)
+        # Join adjacent events of one kind and key: fewer, larger deltas. The texts of a group
+        # are joined once, at its end: adding them up one by one was quadratic in a piece that
+        # holds many escapes (a whole argument string in one chunk).
+        joined: list[ArgumentEvent] = []
+        group: list[ArgumentEvent] = []
+        for event in out:
+            if group and (
+                event.kind != group[0].kind or event.key != group[0].key or event.kind == ERROR
+            ):
+                joined.append(_joined(group))
+                group = []
+            group.append(event)
+        joined.append(_joined(group))
         return joined
 
     def _value_text(self, text: str) -> None:
@@ -619,3 +624,11 @@ class ArgumentsReader:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _joined(group: list[ArgumentEvent]) -> ArgumentEvent:
+    """One event for a run of events of one kind and key."""
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    return ArgumentEvent(first.kind, first.key, "".join(event.text for event in group))

@@ -310,7 +310,13 @@ def diff_cassette(
     """Replay one cassette through both sides and compare; an unreadable one is an ``error``."""
     name = str(cassette.path if isinstance(cassette, Cassette) else cassette)
     try:
-        if isinstance(cassette, str | Path) and not is_chunk_file(cassette):
+        if isinstance(cassette, str | Path) and is_chunk_file(cassette):
+            from streamreel.cassettes.chunkfile import read_chunk_file
+
+            # A file whose lines cannot all be read (too long, not UTF-8) is unreadable, not a
+            # stream both sides fail the same way on: read it once through first.
+            read_chunk_file(cassette)
+        elif isinstance(cassette, str | Path):
             from streamreel.cassettes.storage import load_cassette
 
             cassette = load_cassette(cassette)

@@ -5,19 +5,24 @@ own packages, a file left out of the wheel, a plugin that loads what it should n
 builds the wheel, installs it (not editable) into a fresh virtualenv, and runs pytest in a
 sample project that has a ``toolkit/`` package of its own and uses the plugin's fixtures.
 
-The virtualenv sees the test environment's site-packages for streamreel's dependencies (no
-network is needed), but streamreel itself comes from the wheel: the test checks which copy the
-sample project imports.
+The wheel is built from a clean copy of the tracked sources (a stale ``build/`` folder or an
+untracked module in the work tree must not reach it), and its files are compared with those
+sources. The virtualenv sees the site-packages of the environment running the tests (a
+virtualenv of its own, or the system's), not the base interpreter's, for streamreel's
+dependencies (no network is needed); streamreel itself comes from the wheel: the test checks
+which copy the sample project imports.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,23 +39,69 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -
     return result.stdout
 
 
+def _tracked_files() -> list[Path]:
+    """The files of the project that git tracks (relative), or every file outside caches."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        skipped = {".git", ".venv", "build", "dist", "__pycache__", ".nox"}
+        return [
+            path.relative_to(ROOT)
+            for path in ROOT.rglob("*")
+            if path.is_file() and not skipped.intersection(path.relative_to(ROOT).parts)
+        ]
+    return [Path(name) for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def _test_environment_paths() -> list[str]:
+    """The import paths of the environment running the tests, without its own streamreel.
+
+    ``venv``'s ``system_site_packages`` would give the base interpreter's packages, which a
+    virtualenv running these tests does not share. The paths are listed plainly in a ``.pth``
+    file, so the ``.pth`` files inside them (the editable install of this work tree among them)
+    are not processed: the only streamreel the new environment can import is the wheel's.
+    """
+    paths = [*site.getsitepackages(), site.getusersitepackages()]
+    return [path for path in dict.fromkeys(paths) if Path(path).is_dir()]
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv with the wheel installed; returns its ``bin`` folder."""
-    work = tmp_path_factory.mktemp("install")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from a copy of the tracked sources only."""
+    work = tmp_path_factory.mktemp("build")
+    source = work / "source"
+    for relative in _tracked_files():
+        target = source / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, target)
     wheels = work / "wheels"
     _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", wheels, ROOT],
+         "-w", wheels, source],
         cwd=work,
     )  # fmt: skip
     (wheel,) = wheels.glob("streamreel-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv with the wheel installed; returns its ``bin`` folder."""
+    work = tmp_path_factory.mktemp("install")
     env_dir = work / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    purelib = _run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=work
+    ).strip()
+    Path(purelib, "_streamreel_test_environment.pth").write_text(
+        "".join(f"{path}\n" for path in _test_environment_paths())
+    )
     _run(
         [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
-         "--no-index", wheel],
+         "--no-index", built],
         cwd=work,
     )  # fmt: skip
     return env_dir / "bin"
@@ -63,9 +114,20 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def test_the_wheel_holds_only_the_package(installed: Path) -> None:
+def test_the_wheel_holds_exactly_the_tracked_package_sources(built: Path) -> None:
+    with zipfile.ZipFile(built) as wheel:
+        names = {name for name in wheel.namelist() if ".dist-info/" not in name}
+    tracked = {
+        relative.relative_to("toolkit").as_posix()
+        for relative in _tracked_files()
+        if relative.parts[:2] == ("toolkit", "streamreel")
+    }
+    assert names == tracked
+
+
+def test_the_install_imports_the_wheels_copy_and_its_dependencies(installed: Path) -> None:
     code = (
-        "import importlib.metadata as m, streamreel;"
+        "import importlib.metadata as m, streamreel, pydantic, yaml;"
         "files = [str(f) for f in m.files('streamreel')];"
         "print(streamreel.__file__);"
         "print(sorted({f.split('/')[0] for f in files}))"

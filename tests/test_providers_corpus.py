@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from anthropic.lib.streaming._messages import accumulate_event
+from anthropic_oracle import accumulate
 from conftest import CORPUS
 from openai._models import construct_type
 from openai._streaming import SSEDecoder as SDKSSEDecoder
@@ -257,7 +257,7 @@ def anthropic_oracle(body: bytes) -> tuple[Totals, Any]:
         payload = json.loads(data)
         if payload.get("type") in ("ping", "error"):
             continue
-        snapshot = accumulate_event(event=payload, current_snapshot=snapshot, json_bufs=json_bufs)
+        snapshot = accumulate(payload, snapshot, json_bufs)
     text = "".join(b.text for b in snapshot.content if b.type == "text")
     thinking = "".join(b.thinking for b in snapshot.content if b.type == "thinking")
     signatures = [b.signature for b in snapshot.content if b.type == "thinking" and b.signature]
@@ -517,7 +517,7 @@ def test_bedrock_invoke_stream_matches_botocore_and_the_anthropic_sdk(corpus_dir
     for name, payload in botocore_messages(interaction.response.body):
         assert name == "chunk"
         event = json.loads(base64.b64decode(payload["bytes"]))
-        snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
+        snapshot = accumulate(event, snapshot, json_bufs)
     got = totals(out)
     assert got.content == "".join(b.text for b in snapshot.content if b.type == "text")
     want_calls = {

@@ -18,9 +18,27 @@ def _set_up_commands() -> list[str]:
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     main_job, tests = _set_up_commands()
-    assert "pytest" in tests and "streamreel replay" in main_job
+    assert "devtools/noxfile.py" in tests and "streamreel replay" in main_job
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci.splitlines()
+
+
+def test_the_test_command_runs_the_suite_on_the_newest_releases_and_on_the_floors() -> None:
+    noxfile = (ROOT / "devtools" / "noxfile.py").read_text(encoding="utf-8")
+    assert 'nox.options.sessions = ["newest", "floors"]' in noxfile
+    assert '"python", "-m", "pytest"' in noxfile and '"streamreel", "install-letta"' in noxfile
+
+
+def test_every_runtime_dependency_is_pinned_at_its_floor_in_the_floors_session() -> None:
+    import tomllib
+
+    from floors import floor_pins  # devtools/ is on pytest's pythonpath
+
+    pins = dict(pin.split("==") for pin in floor_pins())
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for line in runtime:
+        name, floor = re.split(r">=", line.split(";")[0].split(",")[0])
+        assert pins[name.strip().lower()] == floor.strip(), line
 
 
 def test_the_main_job_cassette_is_bundled() -> None:

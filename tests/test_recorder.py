@@ -328,7 +328,12 @@ def test_error_event_inside_a_stream_is_recorded_as_it_came(tmp_path: Path) -> N
         with record(path, mode="none"):
             assert call(server.base_url) == live
     recorded = _only(path).response
-    assert recorded.status == 200 and recorded.error is None
+    # Current SDKs close the body when they raise on the error event; older ones (anthropic
+    # 0.50) leave it open, which the recording notes. Either way the event is kept as it came.
+    assert recorded.status == 200
+    assert recorded.error is None or recorded.error.startswith(
+        "the recording ended while the client was still reading"
+    )
     assert recorded.body_chunks()[-1].data.startswith(b"event: error\n")
     assert b"overloaded_error" in recorded.body
 
@@ -517,9 +522,9 @@ def test_a_cut_stream_escaping_the_block_is_saved_after_what_was_there(tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.yaml"]
 
 
-def test_an_unrelated_exception_after_a_cut_stream_was_handled_writes_nothing(
-    tmp_path: Path,
-) -> None:
+def test_any_exception_after_a_cut_stream_keeps_the_cut_stream(tmp_path: Path) -> None:
+    # Which exchange an exception is about is not asked of the exception (SDKs raise with
+    # copies of their requests): a block that raises after a failed exchange keeps it.
     path = tmp_path / "cut.yaml"
     with loopback() as server:
         server.scripts["/cut"] = Script(pieces=[b"data: 1\n\n", b"data: 2\n\n"], cut_after=1)
@@ -527,7 +532,8 @@ def test_an_unrelated_exception_after_a_cut_stream_was_handled_writes_nothing(
             with pytest.raises(httpx.RemoteProtocolError):
                 httpx.get(server.base_url + "/cut")
             raise KeyError("a bug in the caller's own code")
-    assert not path.exists()
+    (saved,) = load_cassette(path).interactions
+    assert saved.response.error is not None
 
 
 @pytest.mark.parametrize(
@@ -576,12 +582,15 @@ def test_cut_stream_through_the_emulator_reaches_the_openai_sdk(tmp_path: Path) 
     path = tmp_path / "cut.yaml"
     with EmulatorServer(emulator) as server, record(path):
         client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="sk-x", max_retries=0)
-        with pytest.raises(openai.APIConnectionError) as raised:
+        # openai 3 wraps the transport error; releases before it let it through.
+        cut = (openai.APIConnectionError, httpx.TransportError, httpx2.TransportError)
+        with pytest.raises(cut) as raised:
             for _ in client.chat.completions.create(
                 model=OPENAI_MODEL, messages=[{"role": "user", "content": "Say hello"}], stream=True
             ):
                 pass
-    assert "incomplete chunked read" in str(raised.value.__cause__)
+    transport = raised.value.__cause__ or raised.value
+    assert "incomplete chunked read" in str(transport)
     recorded = _only(path).response
     assert len(recorded.body_chunks()) == 3
     assert recorded.error is not None and "incomplete chunked read" in recorded.error

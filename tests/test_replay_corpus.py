@@ -136,8 +136,8 @@ def openai_sdk(body: bytes) -> Accumulated:
 def anthropic_sdk(body: bytes) -> Accumulated:
     from anthropic._models import construct_type
     from anthropic._streaming import SSEDecoder
-    from anthropic.lib.streaming._messages import accumulate_event
     from anthropic.types import RawMessageStreamEvent
+    from anthropic_oracle import accumulate
 
     snapshot: Any = None
     buffers: dict[int, bytes] = {}
@@ -145,7 +145,7 @@ def anthropic_sdk(body: bytes) -> Accumulated:
         if event.event in ("ping", "error") or not event.data.strip():
             continue
         parsed = construct_type(type_=RawMessageStreamEvent, value=json.loads(event.data))  # type: ignore[arg-type]
-        snapshot = accumulate_event(event=parsed, current_snapshot=snapshot, json_bufs=buffers)
+        snapshot = accumulate(parsed, snapshot, buffers)
     acc = Accumulated()
     for block in snapshot.content if snapshot is not None else []:
         if block.type == "text":
@@ -253,11 +253,11 @@ def _later_expectations(name: str, body: bytes) -> Accumulated:
     if name == "invoke":
         buffers: dict[int, bytes] = {}
         snapshot: Any = None
-        from anthropic.lib.streaming._messages import accumulate_event
+        from anthropic_oracle import accumulate
 
         for _, payload in _plain_eventstream(body):
             event = json.loads(base64.b64decode(payload["bytes"]))
-            snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=buffers)
+            snapshot = accumulate(event, snapshot, buffers)
         for block in snapshot.content:
             if block.type == "text":
                 want.text += block.text

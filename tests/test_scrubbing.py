@@ -63,6 +63,7 @@ def every_form(secret: str) -> list[bytes]:
 def test_the_default_header_list() -> None:
     assert set(DEFAULT_SECRET_HEADERS) == {
         "authorization",
+        "proxy-authorization",
         "x-api-key",
         "api-key",
         "x-goog-api-key",

@@ -18,7 +18,6 @@ from streamreel.testing.snapshot import (
     diff_streams,
     serialize_stream,
 )
-from syrupy.terminal import disable_color
 
 
 def lines(text: str) -> list[dict[str, object]]:
@@ -208,7 +207,9 @@ def test_inserted_and_removed_lines_say_so() -> None:
 # -- the syrupy roles --------------------------------------------------------------------------
 
 
-def test_the_extension_serializes_compares_and_reports(tmp_path: Path) -> None:
+def test_the_extension_serializes_compares_and_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = replay(cf.write(tmp_path / "a.yaml", cf.send_message()))
     merged, deltas = StreamSnapshotExtension(), StreamDeltasSnapshotExtension()
     assert merged.file_extension == deltas.file_extension == "jsonl"
@@ -218,7 +219,8 @@ def test_the_extension_serializes_compares_and_reports(tmp_path: Path) -> None:
     assert merged.matches(serialized_data=text, snapshot_data=text)
     changed = text.replace('"complete":true', '"complete":false')
     assert not merged.matches(serialized_data=text, snapshot_data=changed)
-    with disable_color():
-        report = list(merged.diff_lines(text, changed))
+    # NO_COLOR is how every syrupy release from the floor up turns colour off.
+    monkeypatch.setenv("NO_COLOR", "1")
+    report = list(merged.diff_lines(text, changed))
     assert report[0] == "interaction 0 (header): complete differs"
     assert report[1:] == ['  - "complete":false', '  + "complete":true']

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from streamreel.cassettes import usage
 from streamreel.cassettes.textfile import HEAD_BYTES, chunk_lines, empty_error
 from streamreel.core.cassette import (
     BodyChunk,
@@ -45,6 +46,8 @@ def read_chunk_file(path: str | os.PathLike[str], *, data: bytes | None = None) 
     is a :class:`~streamreel.core.errors.CassetteError` naming it.
     """
     source = Path(path)
+    if data is None:
+        usage.note(source)
     pieces: list[BodyChunk] = []
     chunks = 0
     try:

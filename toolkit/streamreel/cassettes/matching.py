@@ -249,6 +249,18 @@ class ReplayQueue:
                 return index, interaction
         return None
 
+    def take_again(self, request: RecordedRequest) -> tuple[int, Interaction] | None:
+        """The first interaction matching ``request`` even if played already; None if none.
+
+        For sessions that allow an interaction to answer more than once, after :meth:`take`
+        found no unplayed one.
+        """
+        for index, interaction in enumerate(self.interactions):
+            if self.matcher.matches(request, interaction.request):
+                self.played[index] = True
+                return index, interaction
+        return None
+
     def has_match(self, request: RecordedRequest) -> bool:
         """Whether any interaction, played or not, matches ``request``."""
         return any(self.matcher.matches(request, i.request) for i in self.interactions)

@@ -46,6 +46,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from streamreel.cassettes import usage
 from streamreel.cassettes.limits import check_document
 from streamreel.cassettes.storage import (
     _CassetteLoader,
@@ -215,6 +216,7 @@ class CassetteReader:
         self, path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
     ) -> None:
         self.path = Path(path)
+        usage.note(self.path)
         self.progress = progress
         self._info: CassetteInfo | None = None
         self._count: int | None = None

@@ -14,8 +14,10 @@ text):
    still see that a key was sent.
 2. **Every value removed by rule 1 or found by rule 3 is then hunted down everywhere else.**
    Providers echo keys back ("Incorrect API key provided: sk-...") and servers reflect cookies,
-   so each such value (and its bare token, without ``Bearer``) becomes a literal to replace in
-   bodies and in other headers, together with its base64 encodings at all three byte
+   so each such value (and its bare token, without ``Bearer``; for a ``Basic`` credential also
+   the decoded ``user:password`` and the password alone, since a 401 body may echo them decoded;
+   and a password in the URL's userinfo) becomes a literal to replace in bodies and in other
+   headers, together with its base64 encodings at all three byte
    alignments, standard and URL-safe, because a secret inside a base64 blob is still a secret.
    Values are learned from the whole cassette before anything is replaced, so a key first seen
    in a later request is still removed from an earlier response.  Values shorter than
@@ -36,6 +38,10 @@ text):
    ``secret`` replaces only that group, so ``"api_key": "(?P<secret>[^"]+)"`` keeps the JSON
    valid.
 
+Where it runs: :func:`streamreel.cassettes.storage.save_cassette` scrubs every cassette it
+writes (with the caller's scrubber, or the default one), so the recorder, ``streamreel import``
+and ``streamreel audit --fix`` cannot write a secret by forgetting to call this module.
+
 Patterns see what the cassette stores.  A JSON request body is stored pretty-printed (see
 :mod:`streamreel.cassettes.storage`) and kept compact in memory, so every pattern runs over the
 pretty text, and the scrubbed text is turned back into the compact bytes the client sent: a
@@ -53,10 +59,11 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from streamreel.core.cassette import (
     BodyChunk,
@@ -72,17 +79,21 @@ __all__ = [
     "DEFAULT_SECRET_HEADERS",
     "DEFAULT_SECRET_PATTERNS",
     "DEFAULT_SECRET_QUERY_PARAMS",
+    "MAX_BLOB_BYTES",
     "MIN_BODY_SECRET_LENGTH",
     "MIN_LEARNED_LENGTH",
     "REDACTED",
     "Scrubber",
     "base64_forms",
     "credential_name",
+    "decode_blob",
+    "inflated",
     "replace_in_chunks",
 ]
 
 DEFAULT_SECRET_HEADERS: Final = (
     "authorization",
+    "proxy-authorization",
     "x-api-key",
     "api-key",
     "x-goog-api-key",
@@ -118,12 +129,14 @@ DEFAULT_SECRET_BODY_KEYS: Final = (
     "passwd",
     "authorization",
     "x_api_key",
+    "auth",
 )
 """JSON keys whose string values are credentials, compared without case or separators."""
 
-DEFAULT_SECRET_QUERY_PARAMS: Final = DEFAULT_SECRET_BODY_KEYS
+DEFAULT_SECRET_QUERY_PARAMS: Final = (*DEFAULT_SECRET_BODY_KEYS, "sig")
 """Query parameters whose values are credentials (Gemini's ``?key=``, OAuth's
-``client_secret``...), compared like body keys: ``apiKey``, ``api-key`` and ``api_key`` are one."""
+``client_secret``, an Azure SAS token's signature ``sig``...), compared like body keys:
+``apiKey``, ``api-key`` and ``api_key`` are one."""
 
 DEFAULT_SECRET_PATTERNS: Final[dict[str, bytes]] = {
     # sk-..., sk-proj-..., sk-svcacct-..., and Anthropic's sk-ant-api03-...
@@ -139,7 +152,12 @@ DEFAULT_SECRET_PATTERNS: Final[dict[str, bytes]] = {
 }
 """Well-known credential formats, replaced wherever they appear (names are for the docs)."""
 
-_AUTH_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_-]*\s+(\S+)\s*$")
+_BASE64_RUN: Final = re.compile(rb"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}")
+"""A run of base64 text long enough to hide a credential (standard or URL-safe alphabet)."""
+MAX_BLOB_BYTES: Final = 1 << 20
+"""A base64 blob's decoded (and inflated) bytes looked at for credentials, at most."""
+
+_AUTH_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s+(\S+)\s*$")
 
 
 def base64_forms(secret: bytes) -> set[bytes]:
@@ -162,16 +180,53 @@ def base64_forms(secret: bytes) -> set[bytes]:
     return forms
 
 
+def decode_blob(text: bytes) -> bytes | None:
+    """The bytes a base64 run stands for, inflated when they are gzip or zlib data; None when
+    ``text`` is not base64.  Output is bounded by :data:`MAX_BLOB_BYTES`."""
+    body = text.rstrip(b"=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + b"=" * (-len(body) % 4)
+    alphabet = b"-_" if re.search(rb"[-_]", body) else b"+/"
+    try:
+        decoded = base64.b64decode(padded, altchars=alphabet, validate=True)
+    except ValueError:
+        return None
+    return inflated(decoded)
+
+
+def inflated(data: bytes) -> bytes:
+    """``data`` decompressed when it starts like gzip or zlib data (bounded by
+    :data:`MAX_BLOB_BYTES`), else ``data`` itself."""
+    if data[:2] == b"\x1f\x8b":
+        wbits = zlib.MAX_WBITS | 16
+    elif len(data) > 1 and data[0] & 0x0F == 8 and int.from_bytes(data[:2], "big") % 31 == 0:
+        wbits = zlib.MAX_WBITS
+    else:
+        return data
+    try:
+        return zlib.decompressobj(wbits).decompress(data, MAX_BLOB_BYTES)
+    except zlib.error:
+        return data
+
+
 def replace_in_chunks(
-    chunks: Sequence[bytes], pattern: re.Pattern[bytes], replacement: bytes
+    chunks: Sequence[bytes],
+    pattern: re.Pattern[bytes],
+    replacement: bytes,
+    *,
+    keep: Callable[[bytes], bool] | None = None,
 ) -> list[bytes]:
     """Replace matches across the joined chunks and split the result at the mapped boundaries.
 
-    A boundary inside a match moves to the end of its replacement.  The result has as many
-    chunks as the input, and its join equals the replacement applied to the input's join.
+    With ``keep``, only the matches for which it returns True are replaced.  A boundary inside
+    a match moves to the end of its replacement.  The result has as many chunks as the input,
+    and its join equals the replacement applied to the input's join.
     """
     joined = b"".join(chunks)
     spans = _spans(pattern, joined)
+    if keep is not None:
+        spans = [(start, end) for start, end in spans if keep(joined[start:end])]
     if not spans:
         return list(chunks)
     pieces: list[bytes] = []
@@ -247,6 +302,9 @@ def _body_key_patterns(names: Iterable[str]) -> tuple[re.Pattern[bytes], ...]:
 
 _DEFAULT_BODY_KEY_PATTERNS: Final = _body_key_patterns(DEFAULT_SECRET_BODY_KEYS)
 _DEFAULT_FORMAT_PATTERN: Final = re.compile(b"|".join(DEFAULT_SECRET_PATTERNS.values()))
+_NAMED_FORMATS: Final = tuple(
+    (name, re.compile(pattern)) for name, pattern in DEFAULT_SECRET_PATTERNS.items()
+)
 
 
 def _literal_pattern(literals: Iterable[bytes]) -> re.Pattern[bytes] | None:
@@ -278,6 +336,7 @@ class Scrubber:
     _compiled: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
     _key_rules: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
     _shape_rules: tuple[re.Pattern[bytes], ...] = field(init=False, repr=False, compare=False)
+    _key_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         base_headers = DEFAULT_SECRET_HEADERS if self.defaults else ()
@@ -299,6 +358,7 @@ class Scrubber:
         object.__setattr__(self, "_key_rules", key_rules)
         shape_rules = (_DEFAULT_FORMAT_PATTERN,) if self.defaults else ()
         object.__setattr__(self, "_shape_rules", shape_rules)
+        object.__setattr__(self, "_key_names", frozenset(credential_name(n) for n in names))
 
     @property
     def secret_headers(self) -> frozenset[str]:
@@ -326,6 +386,31 @@ class Scrubber:
             body_keys=(*self.body_keys, *body_keys),
         )
 
+    def rule_for(self, value: bytes, *, header: str | None = None, key: str | None = None) -> str:
+        """Which of this scrubber's rules a value it replaced fell under, for reports (the
+        audit): ``secret-header``, ``credential-key``, ``token-shape: <format>``,
+        ``base64-blob``, ``custom-pattern``, or ``echoed-secret`` (a value learned elsewhere in
+        the cassette).  ``header`` and ``key`` name where the value was found."""
+        if header is not None and header.lower() in self._header_names:
+            return "secret-header"
+        if key is not None and credential_name(key) in self._key_names:
+            return "credential-key"
+        if self.defaults:
+            for name, shape in _NAMED_FORMATS:
+                if shape.search(value):
+                    return f"token-shape: {name}"
+        if any(pattern.search(value) for pattern in self._key_rules):
+            return "credential-key"
+        if any(_spans(pattern, value) for pattern in self._compiled):
+            return "custom-pattern"
+        if self.defaults:
+            rules = [*self._key_rules, *self._shape_rules, *self._compiled]
+            for run in _BASE64_RUN.findall(value):
+                decoded = decode_blob(run)
+                if decoded is not None and any(_spans(p, decoded) for p in rules):
+                    return "base64-blob"
+        return "echoed-secret"
+
     # -- learning ----------------------------------------------------------------------------
 
     def learn(self, interactions: Iterable[Interaction]) -> set[bytes]:
@@ -343,6 +428,9 @@ class Scrubber:
 
     def learn_request(self, request: RecordedRequest) -> set[bytes]:
         found = self._learn_headers(request.headers)
+        password = _url_password(request.uri)
+        if password:
+            found.update(_keep(v) for v in (password, unquote(password)))
         for name, value in _query_pairs(request.uri):
             if credential_name(unquote(name)) in self._param_names:
                 found.update(_keep(v) for v in (value, unquote(value)))
@@ -374,10 +462,17 @@ class Scrubber:
                 found.add(_keep(value))
                 token = _AUTH_SCHEME.match(value)
                 if token:
-                    found.add(_keep(token.group(1)))
-                if name.lower() in ("cookie", "set-cookie"):
+                    found.add(_keep(token.group(2)))
+                    if token.group(1).lower() == "basic":
+                        found |= _basic_credentials(token.group(2))
+                if name.lower() == "cookie":
                     for pair in value.split(";"):
                         found.add(_keep(pair.partition("=")[2].strip()))
+                elif name.lower() == "set-cookie":
+                    # Only the cookie's own value: its attributes (Domain=api.example.com,
+                    # Path=/, SameSite=None) are not secrets, and hunting them would rewrite
+                    # every URL of the cassette.
+                    found.add(_keep(value.partition(";")[0].partition("=")[2].strip()))
         return {item for item in found if item and item != self.replacement.encode()}
 
     # -- scrubbing ---------------------------------------------------------------------------
@@ -455,6 +550,7 @@ class Scrubber:
             parts = [chunk.data for chunk in chunks]
             for pattern in patterns:
                 parts = replace_in_chunks(parts, pattern, self.replacement.encode())
+            parts = self._blobs(parts, patterns)
             chunks = [
                 BodyChunk(chunk.offset_ms, data) for chunk, data in zip(chunks, parts, strict=True)
             ]
@@ -495,17 +591,52 @@ class Scrubber:
                 pairs.append(f"{name}={self.replacement}")
             else:
                 pairs.append(piece)
-        return urlunsplit(parts._replace(query="&".join(pairs)))
+        query = "&".join(pairs)
+        if query == parts.query:
+            return uri
+        # Only the query changes: the rest of the URI stays byte for byte as recorded.
+        return uri.replace(f"?{parts.query}", f"?{query}", 1)
 
     def _bytes(self, data: bytes, patterns: Sequence[re.Pattern[bytes]]) -> bytes:
         for pattern in patterns:
             data = replace_in_chunks([data], pattern, self.replacement.encode())[0]
-        return data
+        return self._blobs([data], patterns)[0]
+
+    def _blobs(self, parts: list[bytes], patterns: Sequence[re.Pattern[bytes]]) -> list[bytes]:
+        """Rule 5: a base64 run whose decoded bytes hold a credential is replaced whole."""
+        if not self.defaults or not any(_BASE64_RUN.search(part) for part in parts):
+            return parts
+
+        def holds_secret(run: bytes) -> bool:
+            decoded = decode_blob(run)
+            return decoded is not None and any(_spans(p, decoded) for p in patterns)
+
+        return replace_in_chunks(parts, _BASE64_RUN, self.replacement.encode(), keep=holds_secret)
 
     def _text(self, text: str, patterns: Sequence[re.Pattern[bytes]]) -> str:
         data = text.encode("utf-8", "surrogateescape")
         scrubbed = self._bytes(data, patterns)
         return text if scrubbed == data else scrubbed.decode("utf-8", "surrogateescape")
+
+
+def _basic_credentials(token: str) -> set[bytes]:
+    """The secrets inside a ``Basic`` credential: the decoded ``user:password`` and the password,
+    which servers echo decoded ("invalid password ..."), where the base64 form is not seen."""
+    try:
+        decoded = base64.b64decode(token, validate=True)
+    except ValueError:
+        return set()
+    _, sep, password = decoded.partition(b":")
+    if not sep:
+        return set()
+    return {item for item in (decoded, password) if item}
+
+
+def _url_password(uri: str) -> str | None:
+    try:
+        return urlsplit(uri).password
+    except ValueError:
+        return None
 
 
 def _values(response: RecordedResponse) -> list[str]:

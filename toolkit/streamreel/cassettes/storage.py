@@ -117,11 +117,12 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from streamreel._version import __version__
+from streamreel.cassettes import usage
 from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
@@ -144,6 +145,9 @@ from streamreel.core.errors import (
     StreamDecodeError,
     describe_value,
 )
+
+if TYPE_CHECKING:
+    from streamreel.cassettes.scrubbing import Scrubber
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -349,6 +353,7 @@ def _parse_json(text: str) -> Any:
 def load_cassette(path: str | os.PathLike[str]) -> Cassette:
     """Read a cassette file of any supported kind (the container is detected from the content)."""
     file = Path(path)
+    usage.note(file)
     text = read_text(file)
     return loads_cassette(text, path=file)
 
@@ -374,22 +379,50 @@ def loads_cassette(text: str, *, path: str | os.PathLike[str] | None = None) -> 
 
 
 def dump_cassette(cassette: Cassette) -> str:
-    """The cassette as streamreel YAML text."""
+    """The cassette as streamreel YAML text, exactly as given: a serializer, not a writer, so it
+    does not scrub; write files with :func:`save_cassette`, which does."""
     return "".join(_emit_cassette(cassette))
 
 
-def save_cassette(cassette: Cassette, path: str | os.PathLike[str]) -> None:
+def save_cassette(
+    cassette: Cassette, path: str | os.PathLike[str], *, scrub: Scrubber | None = None
+) -> None:
     """Write the cassette atomically, in the format its suffix names (see
     :func:`cassette_format`); on any failure the previous file is left as it was.
+
+    Every cassette streamreel writes goes through here, and is scrubbed here first: with
+    ``scrub``, or the default :class:`~streamreel.cassettes.scrubbing.Scrubber` when it is None,
+    so no caller (a recording, an import, a fix) can write a secret by forgetting to scrub.
+    ``cassette`` itself is left unscrubbed.
 
     Missing parent folders are created, and an existing file's permissions are kept.
     """
     target = Path(path)
-    if cassette_format(target) == "json":
-        _atomic_write(target, _emit_json(cassette))
+    usage.note(target)
+    fmt = cassette_format(target)
+    try:
+        written = _scrubbed(cassette, scrub)
+    except CassetteError as exc:
+        exc.located(path=target)
+        raise
+    if fmt == "json":
+        _atomic_write(target, _emit_json(written))
     else:
-        _atomic_write(target, _emit_cassette(cassette))
+        _atomic_write(target, _emit_cassette(written))
     cassette.path = target
+
+
+def _scrubbed(cassette: Cassette, scrub: Scrubber | None) -> Cassette:
+    from streamreel.cassettes.scrubbing import Scrubber
+
+    try:
+        return (scrub if scrub is not None else Scrubber()).scrub_cassette(cassette)
+    except (TypeError, AttributeError, ValueError):
+        # A malformed cassette (a body that is not bytes...): the emitter's own checks name
+        # the interaction and the field at fault, before anything is written.
+        for _ in _emit_cassette(cassette):
+            pass
+        raise
 
 
 def cassette_format(path: str | os.PathLike[str]) -> str:

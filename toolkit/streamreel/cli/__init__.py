@@ -24,6 +24,11 @@ class _Entry(NamedTuple):
 
 
 _COMMANDS: dict[str, _Entry] = {
+    "audit": _Entry(
+        "audit",
+        "audit_command",
+        "Scan PATHS (cassettes, or folders of them) for credentials and waste.",
+    ),
     "bench": _Entry(
         "bench",
         "bench_command",
@@ -33,6 +38,11 @@ _COMMANDS: dict[str, _Entry] = {
         "diff",
         "diff_command",
         "Replay CASSETTES through two parsers and show the messages that differ.",
+    ),
+    "drift": _Entry(
+        "drift",
+        "drift_command",
+        "Send CASSETTES' requests again and report how the answers drifted from the recording.",
     ),
     "fuzz": _Entry(
         "fuzz",
@@ -68,6 +78,11 @@ _COMMANDS: dict[str, _Entry] = {
         "serve",
         "serve_command",
         "Serve the interactions of SOURCES (cassettes or folders of them) as a live endpoint.",
+    ),
+    "textconv": _Entry(
+        "textconv",
+        "textconv_command",
+        "Print FILE as its requests and replayed agent messages, for git diff.",
     ),
 }
 

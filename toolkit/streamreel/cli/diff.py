@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from streamreel.cli.exits import Exit
+from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.inputs import expand_inputs
 from streamreel.cli.options import interface_options, settings_from
 from streamreel.cli.progress import bar
 from streamreel.core.cassette import Cassette
-from streamreel.core.errors import ConfigurationError
+from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ParserFactory, ReasoningChoice
 from streamreel.testing.diff import (
@@ -168,6 +168,14 @@ def _echo_report(lines: list[str], errors: Collection[str] = ()) -> None:
     help="Also write a self-contained HTML report (both sequences side by side) to FILE.",
 )
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="With two versions OLD NEW: markdown writes a table (for $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -182,6 +190,7 @@ def diff_command(
     right_pairs: tuple[str, ...],
     deltas: bool,
     html_file: Path | None,
+    output_format: str,
     as_json: bool,
     **knobs: Any,
 ) -> None:
@@ -193,6 +202,11 @@ def diff_command(
     (.jsonl); a folder means those beneath it (hidden folders and __snapshots__ skipped).
     Messages are compared merged, with ids, otids, dates and tool-call ids as placeholders.
 
+    With no second parser or settings and two files, `streamreel diff OLD NEW` compares two
+    versions of one cassette instead, interaction by interaction: the request, the messages,
+    the tool calls' arguments, the chunk count and the time to the first chunk (--format
+    markdown for a table).
+
     \b
     Exit status (the highest that applies):
       0  every cassette replays the same on both sides
@@ -202,9 +216,23 @@ def diff_command(
     """
     left_knobs, right_knobs = knobs_option(left_pairs), knobs_option(right_pairs)
     if against is None and parser is None and left_knobs == right_knobs:
+        if len(cassettes) == 2 and all(path.is_file() for path in cassettes):
+            if as_json:
+                raise click.UsageError(
+                    "cannot print JSON: expected a comparison of two parsers, got two versions "
+                    "OLD NEW of one cassette; do drop --json or use --format markdown"
+                )
+            _compare_versions(cassettes[0], cassettes[1], output_format)
+            return
         raise click.UsageError(
             "cannot compare: expected two different sides, got the same parser and settings "
-            "twice; pass --against MODULE:FACTORY or --left-settings/--right-settings"
+            "twice; pass --against MODULE:FACTORY or --left-settings/--right-settings, or two "
+            "files OLD NEW to compare two versions of one cassette"
+        )
+    if output_format != "text":
+        raise click.UsageError(
+            "cannot write markdown: expected two versions OLD NEW of one cassette, got a "
+            "comparison of two parsers; do drop --format or use --html"
         )
     base = settings_from(knobs)
     expect: ReasoningChoice = knobs["expect_reasoning_content"]
@@ -241,4 +269,21 @@ def diff_command(
     if any(d.error is not None for d in diffs):
         raise SystemExit(int(Exit.UNREADABLE))
     if any(d.differs for d in diffs):
+        raise SystemExit(int(Exit.FAILED))
+
+
+def _compare_versions(old: Path, new: Path, output_format: str) -> None:
+    """``streamreel diff OLD NEW``: two versions of one cassette, interaction by interaction."""
+    from streamreel.testing.review import compare_versions, render_markdown
+    from streamreel.testing.review import render_text as render_changes
+
+    try:
+        diff = compare_versions(old, new)
+    except StreamreelError as exc:
+        raise Unreadable(str(exc)) from None
+    if output_format == "markdown":
+        click.echo(render_markdown(diff), nl=False)
+    else:
+        _echo_report(render_changes(diff))
+    if diff.differs:
         raise SystemExit(int(Exit.FAILED))

@@ -37,7 +37,7 @@ STATUSES: dict[Exit, str] = {
     Exit.FAILED: (
         "something was found wrong: `replay` replayed an error (the provider's or the "
         "parser's), `diff` found a cassette that differs, `fuzz` a split that changes the "
-        "messages, `record` saved a failed session"
+        "messages, `audit` found something (fixed or not), `record` saved a failed session"
     ),
     Exit.USAGE: (
         "usage error: a bad option or argument, a missing file, a folder with no cassettes, an "

@@ -11,6 +11,8 @@
     ├── ParserError                 a parser gave up on a stream (replay keeps what came before)
     ├── RecordingError              the recorder cannot proceed
     │   ├── NoMatchError            a request with no recorded interaction to answer it
+    │   ├── UnplayedError           a strict recording left recorded interactions unplayed
+    │   ├── NetworkBlockedError     a replay-only test tried to reach beyond loopback
     │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
     └── ConfigurationError          contradictory or unknown settings
 
@@ -29,12 +31,14 @@ __all__ = [
     "CassetteVersionError",
     "ChunkError",
     "ConfigurationError",
+    "NetworkBlockedError",
     "NoMatchError",
     "ParserError",
     "ProviderError",
     "RecordingError",
     "StreamDecodeError",
     "StreamreelError",
+    "UnplayedError",
     "UnsupportedStreamError",
     "describe_value",
     "preview",
@@ -129,6 +133,17 @@ class RecordingError(StreamreelError):
 
 class NoMatchError(RecordingError):
     """A request that no recorded interaction answers; the text lists the nearest candidates."""
+
+
+class UnplayedError(RecordingError):
+    """A strict recording ended with recorded interactions its block never asked for."""
+
+
+class NetworkBlockedError(RecordingError):
+    """A test replaying cassettes opened a connection to a host beyond loopback.
+
+    Not an ``OSError`` on purpose: HTTP clients retry and wrap connection errors, and this one
+    must stop the test at once, with the host and the test named."""
 
 
 class ProviderError(RecordingError):

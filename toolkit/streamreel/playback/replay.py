@@ -45,6 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from streamreel.cassettes import usage as cassette_usage
 from streamreel.cassettes.chunkfile import opened as _opened
 from streamreel.cassettes.reader import CassetteReader
 from streamreel.cassettes.storage import normalize_encodings
@@ -919,6 +920,8 @@ def _replay_chunk_file(
     errors: list[ErrorEntry] = []
     seen = False  # a line that carries a chunk, or fails to: an empty file has neither
     choices: set[int] = set()
+    if text is None:
+        cassette_usage.note(source)
     with _opened(source, None if text is None else text.encode("utf-8")) as stream:
         read = 0
         for number, line in _numbered(chunk_lines(stream, source)):

@@ -205,10 +205,8 @@ def _live_request(request: Any, body: bytes) -> RecordedRequest:
     )
 
 
-def _response_started(ticket: Capture, request: Any, response: Any) -> BodyDecoder:
+def _response_started(ticket: Capture, response: Any) -> BodyDecoder:
     """Note the response's head on ``ticket``; the decoder its body pieces go through."""
-    # The client's own objects: an SDK error carrying either is about this exchange.
-    ticket.handles.extend((request, response))
     decoder = BodyDecoder(response.headers.get("content-encoding"))
     ticket.response_started(
         response.status_code,
@@ -278,7 +276,7 @@ def _sync_handler(
         except BaseException:
             session.cancel(ticket)
             raise
-        decoder = _response_started(ticket, request, response)
+        decoder = _response_started(ticket, response)
         raw = response.stream
 
         def close() -> None:
@@ -318,7 +316,7 @@ def _capture_sync(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc), raised=exc)
+        capture.finish(_describe(exc))
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)
@@ -345,7 +343,7 @@ def _async_handler(
         except BaseException:
             session.cancel(ticket)
             raise
-        decoder = _response_started(ticket, request, response)
+        decoder = _response_started(ticket, response)
         raw = response.stream
 
         async def aclose() -> None:
@@ -385,7 +383,7 @@ async def _capture_async(
             capture.chunk(_elapsed_ms(start), decoder.feed(part))
             yield part
     except Exception as exc:
-        capture.finish(_describe(exc), raised=exc)
+        capture.finish(_describe(exc))
         raise
     capture.chunk(_elapsed_ms(start), decoder.flush())
     capture.finish(decoder.failed)

@@ -13,7 +13,7 @@ from typing import Final
 
 from streamreel.core.errors import ConfigurationError
 
-__all__ = ["RECORD_MODES", "RecordMode", "resolve_mode"]
+__all__ = ["RECORD_MODES", "RecordMode", "in_ci", "resolve_mode"]
 
 _FALSE_VALUES: Final = frozenset({"", "0", "false", "no"})
 
@@ -39,10 +39,17 @@ def resolve_mode(
             raise ConfigurationError(
                 f"cannot record: expected a mode among {names}, got {mode!r}; do pick one of those"
             ) from None
+    return RecordMode.NONE if in_ci(environ) else RecordMode.ONCE
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``CI`` is set to anything but ``""``, ``0``, ``false`` or ``no``.
+
+    The record mode, strict usage and the network guard all read it, so all three agree on
+    what a CI run is.
+    """
     env = os.environ if environ is None else environ
-    if env.get("CI", "").strip().lower() not in _FALSE_VALUES:
-        return RecordMode.NONE
-    return RecordMode.ONCE
+    return env.get("CI", "").strip().lower() not in _FALSE_VALUES
 
 
 RECORD_MODES: Final = tuple(mode.value for mode in RecordMode)

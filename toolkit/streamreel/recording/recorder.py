@@ -35,18 +35,20 @@ answers a request with something it recorded itself a moment earlier.
 Writes are all or nothing, and a failed provider call is kept.  The cassette is written once,
 when the block exits, through :func:`streamreel.cassettes.storage.save_cassette` (temp file +
 ``os.replace``), so a crash leaves the previous file exactly as it was.  When the block exits
-normally, everything recorded is saved.  When it raises, the exception decides:
+normally, everything recorded is saved.  When it raises, what was captured decides:
 
-* raised *because a recorded interaction failed* (the exception, or one in its ``__cause__`` /
-  ``__context__`` chain, is the transport error a capture saw, or carries the ``request`` or
-  ``response`` object of a captured interaction, as the SDKs' status, connection and error-event
-  exceptions do), the cassette is saved with everything recorded, the failing interaction
-  included as it came: a cut stream with the chunks received and ``response.error``, an HTTP
-  error with its status and body, an error event in its body.  A body the client was still
-  reading is marked with the exception.  The reason to record a failure is to replay it in a
-  test, and the exception still propagates.
-* raised for any other reason (the caller's own bug, an assertion), nothing is written and the
-  previous cassette stays as it was: a half-run block is not a recording of anything.
+* when a captured exchange has failed (:meth:`Capture.failed`: an HTTP error status, an error
+  event or error object in its body, a body cut by the server or a transport error), the
+  cassette is saved with everything recorded, the failing interaction included as it came: a
+  cut stream with the chunks received and ``response.error``, an HTTP error with its status and
+  body, an error event in its body.  A failed body the client was still reading is marked with
+  the exception.  The reason to record a failure is to replay it in a test, and the exception
+  still propagates.  The exception itself is not asked which exchange it is about: SDKs hand
+  their transport a copy of the request they keep, wrap responses and re-raise, so the objects
+  an exception carries cannot be matched to the exchange reliably; the captured bytes can.
+* when every captured exchange is healthy (the caller's own bug, an assertion), nothing is
+  written and the previous cassette stays as it was: a half-run block is not a recording of
+  anything.
 
 Before the first request, a recording that may write checks that its path can be written in the
 format its suffix names (:func:`streamreel.cassettes.storage.check_writable`), so a read-only
@@ -82,7 +84,9 @@ from streamreel.core.errors import (
     ConfigurationError,
     NoMatchError,
     RecordingError,
+    UnplayedError,
 )
+from streamreel.recording.failure import reports_error
 from streamreel.recording.modes import RecordMode, resolve_mode
 
 __all__ = [
@@ -92,6 +96,7 @@ __all__ = [
     "Recording",
     "Replay",
     "Session",
+    "Unplayed",
     "record",
     "resolve_mode",
 ]
@@ -112,6 +117,18 @@ class Replay:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class Unplayed:
+    """A recorded interaction that no request of the block asked for."""
+
+    index: int
+    method: str
+    uri: str
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.method} {self.uri}"
+
+
 @dataclass(slots=True)
 class Capture:
     """A live exchange being recorded; the transport shell fills it in as bytes arrive."""
@@ -126,9 +143,6 @@ class Capture:
     error: str | None = None
     done: bool = False
     observer: ChunkObserver | None = field(default=None, repr=False)
-    handles: list[object] = field(default_factory=list, repr=False)
-    """The live objects of this exchange (the client's request and response, the transport
-    error), kept so that an exception leaving the block can be traced back to it."""
 
     def response_started(
         self, status: int, reason: str, headers: dict[str, list[str]], *, decoded: bool
@@ -151,27 +165,21 @@ class Capture:
             if self.observer is not None:
                 self.observer(self, piece)
 
-    def finish(self, error: str | None = None, *, raised: BaseException | None = None) -> None:
-        """The body ended, was cut (``error``, the exception ``raised``), or the client stopped
-        reading it."""
-        if raised is not None:
-            self.handles.append(raised)
+    def finish(self, error: str | None = None) -> None:
+        """The body ended, was cut (``error``), or the client stopped reading it."""
         if not self.done:
             self.error = error
             self.done = True
 
-    def caused(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is this exchange's own failure, or an exception about it."""
-        if any(exc is handle for handle in self.handles):
+    def failed(self) -> bool:
+        """Whether the captured data shows this exchange failed: an HTTP error status, a body
+        cut by the server or a transport error, or an error event or error object in the body
+        (read the way replay reads it, so every provider's error shape counts)."""
+        if self.error is not None:
             return True
-        for name in ("request", "response"):
-            try:
-                attached = getattr(exc, name, None)
-            except Exception:  # httpx raises when an error has no request attached
-                continue
-            if attached is not None and any(attached is handle for handle in self.handles):
-                return True
-        return False
+        if self.status is not None and self.status >= 400:
+            return True
+        return reports_error(self.request, self.interaction().response)
 
     def interaction(self) -> Interaction:
         error = self.error
@@ -202,6 +210,8 @@ class Session:
     speed: float = 0.0
     source: str = "the cassette"
     observer: ChunkObserver | None = None
+    allow_repeats: bool = False
+    """Whether a recorded interaction may answer again once each match has answered."""
     queue: ReplayQueue = field(init=False)
     captures: list[Capture] = field(init=False, default_factory=list)
     played: list[int] = field(init=False, default_factory=list)
@@ -222,6 +232,8 @@ class Session:
         with self._lock:
             if self.mode is not RecordMode.ALL:
                 hit = self.queue.take(probe)
+                if hit is None and self.allow_repeats:
+                    hit = self.queue.take_again(probe)
                 if hit is not None:
                     index, interaction = hit
                     self.played.append(index)
@@ -238,26 +250,26 @@ class Session:
             if capture in self.captures:
                 self.captures.remove(capture)
 
-    def blame(self, exc: BaseException) -> list[Capture]:
-        """The captures whose failure ``exc`` reports, following its cause and context chain
-        (and the members of exception groups); empty when ``exc`` is about none of them."""
+    def failures(self) -> list[Capture]:
+        """The captures whose exchange failed, in the order their requests started."""
         with self._lock:
             captures = list(self.captures)
-        blamed: list[Capture] = []
-        seen: set[int] = set()
-        pending: list[BaseException] = [exc]
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            for capture in captures:
-                if capture not in blamed and capture.caused(current):
-                    blamed.append(capture)
-            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-            if isinstance(current, BaseExceptionGroup):
-                pending.extend(current.exceptions)
-        return blamed
+        return [capture for capture in captures if capture.failed()]
+
+    def unplayed(self) -> list[Unplayed]:
+        """The loaded interactions no request has been answered with, in recorded order.
+
+        Empty in mode ``all``, which replays nothing and so leaves nothing unplayed.
+        """
+        if self.loaded is None or self.mode is RecordMode.ALL:
+            return []
+        with self._lock:
+            played = set(self.played)
+        return [
+            Unplayed(index, interaction.request.method, interaction.request.uri)
+            for index, interaction in enumerate(self.loaded.interactions)
+            if index not in played
+        ]
 
     def may_record(self) -> bool:
         """Whether this session can record anything, and so may write its cassette."""
@@ -335,9 +347,13 @@ class Recording:
         speed: float = 0.0,
         environ: Mapping[str, str] | None = None,
         on_chunk: ChunkObserver | None = None,
+        strict: bool = False,
+        allow_repeats: bool = False,
     ) -> None:
         self.path = Path(path)
         self.on_chunk = on_chunk
+        self.strict = strict
+        self.allow_repeats = allow_repeats
         self.mode = resolve_mode(mode, environ)
         self.scrubber = scrub if scrub is not None else Scrubber()
         self.matcher = match if match is not None else Matcher()
@@ -346,8 +362,8 @@ class Recording:
         """After a normal exit: the cassette as saved, or as loaded when nothing was recorded."""
         self.saved = False
         self.failure: BaseException | None = None
-        """The exception that left the block and was traced to a failed recorded interaction
-        (the cassette was saved with it), or None."""
+        """The exception that left the block while a recorded interaction had failed (the
+        cassette was saved with it), or None."""
         self._session: Session | None = None
 
     @property
@@ -376,6 +392,7 @@ class Recording:
             speed=self.speed,
             source=str(self.path),
             observer=self.on_chunk,
+            allow_repeats=self.allow_repeats,
         )
         if session.may_record():
             _check_writable(self.path)
@@ -392,6 +409,31 @@ class Recording:
         interception.activate(session)
         return self
 
+    @property
+    def unplayed(self) -> list[Unplayed]:
+        """The recorded interactions the block has not (yet) been answered with.
+
+        Read it after the block to see what the code no longer asks for; ``strict=True``
+        turns a non-empty list at the end of a block into an :class:`UnplayedError`.
+        """
+        return self.session.unplayed()
+
+    def check_played(self) -> None:
+        """Raise :class:`UnplayedError` naming every recorded interaction left unplayed."""
+        left = self.unplayed
+        if not left:
+            return
+        total = len(self.session.loaded.interactions) if self.session.loaded else 0
+        shown = "; ".join(str(item) for item in left)
+        raise UnplayedError(
+            f"cannot accept the recording as complete: expected every recorded interaction "
+            f"to be replayed, got {len(left)} of {total} unplayed ({shown}); do make the "
+            "requests again, delete them from the cassette or re-record it, or turn strict "
+            "usage off",
+            path=self.path,
+            interaction=left[0].index if len(left) == 1 else None,
+        )
+
     def stop(self, *, save: bool = True) -> None:
         """Deactivate; when ``save``, write the cassette if anything was recorded."""
         from streamreel._version import __version__
@@ -406,29 +448,32 @@ class Recording:
             self.cassette = session.loaded
             return
         cassette.path = self.path
-        _save(cassette, self.path)
+        _save(cassette, self.path, self.scrubber)
         self.cassette = cassette
         self.saved = True
 
     def end(self, exc: BaseException | None) -> None:
         """Stop after the block ended, normally (``exc`` None) or by raising ``exc``.
 
-        A block that raised because a recorded interaction failed is saved with it; one that
-        raised for another reason writes nothing (see the module's rules).
+        A block that raised while a recorded interaction had failed is saved with it; one that
+        raised while every recorded interaction was healthy writes nothing (see the module's
+        rules).
         """
         if exc is None:
             self.stop(save=True)
+            if self.strict:
+                self.check_played()
             return
-        blamed = self.session.blame(exc) if self._session is not None else []
-        for capture in blamed:
+        failed = self.session.failures() if self._session is not None else []
+        for capture in failed:
             if not capture.done:
                 capture.finish(
                     f"the block raised {type(exc).__name__}: {exc} while the client was "
                     "still reading this body"
                 )
-        if blamed:
+        if failed:
             self.failure = exc
-        self.stop(save=bool(blamed))
+        self.stop(save=bool(failed))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -461,6 +506,8 @@ def record(
     match: Matcher | None = None,
     speed: float = 0.0,
     on_chunk: ChunkObserver | None = None,
+    strict: bool = False,
+    allow_repeats: bool = False,
 ) -> Recording:
     """Record or replay every httpx/httpx2 request made inside the block.
 
@@ -470,8 +517,21 @@ def record(
     sends every chunk at once, 1 keeps the recorded pace, 0.1 is ten times faster.
     ``on_chunk`` is called with the capture and each body chunk as it is recorded (on the thread
     reading the response), before the caller gets it: a live view of what is being recorded.
+    ``recording.unplayed`` lists the recorded interactions the block did not replay;
+    ``strict=True`` makes a block that ends normally with any of them raise
+    :class:`~streamreel.core.errors.UnplayedError`. Each recorded interaction answers once;
+    ``allow_repeats=True`` lets one answer again when no unplayed recording matches.
     """
-    return Recording(path, mode=mode, scrub=scrub, match=match, speed=speed, on_chunk=on_chunk)
+    return Recording(
+        path,
+        mode=mode,
+        scrub=scrub,
+        match=match,
+        speed=speed,
+        on_chunk=on_chunk,
+        strict=strict,
+        allow_repeats=allow_repeats,
+    )
 
 
 def _load(path: Path) -> Cassette:
@@ -488,8 +548,8 @@ def _check_writable(path: Path) -> None:
     check_writable(path)
 
 
-def _save(cassette: Cassette, path: Path) -> None:
+def _save(cassette: Cassette, path: Path, scrubber: Scrubber) -> None:
     from streamreel.cassettes.storage import save_cassette
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_cassette(cassette, path)
+    save_cassette(cassette, path, scrub=scrubber)

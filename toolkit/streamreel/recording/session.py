@@ -368,11 +368,13 @@ def _bedrock(boto3: Any, base_url: str | None, environ: Mapping[str, str], call:
 
 
 def _cohere(cohere: Any, key: str, base_url: str | None, call: _Call) -> str:
-    client = cohere.ClientV2(api_key=key, base_url=base_url, max_retries=0)
+    client = cohere.ClientV2(api_key=key, base_url=base_url)
     request: dict[str, Any] = {
         "model": call.model,
         "messages": [{"role": "user", "content": call.prompt}],
         "max_tokens": call.max_tokens,
+        # Per request: cohere releases before 5.16 take no max_retries on the client.
+        "request_options": {"max_retries": 0},
     }
     if call.tools:
         request["tools"] = call.tools
@@ -434,12 +436,11 @@ def _openai(
 
     client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
     messages: Any = [{"role": "user", "content": prompt}]
-    tool_param: Any = tools if tools is not None else openai.omit
+    # Tools only when given: the SDKs' "omitted" sentinel changed name across releases.
+    extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
     with client:
         if not stream:
-            completion = client.chat.completions.create(
-                model=model, messages=messages, tools=tool_param
-            )
+            completion = client.chat.completions.create(model=model, messages=messages, **extra)
             first = completion.choices[0].message if completion.choices else None
             text = (first.content or "") if first is not None else ""
             if text:
@@ -447,7 +448,7 @@ def _openai(
             return text
         pieces: list[str] = []
         chunks = client.chat.completions.create(
-            model=model, messages=messages, tools=tool_param, stream=True
+            model=model, messages=messages, stream=True, **extra
         )
         with chunks:
             for chunk in chunks:
@@ -472,11 +473,12 @@ def _anthropic(
 
     client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0)
     messages: Any = [{"role": "user", "content": prompt}]
-    tool_param: Any = tools if tools is not None else anthropic.omit
+    # Tools only when given: the SDKs' "omitted" sentinel changed name across releases.
+    extra: dict[str, Any] = {"tools": tools} if tools is not None else {}
     with client:
         if not stream:
             message = client.messages.create(
-                model=model, max_tokens=max_tokens, messages=messages, tools=tool_param
+                model=model, max_tokens=max_tokens, messages=messages, **extra
             )
             text = "".join(
                 cast(Any, block).text for block in message.content if block.type == "text"
@@ -486,7 +488,7 @@ def _anthropic(
             return text
         pieces: list[str] = []
         events = client.messages.create(
-            model=model, max_tokens=max_tokens, messages=messages, tools=tool_param, stream=True
+            model=model, max_tokens=max_tokens, messages=messages, stream=True, **extra
         )
         with events:
             for event in events:

@@ -25,7 +25,7 @@ from streamreel.testing.plugin import Options
 
 __all__ = ["CassetteReplayer", "find_cassette", "new_cassette_path"]
 
-_MARKER_OPTIONS = {"parser", "record_mode"}
+_MARKER_OPTIONS = {"parser", "record_mode", "strict", "allow_repeats", "allow_hosts"}
 
 
 # -- finding cassettes -------------------------------------------------------------------------

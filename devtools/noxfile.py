@@ -1,0 +1,57 @@
+"""The whole test suite, in fresh virtualenvs, on the newest releases and on the declared floors.
+
+``nox -f devtools/noxfile.py`` (the README's test command, which ``.ci/run`` runs) runs two
+sessions, each in a virtualenv of its own made from nothing, so a passing run never leans on
+whatever happens to be installed on the machine:
+
+* ``newest``: ``.[test]`` as ``pip install`` resolves it today (the newest openai, anthropic,
+  httpx2, syrupy, pytest...), then the whole suite;
+* ``floors``: the same, but every runtime dependency, every extra and every SDK the tests drive
+  pinned at the lowest version ``pyproject.toml`` allows. A floor that does not pass here is not a
+  floor: raise it in ``pyproject.toml``. Only the tools that check the project rather than serve
+  it (linters, type checker, notebook and browser test runners) keep their newest versions, since
+  their floors say nothing about what users get, and old ruff or mypy releases judge the same
+  code differently.
+
+Arguments after ``--`` go to pytest: ``nox -f devtools/noxfile.py -s newest -- tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "devtools"))
+
+from floors import floor_pins  # noqa: E402  (devtools/ is not a package)
+
+nox.options.sessions = ["newest", "floors"]
+nox.options.error_on_missing_interpreters = True
+# uv resolves and installs the ~170 packages of ``.[test]`` in seconds rather than minutes.
+nox.options.default_venv_backend = "uv"
+
+
+def _suite(session: nox.Session) -> None:
+    session.chdir(ROOT)
+    session.run("streamreel", "install-letta")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+# ``--seed`` puts pip in the virtualenv, as a user's has it: tests/test_install.py builds and
+# installs a wheel with it.
+@nox.session(venv_params=["--seed"])
+def newest(session: nox.Session) -> None:
+    """The suite on what ``pip install`` gives today."""
+    session.install("-e", f"{ROOT}[test]")
+    _suite(session)
+
+
+@nox.session(venv_params=["--seed"])
+def floors(session: nox.Session) -> None:
+    """The suite on the lowest versions pyproject.toml declares."""
+    session.install("-e", f"{ROOT}[test]", *floor_pins())
+    session.run("python", "-m", "pip", "list", "--format=freeze")
+    _suite(session)

@@ -250,6 +250,7 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "import": lambda path: ["import", str(path), "-o", str(path.parent / "out.yaml"), "--force"],
     "diff": lambda path: ["diff", str(path), "--right-settings", "use_assistant_message=false"],
     "fuzz": lambda path: ["fuzz", str(path), "--examples", "3", "--seed", "1"],
+    "audit": lambda path: ["audit", str(path)],
 }
 """Each command's arguments for one input file (``replay -`` reads it on standard input). A
 command that reads files joins the suite with one entry here."""

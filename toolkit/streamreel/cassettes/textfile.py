@@ -26,7 +26,7 @@ from typing import Any
 from streamreel.cassettes.limits import MAX_LINE_BYTES
 from streamreel.core.errors import CassetteError, ChunkError
 
-__all__ = ["HEAD_BYTES", "check_head", "chunk_lines", "empty_error", "read_text"]
+__all__ = ["HEAD_BYTES", "check_head", "chunk_lines", "decode_text", "empty_error", "read_text"]
 
 HEAD_BYTES = 64 * 1024
 """How much of a file is looked at before the rest is read."""
@@ -80,14 +80,19 @@ def read_text(path: Path, what: str = "cassette") -> str:
             "check the path and its permissions",
             path=path,
         ) from exc
+    return decode_text(raw, path, what, f"the file is not a {what} or is damaged, record it again")
+
+
+def decode_text(raw: bytes, path: str | Path | None, what: str, remedy: str) -> str:
+    """``raw`` as UTF-8 text (a BOM dropped), or a :class:`CassetteError` naming the byte."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CassetteError(
             f"cannot read {what}: expected UTF-8 text, got byte {raw[exc.start]:#04x} at "
-            f"offset {exc.start}; the file is not a {what} or is damaged, record it again",
+            f"offset {exc.start}; {remedy}",
             path=path,
-        ) from exc
+        ) from None
 
 
 def chunk_lines(stream: io.BufferedReader[Any], path: str | Path) -> Iterator[tuple[int, str]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from streamreel.cassettes.discovery import expand, looks_like_chunk_lines
-from streamreel.cassettes.textfile import HEAD_BYTES, check_head, empty_error
+from streamreel.cassettes.textfile import HEAD_BYTES, check_head, decode_text, empty_error
 from streamreel.cli.exits import Unreadable
 from streamreel.core.cassette import Cassette
 from streamreel.core.errors import CassetteError, StreamreelError
@@ -37,14 +37,7 @@ def read_stdin() -> str:
         data = head + stream.read()
         if not data.strip():
             raise empty_error("standard input", STDIN_PATH)
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CassetteError(
-                f"cannot read standard input: expected UTF-8 text, got byte "
-                f"{data[exc.start]:#04x} at offset {exc.start}; pipe a cassette or chunk file",
-                path=STDIN_PATH,
-            ) from None
+        return decode_text(data, STDIN_PATH, "standard input", "pipe a cassette or chunk file")
     except CassetteError as exc:
         raise Unreadable(str(exc)) from None
 

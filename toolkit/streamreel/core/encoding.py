@@ -136,14 +136,26 @@ class _Zlib(Stage):
         return self._inflate.eof
 
 
-class _Brotli(Stage):
+class _Budgeted(Stage):
+    """A stage that counts what it inflated against :data:`MAX_DECODED_BYTES`."""
+
+    def __init__(self) -> None:
+        self._room = MAX_DECODED_BYTES
+
+    def _spend(self, count: int) -> None:
+        self._room -= count
+        if self._room < 0:
+            raise _over_budget()
+
+
+class _Brotli(_Budgeted):
     """brotli (the ``brotli`` or ``brotlicffi`` module), never inflating past the budget."""
 
     def __init__(self, module: Any) -> None:
+        super().__init__()
         self._decompressor = module.Decompressor()
         # brotli names the incremental call `process`; brotlicffi calls it `decompress`.
         process = getattr(self._decompressor, "process", None)
-        self._room = MAX_DECODED_BYTES
         self._bounded = process is not None
         self._process: Callable[..., bytes] = process or self._decompressor.decompress
 
@@ -167,38 +179,28 @@ class _Brotli(Stage):
                 break
         return b"".join(out)
 
-    def _spend(self, count: int) -> None:
-        self._room -= count
-        if self._room < 0:
-            raise _over_budget()
-
     @property
     def complete(self) -> bool:
         finished = getattr(self._decompressor, "is_finished", None)
         return bool(finished()) if finished is not None else True
 
 
-class _Zstd(Stage):
+class _Zstd(_Budgeted):
     """zstd (the ``zstandard`` module), never inflating far past the budget."""
 
     def __init__(self, module: Any) -> None:
+        super().__init__()
         self._inflate = module.ZstdDecompressor().decompressobj()
-        self._room = MAX_DECODED_BYTES
 
     def feed(self, data: bytes) -> bytes:
         return _sliced(self._inflate.decompress, data, self) if data else b""
-
-    def _spend(self, count: int) -> None:
-        self._room -= count
-        if self._room < 0:
-            raise _over_budget()
 
     @property
     def complete(self) -> bool:
         return bool(getattr(self._inflate, "eof", True))
 
 
-def _sliced(step: Callable[[bytes], bytes], data: bytes, stage: _Brotli | _Zstd) -> bytes:
+def _sliced(step: Callable[[bytes], bytes], data: bytes, stage: _Budgeted) -> bytes:
     """Feed ``data`` a slice at a time, so a bomb is caught a slice past the budget."""
     out: list[bytes] = []
     view = memoryview(data)

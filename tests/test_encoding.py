@@ -122,14 +122,12 @@ _STREAM = (
 
 
 def _brotli() -> Any:
-    return pytest.importorskip(
-        "brotli", reason="brotli is not installed (pip install 'streamreel[compression]')"
-    )
+    return pytest.importorskip("brotli", reason="brotli is not installed (pip install brotli)")
 
 
 def _zstandard() -> Any:
     return pytest.importorskip(
-        "zstandard", reason="zstandard is not installed (pip install 'streamreel[compression]')"
+        "zstandard", reason="zstandard is not installed (pip install zstandard)"
     )
 
 

@@ -348,3 +348,23 @@ def test_fuzz_on_a_10_mb_line_stays_under_200_mb(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     peak_mb = int(done.stderr.rsplit("peak ", 1)[1]) / 1024
     assert peak_mb < 200, f"fuzz peaked at {peak_mb:.0f} MB on a 10 MB line"
+
+
+def test_an_argument_string_full_of_escapes_in_one_piece_costs_a_few_times_its_size() -> None:
+    import tracemalloc
+
+    from streamreel.core.arguments import ArgumentsReader, Route
+
+    value = 'caf\u00e9 \\n "quoted" \\t ' * 20_000
+    arguments = json.dumps({"message": value})
+    tracemalloc.start()
+    try:
+        reader = ArgumentsReader({"message": Route.TEXT})
+        events = reader.feed(arguments) + reader.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "".join(e.text for e in events if e.key == "message") == value
+    # One event per run of text, not one per stretch between escapes (over 300,000 of them).
+    assert len(events) <= 3
+    assert peak < 12 * len(arguments), f"{peak:,} bytes traced for {len(arguments):,} of input"

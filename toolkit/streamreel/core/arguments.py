@@ -193,7 +193,9 @@ class ArgumentsReader:
         self._whole: list[str] = []  # every piece, for the lenient fallback
         self._emitted: dict[str | None, list[str]] = {}  # what was emitted, per key (None: rest)
         self._failure = ""
-        self._out: list[ArgumentEvent] = []
+        # Events not taken yet, adjacent texts of one kind and key kept together as one group:
+        # a piece holding many escapes makes one event, not one per run between escapes.
+        self._out: list[tuple[EventKind, str | None, list[str]]] = []
 
     # -- public -----------------------------------------------------------------------------
 
@@ -226,24 +228,27 @@ class ArgumentsReader:
     def _take(self) -> list[ArgumentEvent]:
         out = self._out
         if not out:
-            return out
+            return []
         self._out = []
-        if len(out) == 1:
-            return out
-        # Join adjacent events of one kind and key: fewer, larger deltas. The texts of a group
-        # are joined once, at its end: adding them up one by one was quadratic in a piece that
-        # holds many escapes (a whole argument string in one chunk).
-        joined: list[ArgumentEvent] = []
-        group: list[ArgumentEvent] = []
-        for event in out:
-            if group and (
-                event.kind != group[0].kind or event.key != group[0].key or event.kind == ERROR
-            ):
-                joined.append(_joined(group))
-                group = []
-            group.append(event)
-        joined.append(_joined(group))
-        return joined
+        events: list[ArgumentEvent] = []
+        for kind, key, texts in out:
+            text = texts[0] if len(texts) == 1 else "".join(texts)
+            if kind != ERROR:
+                self._emitted.setdefault(key, []).append(text)
+            events.append(ArgumentEvent(kind, key, text))
+        return events
+
+    def _emit(self, kind: EventKind, key: str | None, text: str) -> None:
+        out = self._out
+        if out and kind != ERROR and out[-1][0] == kind and out[-1][1] == key:
+            out[-1][2].append(text)
+        else:
+            out.append((kind, key, [text]))
+
+    def _emitted_text(self, key: str | None) -> str:
+        """Everything emitted so far for ``key``, taken or not."""
+        pending = [t for kind, k, texts in self._out if kind != ERROR and k == key for t in texts]
+        return "".join([*self._emitted.get(key, ()), *pending])
 
     def _value_text(self, text: str) -> None:
         if not text:
@@ -253,16 +258,13 @@ class ArgumentsReader:
         if self._key_route is Route.REMAINDER:
             self._rest(text)
             return
-        key = self._key_name
-        self._emitted.setdefault(key, []).append(text)
-        self._out.append(ArgumentEvent(VALUE, key, text))
+        self._emit(VALUE, self._key_name, text)
 
     def _rest(self, text: str) -> None:
-        self._emitted.setdefault(None, []).append(text)
-        self._out.append(ArgumentEvent(REST, None, text))
+        self._emit(REST, None, text)
 
     def _error(self, reason: str) -> None:
-        self._out.append(ArgumentEvent(ERROR, None, reason))
+        self._emit(ERROR, None, reason)
 
     # -- scanning ---------------------------------------------------------------------------
 
@@ -604,7 +606,7 @@ class ArgumentsReader:
 
     def _complete(self, key: str | None, full: str) -> None:
         """Emit what is missing of ``full`` after what was already emitted for ``key``."""
-        done = "".join(self._emitted.get(key, ()))
+        done = self._emitted_text(key)
         if not full.startswith(done):
             what = "the remaining arguments" if key is None else f"the value of {key!r}"
             self._error(
@@ -615,20 +617,8 @@ class ArgumentsReader:
         tail = full[len(done) :]
         if not tail:
             return
-        if key is None:
-            self._rest(tail)
-        else:
-            self._emitted.setdefault(key, []).append(tail)
-            self._out.append(ArgumentEvent(VALUE, key, tail))
+        self._emit(REST if key is None else VALUE, key, tail)
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _joined(group: list[ArgumentEvent]) -> ArgumentEvent:
-    """One event for a run of events of one kind and key."""
-    if len(group) == 1:
-        return group[0]
-    first = group[0]
-    return ArgumentEvent(first.kind, first.key, "".join(event.text for event in group))

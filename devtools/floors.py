@@ -20,6 +20,7 @@ CHECKING_TOOLS = frozenset(
         "types-pyyaml",
         "setuptools",
         "nbval",
+        "nbconvert",
         "ipykernel",
         "pytest-timeout",
         "pytest-asyncio",

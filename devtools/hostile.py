@@ -97,10 +97,7 @@ def deep_request_body_har() -> str:
 
 def gzip_bomb() -> str:
     """A body gzipped twice that inflates to 300 MiB of zeros from about a kilobyte."""
-    inner = gzip.compress(b"\0" * (300 * 1024 * 1024), compresslevel=9, mtime=0)
-    outer = gzip.compress(inner, compresslevel=9, mtime=0)
-    encoded = base64.b64encode(outer).decode("ascii")
-    rows = "".join(f"        {encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76))
+    rows = _bomb_rows()
     return (
         "version: 1\n"
         "interactions:\n"
@@ -118,6 +115,71 @@ def gzip_bomb() -> str:
     )
 
 
+def _double_gzip_bomb() -> bytes:
+    inner = gzip.compress(b"\0" * (300 * 1024 * 1024), compresslevel=9, mtime=0)
+    return gzip.compress(inner, compresslevel=9, mtime=0)
+
+
+def _bomb_rows() -> str:
+    """The bomb in base64, as the rows of a YAML block scalar indented for a body's string."""
+    encoded = base64.b64encode(_double_gzip_bomb()).decode("ascii")
+    return "".join(f"        {encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76))
+
+
+def ruby_vcr_binary_bomb() -> str:
+    """The gzip bomb as a Ruby VCR cassette's ``!binary`` body (Psych's local tag)."""
+    rows = _bomb_rows()
+    return (
+        "---\n"
+        "http_interactions:\n"
+        "- request:\n"
+        "    method: get\n"
+        "    uri: https://api.openai.com/v1/models\n"
+        "    body: {encoding: US-ASCII, string: ''}\n"
+        "    headers: {}\n"
+        "  response:\n"
+        "    status: {code: 200, message: OK}\n"
+        "    headers:\n"
+        "      Content-Encoding: [gzip, gzip]\n"
+        "    body:\n"
+        "      encoding: ASCII-8BIT\n"
+        "      string: !binary |-\n" + rows + "  recorded_at: Mon, 01 Jan 2024 12:00:00 GMT\n"
+        "recorded_with: VCR 6.2.0\n"
+    )
+
+
+def nock_hex_chunks_bomb() -> str:
+    """The gzip bomb as nock's array of hex chunks."""
+    hexed = _double_gzip_bomb().hex()
+    entry = {
+        "scope": "https://api.openai.com:443",
+        "method": "GET",
+        "path": "/v1/models",
+        "status": 200,
+        "response": [hexed[i : i + 512] for i in range(0, len(hexed), 512)],
+        "rawHeaders": ["Content-Encoding", "gzip", "Content-Encoding", "gzip"],
+    }
+    return json.dumps([entry], indent=1) + "\n"
+
+
+def go_vcr_laughs_in_headers() -> str:
+    """Nine levels of nine aliases as a go-vcr cassette's response headers."""
+    lines = [
+        "version: 2",
+        "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+    ]
+    for level in range(1, 9):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    lines += [
+        "interactions:",
+        "- id: 0",
+        "  request: {body: '', form: {}, headers: {}, url: 'https://api.openai.com/v1/models',"
+        " method: GET}",
+        "  response: {body: '', headers: {X-Laughs: *l8}, status: 200 OK, code: 200}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 FILES: dict[str, Callable[[], str]] = {
     "laughs-in-parsed-body.yaml": laughs_in_parsed_body,
     "laughs-at-top.yaml": laughs_at_top,
@@ -128,6 +190,9 @@ FILES: dict[str, Callable[[], str]] = {
     "deep-2000.har": deep_json,
     "deep-request-body.har": deep_request_body_har,
     "gzip-bomb.yaml": gzip_bomb,
+    "ruby-vcr-binary-bomb.yml": ruby_vcr_binary_bomb,
+    "nock-hex-chunks-bomb.json": nock_hex_chunks_bomb,
+    "go-vcr-laughs-in-headers.yaml": go_vcr_laughs_in_headers,
 }
 
 

@@ -18,6 +18,8 @@ Arguments after ``--`` go to pytest: ``nox -f devtools/noxfile.py -s newest -- t
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,8 +36,21 @@ nox.options.error_on_missing_interpreters = True
 nox.options.default_venv_backend = "uv"
 
 
+def _browser(session: nox.Session) -> None:
+    """Debian's chromium for the browser test, installed when missing and we may install it.
+
+    Playwright cannot download a browser build of its own here; elsewhere (no root, no apt) the
+    browser test fails saying what to install, and nothing else depends on it.
+    """
+    if shutil.which("chromium") or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
+
+
 def _suite(session: nox.Session) -> None:
     session.chdir(ROOT)
+    _browser(session)
     session.run("streamreel", "install-letta")
     session.run("python", "-m", "pytest", *session.posargs)
 

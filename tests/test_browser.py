@@ -6,17 +6,15 @@ a page on loopback, Playwright drives chromium to rewind the player, press play,
 the stream to finish, and the page must then show the stream's final messages. A screenshot
 is kept under ``test-artifacts/`` to look at.
 
-The test installs what it needs on a fresh machine rather than skipping: the Python packages
-with pip when they are missing, and chromium with apt-get (Playwright cannot download its own
-browser build here, so it drives Debian's). Without root to install chromium it fails, saying
-what to run.
+No test reaches the network, so this one installs nothing: Voila and Playwright are test
+dependencies, and Debian's chromium (Playwright cannot download its own browser build here, so
+it drives Debian's) is installed before the suite runs. When one is missing the test fails,
+saying what to install, rather than skipping.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import jupyter_env
 from streamreel.core.messages import AssistantMessage
 from streamreel.playback.replay import replay
 
@@ -46,45 +45,43 @@ CHROMIUM_ARGS = [
 PACKAGES = {"voila": "voila>=0.5", "playwright": "playwright>=1.40"}
 
 
-def _run(command: list[str], what: str) -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        pytest.fail(
-            f"cannot {what}: `{' '.join(command)}` exited {done.returncode}:\n"
-            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
-
-
 @pytest.fixture(scope="session")
 def browser_tools() -> None:
-    """Voila and Playwright importable (pip-installed when missing: they are test dependencies)."""
+    """Voila and Playwright importable: test dependencies, installed before the suite runs."""
     missing = [spec for name, spec in PACKAGES.items() if importlib.util.find_spec(name) is None]
     if missing:
-        _run(
-            [sys.executable, "-m", "pip", "install", "--quiet", *missing],
-            "install " + ", ".join(missing),
+        pytest.fail(
+            f"cannot run the browser test: expected {', '.join(missing)} installed, got none;"
+            " install the test dependencies first: pip install -e '.[test]'"
         )
-        importlib.invalidate_caches()
+
+
+def require_chromium(path: Path = CHROMIUM) -> Path:
+    """``path`` when chromium is there; else the test fails saying how to install it."""
+    if not path.exists():
+        pytest.fail(
+            f"cannot run the browser test: expected {path}, got nothing; install it first"
+            " (Debian or Ubuntu, as root: apt-get update && apt-get install -y chromium)"
+        )
+    return path
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """Debian's chromium, installed with apt-get when it is not there yet."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(
-            f"cannot run the browser test: expected {CHROMIUM}, got nothing, and this user cannot"
-            " install it; run `apt-get update && apt-get install -y chromium` as root"
-        )
-    _run(["apt-get", "update"], "update the apt package lists")
-    _run(["apt-get", "install", "-y", "chromium"], "install chromium")
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"cannot run the browser test: apt-get installed chromium, but not at {CHROMIUM}"
-        )
-    return CHROMIUM
+    """Debian's chromium, installed before the suite runs (no test installs anything)."""
+    return require_chromium()
+
+
+def test_a_missing_chromium_fails_saying_what_to_install_without_installing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a test ran a process: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        require_chromium(tmp_path / "chromium")
 
 
 def _free_port() -> int:
@@ -112,6 +109,7 @@ def voila_url(browser_tools: None, tmp_path: Path) -> Iterator[str]:
             f"--Voila.root_dir={NOTEBOOK.parent}",
         ],
         cwd=NOTEBOOK.parent,
+        env=jupyter_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -187,6 +185,11 @@ def test_the_player_plays_a_stream_to_its_final_messages_in_chromium(
             expect(player.locator(".sr-msg.sr-assistant")).to_have_count(len(said))
             assert page.locator("svg[aria-label='chunks over time']").count() >= 1
             assert "Traceback" not in page.inner_text("body")
+            # Each live widget hides the static snapshot shown beside it for exports.
+            snapshots = page.locator(".sr-static")
+            assert snapshots.count() >= 4
+            for number in range(snapshots.count()):
+                expect(snapshots.nth(number)).to_be_hidden()
 
             # Voila scrolls inside the page, so a tall viewport is what shows the whole of it.
             page.set_viewport_size({"width": 1280, "height": 5000})

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -163,13 +161,7 @@ def sdk_emulator() -> Iterator[EmulatorServer]:
     # google-genai 3 calls /v1/ where the scripted request (an older SDK's) says /v1beta/.
     gemini = next(i for i in interactions if "streamGenerateContent" in i.request.uri)
     moved = replace(gemini.request, uri=gemini.request.uri.replace("/v1beta/", "/v1/"))
-    # The scripted thoughtSignature is not valid base64, which this SDK checks: give it one.
-    signature = re.compile(rb'"thoughtSignature": "[^"]*"')
-    valid = b'"thoughtSignature": "' + base64.b64encode(b"signed thinking") + b'"'
-    chunks = [replace(c, data=signature.sub(valid, c.data)) for c in gemini.response.body_chunks()]
-    body = b"".join(c.data for c in chunks)
-    answer = replace(gemini.response, body=body, chunks=chunks)
-    interactions.append(replace(gemini, request=moved, response=answer))
+    interactions.append(replace(gemini, request=moved))
     # A whole Converse reply, for --no-stream: Bedrock's non-streamed twin of ConverseStream.
     converse = {
         "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour."}]}},

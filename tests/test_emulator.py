@@ -62,9 +62,10 @@ def test_each_recorded_chunk_arrives_as_one_read_at_its_pace() -> None:
     lag = reads[0][0] - chunks[0].offset_ms
     assert lag < 2000
     for (arrived, _), chunk in zip(reads, chunks, strict=True):
-        # Never early; late only by scheduling noise (generous for a loaded 2-core machine).
+        # Never early. Late only by scheduling noise: the bound is there to catch chunks held
+        # back until the end, so it is seconds, not milliseconds, on a loaded shared machine.
         assert arrived >= chunk.offset_ms - 1
-        assert arrived <= chunk.offset_ms + lag + 150
+        assert arrived <= chunk.offset_ms + lag + 2000
 
 
 def test_speed_scales_the_pace() -> None:

@@ -41,6 +41,9 @@ EXPECTED: dict[str, str] = {
     "deep-2000.json": "nested at most 200 deep",
     "deep-parsed-body.yaml": "nested at most 200 deep",
     "gzip-bomb.yaml": "bytes once decompressed",
+    "go-vcr-laughs-in-headers.yaml": "through YAML aliases",
+    "nock-hex-chunks-bomb.json": "bytes once decompressed",
+    "ruby-vcr-binary-bomb.yml": "bytes once decompressed",
     "laughs-at-top.yaml": "through YAML aliases",
     "laughs-in-parsed-body.yaml": "through YAML aliases",
 }

@@ -365,7 +365,7 @@ def test_the_record_mode_reaches_the_recorder(project: pytest.Pytester) -> None:
                 pass
             path, mode = fake_recorder[-1]
             assert path == request.config.rootpath / "cassettes" / "fresh.yaml"
-            assert mode == request.config.getoption("streamreel_record_mode") or "new_episodes"
+            assert mode == (request.config.getoption("streamreel_record_mode") or "new_episodes")
 
         @pytest.mark.cassette("send", record_mode="all")
         def test_marker(streamreel_record, fake_recorder, request):

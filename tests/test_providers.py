@@ -1182,10 +1182,10 @@ def test_overrides_win() -> None:
             ("cohere", "Cohere v1 chat", "/v2/chat"),
         ),
         (
-            "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-text-v1/invoke-with-response-stream",
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/ai21.jamba-instruct-v1%3A0/invoke-with-response-stream",
             b"\x00\x00\x01\xe8\x00\x00",
             "POST",
-            ("bedrock", "non-Anthropic model", "only Anthropic's are adapted"),
+            ("bedrock", "unadapted model family", "AI21, DeepSeek and Writer ones are not"),
         ),
         (
             "https://bedrock-agent-runtime.us-east-2.amazonaws.com/agents/A/agentAliases/T/sessions/s/text",

@@ -1,7 +1,8 @@
 """Totality of the readers: any bytes, any YAML or JSON structure, only streamreel's errors out.
 
-Hypothesis feeds every reader (vcrpy YAML, pydantic-ai ``parsed_body`` cassettes, HAR, nock,
-``.jsonl`` chunk files) arbitrary bytes, arbitrary documents, and valid cassettes with one part
+Hypothesis feeds every reader (vcrpy YAML, pydantic-ai ``parsed_body`` cassettes, HAR, nock
+and its hex-chunk arrays, go-vcr, Ruby VCR, ``.jsonl`` chunk files) arbitrary bytes, arbitrary
+documents, and valid cassettes with one part
 replaced by an arbitrary value or by a YAML alias bomb. Each read, and the replay of whatever
 loads, may only succeed or raise a :class:`~streamreel.core.errors.StreamreelError`; it must stay
 under a memory budget (traced allocations), and a watchdog turns a hang into a failure. Example
@@ -10,7 +11,9 @@ counts are modest so the suite stays quick on two cores.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import gzip
 import json
 import signal
 import tracemalloc
@@ -81,6 +84,7 @@ KEYS = [
     "content", "encoding", "url", "scope", "path", "rawHeaders", "responseIsBinary",
     "content-encoding", "content-type", "choices", "delta", "tool_calls", "arguments", "index",
     "request_stream", "response_stream", "chunks_json", "raw", "json", "status_code",
+    "http_interactions", "recorded_with", "base64_string", "recorded_at", "form", "duration",
 ]  # fmt: skip
 scalars = st.one_of(
     st.none(),
@@ -160,11 +164,73 @@ def nock_document() -> list[dict[str, Any]]:
     ]
 
 
+def nock_hex_document() -> list[dict[str, Any]]:
+    compressed = gzip.compress(SSE_BODY.encode(), mtime=0)
+    entry = nock_document()[0]
+    entry["response"] = [compressed[:20].hex(), compressed[20:].hex()]
+    entry["rawHeaders"] = ["content-type", "text/event-stream", "content-encoding", "gzip"]
+    return [entry]
+
+
+def go_vcr_document() -> dict[str, Any]:
+    return {
+        "version": 2,
+        "interactions": [
+            {
+                "id": 0,
+                "request": {
+                    "proto": "HTTP/1.1",
+                    "body": '{"stream": true}',
+                    "form": {},
+                    "headers": {"Content-Type": ["application/json"]},
+                    "url": "https://api.openai.com/v1/chat/completions",
+                    "method": "POST",
+                },
+                "response": {
+                    "body": SSE_BODY,
+                    "headers": {"Content-Type": ["text/event-stream"]},
+                    "status": "200 OK",
+                    "code": 200,
+                    "duration": "12ms",
+                },
+            }
+        ],
+    }
+
+
+def ruby_vcr_document() -> dict[str, Any]:
+    return {
+        "http_interactions": [
+            {
+                "request": {
+                    "method": "post",
+                    "uri": "https://api.openai.com/v1/chat/completions",
+                    "body": {"encoding": "UTF-8", "string": '{"stream": true}'},
+                    "headers": {"Content-Type": ["application/json"]},
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"Content-Type": ["text/event-stream"]},
+                    "body": {
+                        "encoding": "ASCII-8BIT",
+                        "base64_string": base64.b64encode(SSE_BODY.encode()).decode(),
+                    },
+                },
+                "recorded_at": "Mon, 01 Jan 2024 12:00:00 GMT",
+            }
+        ],
+        "recorded_with": "VCR 6.2.0",
+    }
+
+
 BASES: dict[str, tuple[Callable[[], Any], str]] = {
     "vcrpy": (lambda: vcr_document(parsed=False), ".yaml"),
     "pydantic-ai": (lambda: vcr_document(parsed=True), ".yaml"),
     "har": (har_document, ".har"),
     "nock": (nock_document, ".json"),
+    "nock-hex-chunks": (nock_hex_document, ".json"),
+    "go-vcr": (go_vcr_document, ".yaml"),
+    "ruby-vcr": (ruby_vcr_document, ".yaml"),
 }
 
 

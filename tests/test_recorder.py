@@ -49,6 +49,7 @@ from streamreel.core.cassette import (
     RecordedResponse,
 )
 from streamreel.core.errors import ConfigurationError, NoMatchError, RecordingError
+from streamreel.recording import interception
 from streamreel.recording.emulator import Emulator, EmulatorServer, Faults
 from streamreel.recording.interception import BodyDecoder
 from streamreel.recording.magic import load_ipython_extension, parse_arguments
@@ -887,7 +888,9 @@ async def test_parallel_streams_become_separate_complete_interactions_in_start_o
     assert [b"".join(r) for r in results] == [sources[n].response.body for n in (2, 0, 1)]
 
 
-def test_replay_speed_scales_the_recorded_pace(tmp_path: Path) -> None:
+def test_replay_speed_scales_the_recorded_pace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = openai_text_stream()
     for chunk in source.response.body_chunks():
         chunk.offset_ms *= 20  # the last chunk is due after about 1.8 s at speed 1
@@ -904,10 +907,17 @@ def test_replay_speed_scales_the_recorded_pace(tmp_path: Path) -> None:
                 arrivals.append((time.perf_counter() - start) * 1000)
     offsets = [c.offset_ms for c in source.response.body_chunks()]
     assert all(a >= 0.05 * o - 1 for a, o in zip(arrivals, offsets, strict=True))
+    # Without a speed the replay does not wait at all: no sleep is asked for (what the code
+    # does, rather than how long a loaded machine took).
+    waits: list[float] = []
+    monkeypatch.setattr(interception.time, "sleep", waits.append)
     with record(path, mode="none"), httpx.Client() as client:
-        start = time.perf_counter()
         client.post(url, json=body)
-        assert (time.perf_counter() - start) * 1000 < offsets[-1] / 2
+    assert waits == []
+    with record(path, mode="none", speed=0.05), httpx.Client() as client:
+        client.post(url, json=body)
+    # Each wait runs to its chunk's scaled offset, never past the last one's.
+    assert waits and max(waits) <= 0.05 * offsets[-1] / 1000
 
 
 def test_nested_recordings_answer_from_the_innermost(

@@ -459,3 +459,15 @@ def test_the_benchmark_cassette_scales_every_stream() -> None:
     assert not result.errors
     assert all(interaction.complete for interaction in result.interactions)
     assert len(scaled_cassette(3).interactions) == 3
+
+
+def test_every_gemini_thought_signature_is_base64_as_the_sdk_requires() -> None:
+    import base64
+
+    found = []
+    for cassette in build_all().values():
+        for interaction in cassette.interactions:
+            found += re.findall(rb'"thoughtSignature": ?"([^"]*)"', interaction.response.body)
+    assert found
+    for signature in found:
+        assert base64.b64encode(base64.b64decode(signature, validate=True)) == signature

@@ -496,6 +496,7 @@ def test_content_encodings_come_off(coding: str, raw: bytes) -> None:
 def test_brotli_without_a_brotli_module_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Whether or not brotli is installed here, the reader must find neither module.
     monkeypatch.setitem(sys.modules, "brotli", None)
     monkeypatch.setitem(sys.modules, "brotlicffi", None)
     with pytest.raises(CassetteError, match="pip install brotli"):

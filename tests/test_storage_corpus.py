@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import CORPUS
 from streamreel.cassettes.storage import GRPC_METHOD, dump_cassette, load_cassette, loads_cassette
 from streamreel.core.cassette import Cassette, RecordedResponse
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 _ROWS: list[dict[str, Any]] = (
     json.loads((CORPUS / "inventory.json").read_text()) if CORPUS.is_dir() else []
 )

@@ -4,7 +4,7 @@ Every command, the pytest plugin, the emulator and the notebook browser find rec
 way, so a file one of them replays is never one another one skips:
 
 * A **cassette** is a file whose suffix is one of :data:`CASSETTE_SUFFIXES`; its container
-  (vcrpy YAML, HAR, nock) is then told from its content.
+  (vcrpy YAML, HAR, nock, go-vcr, Ruby VCR) is then told from its content.
 * A **chunk file** is one whose suffix is one of :data:`CHUNK_FILE_SUFFIXES`: one
   ``chat.completion.chunk`` a line. A file named explicitly with another suffix (``.txt``, or
   standard input) is told apart by its first line, see :func:`looks_like_chunk_lines`.

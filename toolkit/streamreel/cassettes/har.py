@@ -21,6 +21,7 @@ import binascii
 from datetime import datetime
 from typing import Any
 
+from streamreel.cassettes.fields import each_located
 from streamreel.core.cassette import (
     Cassette,
     CassetteInfo,
@@ -50,13 +51,7 @@ def read_har(document: dict[str, Any]) -> Cassette:
     entries = log.get("entries")
     if not isinstance(entries, list):
         raise _fail("read HAR log.entries", "a list of entries", entries)
-    interactions: list[Interaction] = []
-    for index, entry in enumerate(entries):
-        try:
-            interactions.append(_read_entry(entry))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
+    interactions = each_located(entries, _read_entry)
     creator = log.get("creator")
     tool = None
     if isinstance(creator, dict) and isinstance(creator.get("name"), str):

@@ -7,6 +7,8 @@ reqheaders, responseIsBinary}``:
   ``:80`` for http) is dropped so the URL reads as a client would send it;
 * ``rawHeaders`` is a flat ``[name, value, name, value, ...]`` list (older recordings have a
   ``headers`` object instead);
+* a response with a ``Content-Encoding`` is an array of hex strings, one per chunk read, of the
+  coded bytes (decoded later, as every source's bodies are);
 * with ``responseIsBinary`` the ``response`` is a hex string of the raw bytes; otherwise it is a
   string, or a JSON value nock parsed, which is written back as compact JSON, the way
   ``JSON.stringify`` would send it. A JSON request ``body`` is rebuilt the same way, so its bytes
@@ -19,9 +21,11 @@ nock keeps no timing or chunk boundaries, so ``chunks`` is None. Errors name the
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from streamreel.cassettes.fields import each_located
 from streamreel.core.cassette import (
     Cassette,
     CassetteInfo,
@@ -35,6 +39,8 @@ __all__ = ["read_nock"]
 
 _FIX = "fix the nock recording or record it again"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_HEX = re.compile(r"[0-9a-fA-F]*")
+_MAGIC_HEX = ("1f8b", "28b52ffd")  # gzip, zstd
 
 
 def _fail(action: str, expected: str, got: object) -> CassetteError:
@@ -44,14 +50,9 @@ def _fail(action: str, expected: str, got: object) -> CassetteError:
 
 def read_nock(entries: list[Any]) -> Cassette:
     """The interactions of a parsed nock recording, in file order."""
-    interactions: list[Interaction] = []
-    for index, entry in enumerate(entries):
-        try:
-            interactions.append(_read_entry(entry))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
-    return Cassette(interactions=interactions, info=CassetteInfo(source="nock"))
+    return Cassette(
+        interactions=each_located(entries, _read_entry), info=CassetteInfo(source="nock")
+    )
 
 
 def _origin(scope: str) -> str:
@@ -83,6 +84,7 @@ def _read_entry(entry: Any) -> Interaction:
     status = entry.get("status", 200)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise _fail("read nock status", "an HTTP status code", status)
+    headers = _response_headers(entry)
     return Interaction(
         request=RecordedRequest(
             method=method.upper(),
@@ -91,9 +93,7 @@ def _read_entry(entry: Any) -> Interaction:
             body=_payload(entry.get("body"), "body"),
         ),
         response=RecordedResponse(
-            status=status,
-            headers=_response_headers(entry),
-            body=_response_body(entry),
+            status=status, headers=headers, body=_response_body(entry, headers)
         ),
     )
 
@@ -109,8 +109,10 @@ def _payload(value: Any, where: str) -> bytes:
         raise _fail(f"read nock {where}", "a string or JSON value", value) from exc
 
 
-def _response_body(entry: dict[str, Any]) -> bytes:
+def _response_body(entry: dict[str, Any], headers: dict[str, list[str]]) -> bytes:
     response = entry.get("response")
+    if isinstance(response, list) and _hex_chunks(response, headers):
+        return b"".join(bytes.fromhex(piece) for piece in response)
     if not entry.get("responseIsBinary"):
         return _payload(response, "response")
     if not isinstance(response, str):
@@ -122,6 +124,28 @@ def _response_body(entry: dict[str, Any]) -> bytes:
             f"cannot decode nock response: expected hex digits (responseIsBinary is true), "
             f"got {exc}; {_FIX}"
         ) from exc
+
+
+def _hex_chunks(response: Any, headers: dict[str, list[str]]) -> bool:
+    """Whether ``response`` is nock's array of hex strings, one per chunk of a coded body.
+
+    nock stores a response with a ``Content-Encoding`` that way (without ``responseIsBinary``);
+    a JSON reply that is an array of strings is told apart by that header, or, when a tool
+    dropped the header, by the gzip or zstd magic bytes the first chunk starts with.
+    """
+    if not isinstance(response, list) or not response:
+        return False
+    coded = any(
+        name.lower() == "content-encoding"
+        and any(v.strip().lower() not in ("", "identity") for v in values)
+        for name, values in headers.items()
+    )
+    first = response[0]
+    magic = isinstance(first, str) and first[:8].lower().startswith(_MAGIC_HEX)
+    return (coded or magic) and all(
+        isinstance(piece, str) and len(piece) % 2 == 0 and _HEX.fullmatch(piece) is not None
+        for piece in response
+    )
 
 
 def _request_headers(raw: Any) -> dict[str, list[str]]:

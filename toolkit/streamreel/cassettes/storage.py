@@ -84,8 +84,9 @@ The choices, and why:
 Reading accepts more than it writes: any vcrpy YAML variant (folded single-quoted, escaped
 double-quoted and literal bodies, ``!!binary``, gzip/deflate/brotli bodies, a missing
 ``version``, either key order, any header case), pydantic-ai's ``parsed_body`` variant and its
-xAI gRPC cassettes, HAR 1.2 (:mod:`streamreel.cassettes.har`) and nock JSON
-(:mod:`streamreel.cassettes.nock`). Whatever
+xAI gRPC cassettes, HAR 1.2 (:mod:`streamreel.cassettes.har`), nock JSON
+(:mod:`streamreel.cassettes.nock`), go-vcr (:mod:`streamreel.cassettes.govcr`) and Ruby VCR
+(:mod:`streamreel.cassettes.rubyvcr`), and aiohttp's ``istr`` header names. Whatever
 the source, bodies come out identity-encoded, as :mod:`streamreel.core.cassette` requires: a
 compressed
 body is decompressed and its ``Content-Encoding`` dropped, and a body that was already decoded
@@ -123,9 +124,12 @@ import yaml
 
 from streamreel._version import __version__
 from streamreel.cassettes import usage
+from streamreel.cassettes.fields import each_located
+from streamreel.cassettes.govcr import is_go_vcr, read_go_vcr
 from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
+from streamreel.cassettes.rubyvcr import read_ruby_vcr
 from streamreel.cassettes.textfile import read_text
 from streamreel.core.cassette import (
     FORMAT_VERSION,
@@ -234,7 +238,35 @@ def _python_bytesio(loader: yaml.BaseLoader, node: yaml.Node) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
 
 
+def _case_insensitive_str(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+    # aiohttp's header names are multidict.istr, a str subclass that vcrpy pickles as
+    # ``!!python/object/apply:...istr [name]``; only the name itself is kept.
+    if isinstance(node, yaml.SequenceNode) and len(node.value) == 1:
+        value = node.value[0]
+    elif isinstance(node, yaml.MappingNode):
+        args = loader.construct_mapping(node, deep=True).get("args")
+        value = args[0] if isinstance(args, list) and len(args) == 1 else None
+        if isinstance(value, str):
+            return value
+    else:
+        value = node
+    if isinstance(value, yaml.ScalarNode):
+        return str(loader.construct_scalar(value))
+    raise yaml.constructor.ConstructorError(
+        None, None, "an istr header name that is not one string", node.start_mark
+    )
+
+
+def _ruby_binary(loader: yaml.BaseLoader, node: yaml.Node) -> bytes:
+    # Ruby's Psych writes bytes that are not UTF-8 as ``!binary`` (a local tag, not ``!!binary``).
+    return loader.construct_yaml_binary(node)  # type: ignore[attr-defined,no-any-return]
+
+
 for _tag, _constructor in (
+    ("tag:yaml.org,2002:python/object/apply:multidict._multidict.istr", _case_insensitive_str),
+    ("tag:yaml.org,2002:python/object/apply:multidict._multidict_py.istr", _case_insensitive_str),
+    ("tag:yaml.org,2002:python/object/apply:multidict.istr", _case_insensitive_str),
+    ("!binary", _ruby_binary),
     ("tag:yaml.org,2002:python/str", _python_str),
     ("tag:yaml.org,2002:python/unicode", _python_str),
     ("tag:yaml.org,2002:python/tuple", _python_tuple),
@@ -561,11 +593,16 @@ def _read_parsed(document: Any) -> Cassette:
                 "a pre-1.0 vcrpy cassette (a bare list of interactions)",
                 "convert it with 'python -m vcr.migration' or record it again",
             )
+    if isinstance(document, dict) and "http_interactions" in document:
+        return normalize_encodings(read_ruby_vcr(document))
     if isinstance(document, dict) and "interactions" in document:
+        if is_go_vcr(document):
+            return normalize_encodings(read_go_vcr(document))
         return _read_vcr(document)
     raise _error(
         "read cassette",
-        "a vcrpy/streamreel YAML cassette, a HAR log or a nock recording",
+        "a vcrpy/streamreel YAML cassette, a HAR log, a nock recording, a go-vcr or a Ruby VCR"
+        " cassette",
         describe_value(document),
         "check that this file is a cassette",
     )
@@ -583,7 +620,8 @@ def _read_vcr(document: dict[str, Any]) -> Cassette:
             "read vcrpy cassette",
             "version 1 (or no version)",
             describe_value(version),
-            "re-save it with a current vcrpy or record it again",
+            "re-save it with a current vcrpy or record it again (go-vcr cassettes, whose"
+            " requests have a 'url', and Ruby VCR ones, with 'http_interactions', are read too)",
         )
     info, document = _read_metadata(document)
     items = document["interactions"]
@@ -593,13 +631,7 @@ def _read_vcr(document: dict[str, Any]) -> Cassette:
         raise _error("read interactions", "a list", describe_value(items))
     if info.source != "streamreel" and _any_pydantic_marks(items):
         info.source = "pydantic-ai"
-    interactions: list[Interaction] = []
-    for index, item in enumerate(items):
-        try:
-            interactions.append(_read_interaction(item))
-        except CassetteError as exc:
-            exc.located(interaction=index)
-            raise
+    interactions = each_located(items, _read_interaction)
     return normalize_encodings(Cassette(interactions=interactions, info=info))
 
 

@@ -52,7 +52,7 @@ _COMMANDS: dict[str, _Entry] = {
     "import": _Entry(
         "importer",
         "import_command",
-        "Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.",
+        "Convert SOURCE (HAR 1.2, nock JSON, a go-vcr or Ruby VCR cassette) into a cassette.",
     ),
     "install-letta": _Entry(
         "letta",

@@ -1,4 +1,4 @@
-"""``streamreel import``: a HAR or nock recording, as a streamreel cassette."""
+"""``streamreel import``: a HAR, nock, go-vcr or Ruby VCR recording, as a streamreel cassette."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ from streamreel.core.wording import counted
     help="Replace OUTPUT if it exists (never SOURCE itself, under any spelling).",
 )
 def import_command(source: Path, output: Path, force: bool) -> None:
-    """Convert SOURCE (HAR 1.2 from Polly.JS or a browser, or nock JSON) into a cassette.
+    """Convert SOURCE (HAR 1.2, nock JSON, a go-vcr or Ruby VCR cassette) into a cassette.
+
+    HAR comes from Polly.JS or a browser; any vcrpy variant is read too.
 
     SOURCE may be - for standard input. An existing OUTPUT is refused unless --force is given,
     and OUTPUT may never be SOURCE itself, even spelled another way (a relative path, a

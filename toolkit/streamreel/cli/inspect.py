@@ -26,6 +26,8 @@ def _ms(value: float | None) -> str:
 def _line(result: InteractionResult) -> str:
     kind = result.kind
     what = f"{kind.provider} {kind.api} ({kind.framing})" if kind else "unrecognised"
+    if kind is not None and not kind.model_reply:
+        what = f"{kind.provider} non-model reply ({kind.framing}, not a model call: no messages)"
     timing = result.timing
     rate = "-" if timing.chunks_per_second is None else f"{timing.chunks_per_second:,.1f}/s"
     return (

@@ -246,9 +246,9 @@ def replay_command(
 ) -> None:
     """Replay SOURCE and print the agent messages its streams produce.
 
-    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR or nock), a chunk file
-    (.jsonl: one chat.completion.chunk a line; a 'data: ' prefix, blank lines and [DONE]
-    are fine), or - for standard input (either kind, told apart by its first line). An
+    SOURCE is a cassette (streamreel's, any vcrpy variant, HAR, nock, go-vcr or Ruby VCR), a
+    chunk file (.jsonl: one chat.completion.chunk a line; a 'data: ' prefix, blank lines and
+    [DONE] are fine), or - for standard input (either kind, told apart by its first line). An
     interaction that is unsupported or incomplete gets a one-line note on stderr naming it.
 
     \b

@@ -13,11 +13,16 @@ The panes are HTML widgets filled by the pure renderers of :mod:`streamreel.note
 what a
 widget shows and what a result shows by itself are drawn by the same code.
 
-Displaying a widget object in a notebook yields three representations: the live widget view, a
-``text/plain`` line describing the state (what ``pytest --nbval`` compares; the view's model id
-is random and nbval skips it) and a ``text/html`` snapshot of the current state. The snapshot
-is what a static HTML export or a code host shows, since neither runs a kernel to draw the
-widget.
+Displaying a widget object in a notebook yields two outputs: the live widget view (with a
+``text/plain`` label; the view's model id is random and nbval skips it), then a ``text/html``
+snapshot of the current state with a ``text/plain`` line describing it (what ``pytest --nbval``
+compares). The snapshot is a separate output because an exporter holding the widget state
+(nbconvert's HTML exporter, after a default execution) picks the widget view over every other
+representation of the same output, and the view needs JavaScript from a CDN: the snapshot is
+what a static HTML export, a code host or an offline reader shows. Once the live view has
+rendered, a CSS rule in the snapshot hides the snapshot beside it, so a live notebook or Voila
+shows each widget once. ``_repr_mimebundle_`` still gives all three representations in one
+bundle, for front ends that call it directly.
 
 Playback (:class:`StreamPlayer`) runs as an ``asyncio`` task on the loop the kernel already
 runs (ipykernel, and so Voila, execute cells and widget callbacks on it), so the kernel stays
@@ -78,6 +83,8 @@ __all__ = [
 
 _REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 25 frames a second)
 _RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
+_LIVE = "sr-live"  # the class of a rendered widget view
+_STATIC = "sr-static"  # the class of the snapshot shown next to it
 
 
 def _name(result: ReplayResult) -> str:
@@ -98,6 +105,29 @@ class _View:
         bundle["text/plain"] = repr(self)
         bundle["text/html"] = self.snapshot_html()
         return bundle
+
+    def _ipython_display_(self) -> None:
+        """Show the live view, then the snapshot as an output of its own.
+
+        An exporter that has the widget state (nbconvert's HTML exporter after a default
+        execution) picks the widget view over any other representation of the same output, and
+        that view is drawn only by JavaScript from a CDN: offline, one output would be blank.
+        The snapshot, a separate output, is always exported; the live view, once rendered,
+        marks itself ``sr-live`` and a rule in the snapshot hides the snapshot next to it.
+        """
+        from IPython import display as ipython_display
+
+        # IPython ships no types for display(); it is called through an Any.
+        display: Any = ipython_display.display
+        self.widget.add_class(_LIVE)
+        live = dict(self.widget._repr_mimebundle_() or {})
+        live["text/plain"] = f"<{type(self).__name__} widget: live view; its snapshot follows>"
+        snapshot = (
+            f"<style>.jp-OutputArea-child:has(.{_LIVE}) + .jp-OutputArea-child:has(.{_STATIC})"
+            f"{{display:none}}</style><div class='{_STATIC}'>{self.snapshot_html()}</div>"
+        )
+        display(live, raw=True)
+        display({"text/html": snapshot, "text/plain": repr(self)}, raw=True)
 
 
 def _running_cell() -> tuple[str, int] | None:

@@ -822,7 +822,7 @@ def _replay_interaction(
     driver.new_call()
     if response.status >= 400:
         step.http_error(response)
-    elif kind.framing == "none":
+    elif kind.framing == "none" or not kind.model_reply:
         pass  # not an LLM call (a model-info GET, a tracing post): nothing to replay
     elif kind.framing == "json":
         step.whole(kind, response)

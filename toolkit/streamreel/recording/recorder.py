@@ -105,7 +105,7 @@ ChunkObserver = Callable[["Capture", BodyChunk], None]
 """Called with a capture and each body chunk as it is recorded."""
 
 _DECODED_HEADERS: Final = frozenset({"content-encoding", "content-length"})
-_FOREIGN: Final = frozenset({"har", "nock"})
+_FOREIGN: Final = frozenset({"har", "nock", "go-vcr", "ruby-vcr"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +397,7 @@ class Recording:
         if session.may_record():
             _check_writable(self.path)
             if loaded is not None and loaded.info.source in _FOREIGN:
-                # Saving would rewrite the user's HAR or nock file as a vcrpy cassette.
+                # Saving would rewrite the user's HAR, nock or VCR file as a vcrpy cassette.
                 raise CassetteError(
                     f"cannot record into {self.path}: expected a vcrpy or streamreel cassette, "
                     f"got a {loaded.info.source} recording, which streamreel reads but does not "

@@ -962,7 +962,9 @@ def _gemini_step(
         wire.send(event)
     if call is not None:
         # The call arrives whole, with the signature of the thinking that led to it.
-        part = {"functionCall": call, "thoughtSignature": wire.token(120, _ALPHABET + "+/") + "="}
+        # An opaque signature, but base64 as Gemini's always is: google-genai decodes it.
+        signature = base64.b64encode(wire.rng.randbytes(90)).decode()
+        part = {"functionCall": call, "thoughtSignature": signature}
         event = _gemini_event(
             [part],
             response_id=response_id,

@@ -15,12 +15,13 @@ Vertex, ``alt=sse`` or a JSON array), ``ollama-chat``, ``ollama-generate``, ``co
 (Anthropic's legacy ``/v1/complete``), ``cohere-chat`` (Cohere v2), ``converse`` (Bedrock's whole
 Converse reply), and, as streams only, ``assistants`` (OpenAI Assistants runs),
 ``interactions`` (Gemini Interactions), ``invoke-stream`` (Bedrock
-InvokeModelWithResponseStream of Claude) and ``converse-stream`` (Bedrock ConverseStream);
+InvokeModelWithResponseStream of Claude, Llama, Mistral, Titan, Nova and Cohere) and
+``converse-stream`` (Bedrock ConverseStream);
 Bedrock's two streams arrive as AWS event streams (:mod:`streamreel.core.eventstream`).
 
 Recognised but refused with :class:`~streamreel.core.errors.UnsupportedStreamError`, the reason
 in the message: Bedrock Agents InvokeAgent, gRPC (xAI), InvokeModelWithResponseStream of
-non-Anthropic models, and Cohere's v1 chat.
+AI21, DeepSeek and Writer models, and Cohere's v1 chat.
 
 Every module here is sans-I/O: pure, synchronous and push-driven.
 """

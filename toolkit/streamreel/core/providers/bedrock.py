@@ -11,11 +11,13 @@ into a fault through ``fail``, which ends the stream.
 
 ``InvokeModelWithResponseStream`` wraps the model's own stream: each ``chunk`` event's payload is
 ``{"bytes": <base64>}``, and the bytes are one event of the model family's native API. For
-Anthropic models (the only family adapted, recognised by the model id in the URL) those are
-Anthropic Messages events, so :class:`InvokeStreamAdapter` decodes them and hands them to a
-:class:`~streamreel.core.providers.anthropic.MessagesAdapter`: one set of handlers for Claude
-on Anthropic's API and on AWS. Bedrock adds its invocation metrics to ``message_stop``; the
-Messages adapter ignores fields it does not know.
+Anthropic models those are Anthropic Messages events, so :class:`InvokeStreamAdapter` decodes
+them and hands them to a :class:`~streamreel.core.providers.anthropic.MessagesAdapter`: one set
+of handlers for Claude on Anthropic's API and on AWS. Bedrock adds its invocation metrics to
+``message_stop``; the Messages adapter ignores fields it does not know. Legacy Claude models
+send text-completion payloads, Amazon Nova sends ConverseStream events, and Meta, Mistral,
+Titan and Cohere payloads are read by :mod:`streamreel.core.providers.bedrock_native`. The
+families with no adapter (AI21, DeepSeek, Writer) are refused by detection, by model id.
 
 ``ConverseStream`` is Bedrock's own model-neutral shape:
 
@@ -60,22 +62,37 @@ from streamreel.core.providers._adapter import (
     usage,
 )
 from streamreel.core.providers.anthropic import MessagesAdapter
+from streamreel.core.providers.anthropic_complete import CompleteAdapter
+from streamreel.core.providers.bedrock_native import NativeModelAdapter, native_shape
 
 __all__ = ["ConverseStreamAdapter", "InvokeStreamAdapter", "converse_events"]
 
 
 class InvokeStreamAdapter(AdapterBase):
-    """Bedrock ``chunk`` events in; their base64 Anthropic events through the Messages adapter."""
+    """Bedrock ``chunk`` events in; each base64 payload through the adapter of its family.
 
-    TERMINATOR = "a chunk holding message_stop"
+    Anthropic Messages events go to the Messages adapter, legacy Claude ``{"completion"}``
+    payloads (claude-instant, claude-v2) to the text-completions one, Amazon Nova's ConverseStream
+    events to the Converse adapter, and Meta, Mistral, Titan and Cohere payloads to
+    :class:`~streamreel.core.providers.bedrock_native.NativeModelAdapter`. Each payload is
+    told by its own keys, so a model id that names no family (an ARN) still replays.
+    """
 
-    def __init__(self) -> None:
+    TERMINATOR = "a chunk that ends the reply (message_stop, or a stop reason)"
+
+    def __init__(self, *, model: str | None = None) -> None:
         super().__init__()
         self._messages = MessagesAdapter()
+        self._complete = CompleteAdapter()
+        self._converse = ConverseStreamAdapter(model=model)
+        self._native = NativeModelAdapter(model=model)
 
     @property
     def finished(self) -> bool:
-        return self._finished or self._messages.finished
+        return self._finished or any(
+            adapter.finished
+            for adapter in (self._messages, self._complete, self._converse, self._native)
+        )
 
     def event(self, name: str, payload: Any) -> list[Output]:
         data = as_object(payload, f"Bedrock {name or 'event'}")
@@ -91,7 +108,18 @@ class InvokeStreamAdapter(AdapterBase):
             ) from None
         event = as_object(inner, "Bedrock chunk bytes")
         kind = event.get("type")
-        return self._messages.event(kind if isinstance(kind, str) else "", event)
+        if isinstance(kind, str):
+            return self._messages.event(kind, event)
+        if "completion" in event:
+            out = self._complete.event("completion", event)
+            return out + self._native.metrics(event, "Bedrock completion chunk")
+        for key in _CONVERSE_EVENTS:
+            if key in event:
+                return self._converse.event(key, event[key])
+        shape = native_shape(event)
+        if shape is not None:
+            return self._native.payload(shape, event)
+        return self._messages.event("", event)
 
 
 _ConverseEvent = Literal[

@@ -27,7 +27,9 @@ A streamed body of an API that has no adapter raises
 :class:`~streamreel.core.errors.UnsupportedStreamError` naming the provider and the API; a whole
 JSON
 body or an empty one never does, because such a body can still be replayed as it is and an
-error body is still readable with :func:`streamreel.core.providers.http_error_fault`.
+error body is still readable with :func:`streamreel.core.providers.http_error_fault`. A whole
+JSON success whose URL and body name no model API at all gets the api :data:`NON_MODEL`: it is
+a reply from an endpoint that is not a model call, replayed as no messages and labelled so.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from streamreel.core.cassette import GRPC_METHOD, RecordedRequest, RecordedResponse
 from streamreel.core.errors import StreamDecodeError, UnsupportedStreamError
 
-__all__ = ["ADAPTED_APIS", "Framing", "StreamKind", "detect_stream"]
+__all__ = ["ADAPTED_APIS", "NON_MODEL", "Framing", "StreamKind", "detect_stream"]
 
 Framing: TypeAlias = Literal["sse", "ndjson", "json-array", "eventstream", "json", "none"]
 _FRAMINGS: frozenset[str] = frozenset(
@@ -65,10 +67,14 @@ ADAPTED_APIS: dict[str, str] = {
 }
 """The APIs :class:`~streamreel.core.providers.StreamDecoder` adapts, with a name for messages."""
 
+NON_MODEL = "non-model"
+"""The api of a whole JSON reply from an endpoint that is not a model call (Ollama's
+``/api/show``, a ``/v1/models`` listing, a token count): replayed as nothing, and said so."""
+
 _REFUSED_APIS: dict[str, str] = {
     "cohere-chat-v1": "Cohere v1 chat",
     "invoke": "Bedrock InvokeModel",
-    "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of a non-Anthropic model",
+    "invoke-stream-model": "Bedrock InvokeModelWithResponseStream of an unadapted model family",
     "invoke-agent": "Bedrock Agents InvokeAgent (AWS eventstream)",
     "grpc": "gRPC chat",
     "unknown": "an unrecognised API",
@@ -85,8 +91,8 @@ _REFUSAL_REASONS: dict[str, str] = {
         " is private to xAI's SDK, so there is no wire format to adapt"
     ),
     "invoke-stream-model": (
-        "each model family streams its own native payloads inside the chunks, and only"
-        " Anthropic's are adapted"
+        "each model family streams its own native payloads inside the chunks; Anthropic, Meta,"
+        " Mistral, Amazon and Cohere models are adapted, AI21, DeepSeek and Writer ones are not"
     ),
     "cohere-chat-v1": "Cohere's v1 chat is deprecated; record with the v2 API (/v2/chat)",
 }
@@ -124,7 +130,14 @@ class StreamKind:
         """Whether streamreel has an adapter for this API."""
         return self.api in ADAPTED_APIS
 
+    @property
+    def model_reply(self) -> bool:
+        """False for a reply streamreel knows is not a model's (:data:`NON_MODEL`)."""
+        return self.api != NON_MODEL
+
     def describe(self) -> str:
+        if not self.model_reply:
+            return f"{self.provider} reply that is not a model's (no messages to replay)"
         name = ADAPTED_APIS.get(self.api) or _REFUSED_APIS.get(self.api) or self.api
         return f"{self.provider} {name}"
 
@@ -224,8 +237,21 @@ def _api_from_url(provider: str | None, path: str) -> str | None:
     return None
 
 
-# Bedrock model-id prefixes of families whose native payloads are not Anthropic's.
-_OTHER_FAMILIES = ("amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "writer.")
+# Bedrock model families whose native payloads streamreel does not adapt.
+_REFUSED_FAMILIES = ("ai21", "deepseek", "writer")
+
+# What may stand before the family in an inference profile's id ("us.meta.llama3-...").
+_REGION_PREFIXES = frozenset({"us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"})
+
+
+def bedrock_family(model: str) -> str:
+    """The provider family of a Bedrock model id (``meta``, ``anthropic``...), region prefix and
+    ARN removed; ``""`` when the id names none."""
+    name = model.rsplit("/", 1)[-1].lower()
+    parts = name.split(".")
+    if len(parts) > 2 and parts[0] in _REGION_PREFIXES:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
 
 
 def _bedrock_model(path: str) -> str | None:
@@ -237,10 +263,7 @@ def _bedrock_api(path: str) -> str:
     if path.endswith("/converse-stream"):
         return "converse-stream"
     if path.endswith("/invoke-with-response-stream"):
-        model = (_bedrock_model(path) or "").split(".", 1)
-        # A region prefix ("us.", "eu.") may stand before the family of an inference profile.
-        family = model[1] if len(model) == 2 and len(model[0]) <= 4 else ".".join(model)
-        if any(family.startswith(prefix) for prefix in _OTHER_FAMILIES):
+        if bedrock_family(_bedrock_model(path) or "") in _REFUSED_FAMILIES:
             return "invoke-stream-model"
         return "invoke-stream"
     if path.endswith("/converse"):
@@ -407,6 +430,10 @@ def detect_stream(
         )
     if chosen_api == "grpc":
         framing = "ndjson"  # a gRPC call is a message stream whatever its first bytes look like
+    if chosen_api == "unknown" and framing == "json" and response.status < 400:
+        # Neither the URL nor the body names a model API: a model listing, /api/show, a token
+        # count. It is what was recorded, not a fault; an error body still reads as one.
+        chosen_api = NON_MODEL
     kind = StreamKind(chosen_provider, chosen_api, framing, _requested_model(request))
     if framing not in ("json", "none") and not kind.adapted:
         raise unsupported(kind)

@@ -110,7 +110,7 @@ def make_adapter(kind: StreamKind) -> Adapter:
         case "interactions":
             return InteractionsAdapter()
         case "invoke-stream":
-            return InvokeStreamAdapter()
+            return InvokeStreamAdapter(model=kind.model)
         case "converse-stream" | "converse":
             return ConverseStreamAdapter(model=kind.model)
         case _:
@@ -324,6 +324,8 @@ def chunks_from_json_body(
 
 
 def _whole_reply(kind: StreamKind, value: Any) -> list[Output]:
+    if not kind.model_reply:
+        return []  # an endpoint that is not a model call: nothing a parser would read
     if kind.adapted and not whole_reply_adapted(kind.api):
         raise unsupported(kind, whole=True)
     adapter = make_adapter(kind)

@@ -167,6 +167,26 @@ SAMPLE_TEST = """
 """
 
 
+def _snapshot_suite(
+    installed: Path, project: Path, *, passed: int, snapshots: int
+) -> list[str | Path]:
+    """Run the project's tests twice, writing then comparing snapshots; the pytest command."""
+    pytest_cmd: list[str | Path] = [
+        installed / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=_clean_env())
+    assert f"{passed} passed" in first, first
+    assert len(list((project / "tests" / "__snapshots__").rglob("*.jsonl"))) == snapshots
+    second = _run(pytest_cmd, cwd=project, env=_clean_env())
+    assert f"{passed} passed" in second, second
+    return pytest_cmd
+
+
 def test_a_project_with_its_own_toolkit_package_runs_the_plugin(
     installed: Path, tmp_path: Path
 ) -> None:
@@ -178,23 +198,30 @@ def test_a_project_with_its_own_toolkit_package_runs_the_plugin(
     (project / "tests").mkdir()
     (project / "tests" / "test_sample.py").write_text(textwrap.dedent(SAMPLE_TEST))
     (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
-    pytest_cmd: list[str | Path] = [
-        installed / "python",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
-    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=_clean_env())
-    assert "2 passed" in first, first
-    snapshots = list((project / "tests" / "__snapshots__").rglob("*.jsonl"))
-    assert len(snapshots) == 1
-    second = _run(pytest_cmd, cwd=project, env=_clean_env())
-    assert "2 passed" in second, second
+    pytest_cmd = _snapshot_suite(installed, project, passed=2, snapshots=1)
     # The fixtures come from the plugin registered under streamreel's own name.
     blocked = subprocess.run(
         [str(arg) for arg in [*pytest_cmd, "-p", "no:streamreel"]],
         cwd=project, env=_clean_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert blocked.returncode == 1 and "fixture 'replay' not found" in blocked.stdout
+
+
+def test_the_readme_sdk_parser_runs_in_a_project_of_its_own(
+    installed: Path, tmp_path: Path
+) -> None:
+    from readmeblocks import commands_mentioning, sdk_parser_project
+
+    project = sdk_parser_project(tmp_path / "sdk-project")
+    _snapshot_suite(installed, project, passed=3, snapshots=2)
+    replay, diff, fuzz = commands_mentioning("myagent.sdk_parsing")
+    out = _run([installed / "streamreel", *replay.split()[1:]], cwd=project, env=_clean_env())
+    assert '"get_weather"' in out
+    compared = subprocess.run(
+        [str(installed / "streamreel"), *diff.split()[1:]],
+        cwd=project, env=_clean_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert compared.returncode == 1 and "differ" in compared.stdout, compared.stderr
+    assert "ok" in _run(
+        [installed / "streamreel", *fuzz.split()[1:]], cwd=project, env=_clean_env()
+    )

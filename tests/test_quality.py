@@ -41,19 +41,24 @@ def test_exported_members_are_exactly_the_public_api() -> None:
     assert streamreel.__all__ == [
         "AgentMessage", "AssistantMessage", "Cassette", "CassetteError", "CassetteVersionError",
         "ChatCompletionChunk", "ChunkError", "ConfigurationError", "ErrorEntry", "ErrorMessage",
+        "ForeignMessage",
         "HiddenReasoningMessage", "InteractionResult", "InterfaceSettings", "Matcher",
-        "NoMatchError", "ParserError", "ParserFactory", "ProviderError", "QueuingInterface",
+        "NoMatchError", "ParserError", "ParserFactory",
+        "ProcessingExchanges", "ProcessingStreams",
+        "ProviderError", "QueuingInterface",
         "ReasoningMessage", "RecordMode", "Recording", "RecordingError", "ReplayResult",
         "Scrubber", "StreamDecodeError", "StreamDecoder", "StreamDeltasSnapshotExtension",
         "StreamFault", "StreamKind", "StreamParser", "StreamSnapshotExtension",
         "StreamingInterfaceLike",
         "StreamingServerInterface", "StreamreelError", "ToolCall", "ToolCallDelta",
         "ToolCallMessage", "ToolReturnMessage", "UnsupportedStreamError", "UsageStatistics",
-        "__version__", "default_parser", "detect_stream", "diff_cassette", "diff_cassettes",
+        "__version__", "async_sdk_stream",
+        "default_parser", "detect_stream", "diff_cassette", "diff_cassettes",
         "fuzz_cassette", "fuzz_cassettes", "letta_parser", "load_cassette",
         "load_ipython_extension",
         "merge_deltas", "messages_from_chunks", "parse_chunk", "parse_wire", "record", "replay",
-        "replay_chunk_file", "save_cassette", "serialize_stream", "to_sse", "to_wire",
+        "replay_chunk_file", "save_cassette", "sdk_stream", "serialize_stream", "to_sse",
+        "to_wire",
     ]  # fmt: skip
     for name in streamreel.__all__:
         value = getattr(streamreel, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from streamreel.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +64,47 @@ def test_the_error_tree_is_the_one_the_errors_module_draws() -> None:
     for line in tree:
         name = line.lstrip("│├└─ ").split()[0]
         assert issubclass(getattr(errors, name), errors.StreamreelError), name
+
+
+def test_the_own_sdk_parser_example_snapshots_replays_diffs_and_fuzzes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+    from readmeblocks import commands_mentioning, sdk_parser_project
+
+    project = sdk_parser_project(tmp_path / "project")
+    pytest_cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+    ]
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PYTEST")}
+    first = subprocess.run(
+        [*pytest_cmd, "--snapshot-update"], cwd=project, capture_output=True, text=True, env=env
+    )
+    assert "3 passed" in first.stdout, first.stdout + first.stderr
+    written = sorted((project / "tests" / "__snapshots__").rglob("*.jsonl"))
+    assert len(written) == 2
+    chat = next(path for path in written if "parallel" in path.name).read_text()
+    assert '"tool_calls":[{"name":"get_weather"' in chat and '"id":"<message-' in chat
+    again = subprocess.run(pytest_cmd, cwd=project, capture_output=True, text=True, env=env)
+    assert "3 passed" in again.stdout, again.stdout + again.stderr
+
+    monkeypatch.chdir(project)
+    replay, diff, fuzz = commands_mentioning("myagent.sdk_parsing")
+    outcomes = {}
+    for command in (replay, diff, fuzz):
+        words = command.split()[1:]  # after "streamreel"
+        outcomes[words[0]] = CliRunner().invoke(main, words)
+    assert outcomes["replay"].exit_code == 0, outcomes["replay"].output
+    assert '"get_weather"' in outcomes["replay"].output
+    assert outcomes["diff"].exit_code == 1 and "differ" in outcomes["diff"].output
+    assert outcomes["fuzz"].exit_code == 0 and "ok" in outcomes["fuzz"].output

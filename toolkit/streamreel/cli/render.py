@@ -13,6 +13,7 @@ from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
     ErrorMessage,
+    ForeignMessage,
     HiddenReasoningMessage,
     ReasoningMessage,
     SystemMessage,
@@ -44,6 +45,8 @@ def label(message: AgentMessage) -> str:
         return message.message_type.removesuffix("_message")
     if isinstance(message, ErrorMessage):
         return "ERROR"
+    if isinstance(message, ForeignMessage):
+        return message.message_type.removesuffix("_message")
     raise AssertionError(f"unknown message type {type(message).__name__}")
 
 
@@ -66,6 +69,8 @@ def _text(message: AgentMessage) -> str:
         return message.tool_return
     if isinstance(message, ErrorMessage):
         return message.error
+    if isinstance(message, ForeignMessage):
+        return message.text
     return message.content
 
 

@@ -21,15 +21,18 @@ import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import is_dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
+from pydantic_core import to_jsonable_python
 
 __all__ = [
     "AgentMessage",
     "AssistantMessage",
     "ErrorMessage",
+    "ForeignMessage",
     "HiddenReasoningMessage",
     "LettaMessage",
     "ReasoningMessage",
@@ -41,6 +44,7 @@ __all__ = [
     "UsageStatistics",
     "UserMessage",
     "delta_key",
+    "foreign_message",
     "merge_deltas",
     "otid_for",
     "parse_wire",
@@ -155,6 +159,49 @@ class UsageStatistics(BaseModel):
     run_ids: list[str] | None = None
 
 
+class ForeignMessage(BaseModel):
+    """A message of a parser that is not streamreel's (a ``process(stream)`` parser's own type).
+
+    ``data`` is the message as JSON values, keys in the order the message's own type gives them
+    (pydantic's JSON mode for models and dataclasses; dicts as they are): what every renderer,
+    snapshot and diff shows, and its wire form. ``message_type`` is the message's own
+    ``message_type`` field when it has one, else its class name (``"dict"`` for a plain dict
+    without one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message_type: str
+    data: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """What a reader wants of the message: its text fields (content, reasoning, a tool
+        call's name and arguments...), else its fields as one line of JSON."""
+        parts = _text_parts(self.data)
+        if parts:
+            return "\n".join(parts)
+        return json.dumps(self.data, ensure_ascii=False, separators=(", ", ": "))
+
+
+_SHOWN_FIELDS = ("reasoning", "hidden_reasoning", "content", "text", "name", "arguments", "error")
+
+
+def _text_parts(data: dict[str, Any], nested: bool = False) -> list[str]:
+    parts: list[str] = []
+    for key in _SHOWN_FIELDS:
+        if key == "name" and not nested:
+            continue  # a message's own name is its sender's, not its text
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+    for value in data.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):  # a tool call, or content parts
+                parts.extend(_text_parts(item, nested=True))
+    return parts
+
+
 AgentMessage: TypeAlias = (
     ReasoningMessage
     | HiddenReasoningMessage
@@ -164,8 +211,34 @@ AgentMessage: TypeAlias = (
     | SystemMessage
     | UserMessage
     | ErrorMessage
+    | ForeignMessage
 )
-"""Anything the interface emits into a stream."""
+"""Anything the interface emits into a stream (a foreign parser's messages as ForeignMessage)."""
+
+
+def foreign_message(message: object) -> AgentMessage:
+    """``message`` as replay holds it: streamreel's own messages as they are, anything else
+    (a pydantic model, a dataclass, a dict) as a :class:`ForeignMessage` of its JSON values.
+
+    Raises TypeError for anything else; the caller says which parser and chunk.
+    """
+    if isinstance(message, _OWN_TYPES):
+        return message
+    if isinstance(message, BaseModel):
+        data = message.model_dump(mode="json")
+    elif isinstance(message, dict) or (is_dataclass(message) and not isinstance(message, type)):
+        data = to_jsonable_python(message)
+    else:
+        raise TypeError(
+            f"expected a pydantic model, a dataclass or a dict, got {type(message).__name__}"
+        )
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object of fields, got {type(data).__name__}")
+    kind = data.get("message_type")
+    if not isinstance(kind, str):
+        kind = type(message).__name__
+    return ForeignMessage(message_type=kind, data=data)
+
 
 _LETTA_TYPES = Annotated[
     ReasoningMessage
@@ -179,6 +252,17 @@ _LETTA_TYPES = Annotated[
     Field(discriminator="message_type"),
 ]
 _LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES)
+_OWN_TYPES = (
+    ReasoningMessage,
+    HiddenReasoningMessage,
+    ToolCallMessage,
+    ToolReturnMessage,
+    AssistantMessage,
+    SystemMessage,
+    UserMessage,
+    ErrorMessage,
+    ForeignMessage,
+)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -236,6 +320,8 @@ _PLAIN_WIRE = frozenset(
 def wire_dict(message: AgentMessage | UsageStatistics) -> dict[str, Any]:
     """The message as the JSON object Letta's server writes, keys in wire order."""
     kind = type(message)
+    if kind is ForeignMessage:
+        return dict(message.data)  # type: ignore[union-attr]
     if kind is ErrorMessage:
         return {"error": message.error}  # type: ignore[union-attr]
     if kind in _PLAIN_WIRE:
@@ -351,11 +437,44 @@ def _combine(group: list[_Mergeable]) -> _Mergeable:
 
 _MERGEABLE = (ReasoningMessage, HiddenReasoningMessage, AssistantMessage, ToolCallMessage)
 
+# The fields whose pieces a foreign parser's deltas concatenate (as Letta's own do); inside a
+# nested object (a tool call) its ``name`` too. Any other field keeps its first non-null value.
+_TEXT_FIELDS = frozenset({"content", "reasoning", "hidden_reasoning", "arguments", "text"})
+
+
+def _joined_fields(first: dict[str, Any], later: dict[str, Any], nested: bool) -> dict[str, Any]:
+    joined = dict(first)
+    for key, value in later.items():
+        held = joined.get(key)
+        if held is None:
+            joined[key] = value
+        elif isinstance(held, str) and isinstance(value, str):
+            if key in _TEXT_FIELDS or (nested and key == "name"):
+                joined[key] = held + value
+        elif isinstance(held, dict) and isinstance(value, dict):
+            joined[key] = _joined_fields(held, value, nested=True)
+    return joined
+
+
+def _combine_foreign(group: list[ForeignMessage]) -> ForeignMessage:
+    data = group[0].data
+    for message in group[1:]:
+        data = _joined_fields(data, message.data, nested=False)
+    return ForeignMessage(message_type=group[0].message_type, data=data)
+
 
 def delta_key(message: AgentMessage) -> tuple[str, str, str] | None:
-    """What the deltas of one logical message share (type, id, otid); None if never merged."""
+    """What the deltas of one logical message share (type, id, otid); None if never merged.
+
+    A foreign parser's messages are deltas when they carry a string ``id`` and ``otid``, as
+    Letta's do.
+    """
     if isinstance(message, _MERGEABLE) and message.otid is not None:
         return (message.message_type, message.id, message.otid)
+    if isinstance(message, ForeignMessage):
+        ident, otid = message.data.get("id"), message.data.get("otid")
+        if isinstance(ident, str) and isinstance(otid, str):
+            return (message.message_type, ident, otid)
     return None
 
 
@@ -380,4 +499,10 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
             group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
         else:
             slots.append(message)
-    return [_combine(slot) if isinstance(slot, list) else slot for slot in slots]
+    return [_merged(slot) if isinstance(slot, list) else slot for slot in slots]
+
+
+def _merged(group: list[Any]) -> AgentMessage:
+    if isinstance(group[0], ForeignMessage):
+        return _combine_foreign(group) if len(group) > 1 else group[0]
+    return _combine(group)

@@ -39,6 +39,7 @@ from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
     ErrorMessage,
+    ForeignMessage,
     HiddenReasoningMessage,
     ReasoningMessage,
     SystemMessage,
@@ -167,6 +168,8 @@ def _main_text(message: AgentMessage) -> str:
         return _readable_json(message.tool_return)
     if isinstance(message, AssistantMessage | SystemMessage | UserMessage):
         return message.content
+    if isinstance(message, ForeignMessage):
+        return message.text
     return message.error
 
 
@@ -190,6 +193,15 @@ def kind_counts(messages: Iterable[AgentMessage]) -> str:
     return ", ".join(f"{kind}×{count}" for kind, count in counts.items())
 
 
+def _step_id(message: AgentMessage) -> str | None:
+    if isinstance(message, ErrorMessage):
+        return None
+    if isinstance(message, ForeignMessage):
+        found = message.data.get("step_id") or message.data.get("id")
+        return found if isinstance(found, str) else None
+    return message.id
+
+
 def steps_of(messages: Sequence[AgentMessage]) -> list[list[AgentMessage]]:
     """Messages cut into steps: a step is a run sharing one message id (one LLM call).
 
@@ -198,7 +210,7 @@ def steps_of(messages: Sequence[AgentMessage]) -> list[list[AgentMessage]]:
     steps: list[list[AgentMessage]] = []
     current: str | None = None
     for message in messages:
-        step_id = None if isinstance(message, ErrorMessage) else message.id
+        step_id = _step_id(message)
         if not steps or (step_id is not None and step_id != current):
             steps.append([])
             if step_id is not None:
@@ -332,6 +344,10 @@ def _message_body(message: AgentMessage, *, open_reasoning: bool) -> tuple[str, 
         )
     if isinstance(message, AssistantMessage | SystemMessage | UserMessage):
         return "", f"<div class='sr-text'>{escape(message.content)}</div>"
+    if isinstance(message, ForeignMessage):
+        # The kind label already names the type: the body is the message's own fields.
+        fields = json.dumps(message.data, ensure_ascii=False, indent=2)
+        return "", f"<pre>{escape(fields)}</pre>"
     return "⚠", f"<div class='sr-text'>{escape(message.error)}</div>"
 
 

@@ -67,7 +67,7 @@ from streamreel.notebook.display import (
     show,
     timing_html,
 )
-from streamreel.playback.replay import ReplaySteps, replay
+from streamreel.playback.replay import ParserFactory, ReplaySteps, replay
 
 __all__ = [
     "CASSETTE_SUFFIXES",
@@ -1026,7 +1026,9 @@ class CassetteBrowser(_Closable):
 
     The scan replays every file once, one interaction at a time, and keeps only what the table
     tells of it (provider, API, features such as tool calls or reasoning, errors), with a
-    progress bar while it runs; a cassette is replayed again when opened. With ``scan=False``
+    progress bar while it runs; a cassette is replayed again when opened. ``parser`` replays
+    through a parser of your own, of any shape replay drives (``process(stream)`` included);
+    ``settings`` are the knobs it is built with. With ``scan=False``
     the folder lists at once, by name, and :meth:`scan` fills the table in later. A file that
     cannot be read stays in the table as ``unreadable``, with the reason.
     """
@@ -1036,6 +1038,7 @@ class CassetteBrowser(_Closable):
         folder: str | Path,
         *,
         settings: InterfaceSettings | None = None,
+        parser: ParserFactory | None = None,
         speed: float = 1.0,
         scan: bool = True,
     ) -> None:
@@ -1047,6 +1050,7 @@ class CassetteBrowser(_Closable):
                 path=self.folder,
             )
         self.settings = settings
+        self.parser = parser
         self.speed = speed
         self.entries: list[CassetteEntry] = [
             CassetteEntry(path.relative_to(self.folder).as_posix(), path) for path in self._files()
@@ -1132,7 +1136,9 @@ class CassetteBrowser(_Closable):
         self.progress.layout.display = "" if waiting else "none"
         for done, entry in enumerate(waiting, start=1):
             try:
-                steps = ReplaySteps(entry.path, settings=self.settings, lean=True)
+                steps = ReplaySteps(
+                    entry.path, settings=self.settings, parser=self.parser, lean=True
+                )
                 entry.summary = CassetteSummary.of(steps)
             except StreamreelError as exc:
                 entry.problem = exc.reason
@@ -1208,7 +1214,7 @@ class CassetteBrowser(_Closable):
         result = None
         if problem is None:
             try:
-                result = replay(entry.path, settings=self.settings)
+                result = replay(entry.path, settings=self.settings, parser=self.parser)
             except StreamreelError as exc:
                 problem = entry.problem = exc.reason
                 self._fill(entry)

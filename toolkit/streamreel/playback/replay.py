@@ -35,6 +35,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import inspect
 import json
 import threading
 import uuid
@@ -65,7 +66,12 @@ from streamreel.core.errors import (
     StreamreelError,
     UnsupportedStreamError,
 )
-from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics
+from streamreel.core.messages import (
+    AgentMessage,
+    ErrorMessage,
+    UsageStatistics,
+    foreign_message,
+)
 from streamreel.core.parser import InterfaceSettings, StreamParser
 from streamreel.core.providers import (
     StreamDecoder,
@@ -88,11 +94,14 @@ from streamreel.core.results import (
 from streamreel.letta.interface import StreamingServerInterface
 
 __all__ = [
+    "AnyParser",
     "CountingUsage",
     "Draining",
     "FollowingServerFlags",
     "ForcingInnerThoughts",
     "ParserFactory",
+    "ProcessingExchanges",
+    "ProcessingStreams",
     "ReasoningChoice",
     "ReplaySteps",
     "ReportingErrors",
@@ -100,6 +109,7 @@ __all__ = [
     "StreamingInterfaceLike",
     "ToolReturnRecord",
     "default_parser",
+    "is_native",
     "replay",
     "replay_chunk_file",
 ]
@@ -138,6 +148,36 @@ class Draining(Protocol):
     """Hands over the messages made so far synchronously; no event loop is needed then."""
 
     def drain(self) -> list[AgentMessage]: ...
+
+
+@runtime_checkable
+class ProcessingStreams(Protocol):
+    """A parser of the SDK's own stream (Letta 0.8+'s shape): ``process(stream)``.
+
+    Per streamed interaction, replay builds the official SDK's stream from the recorded bytes
+    (:mod:`streamreel.playback.sdkstream`) and hands it to ``process``, which returns an
+    iterator, or an async iterator, of messages (pydantic models, dataclasses or dicts, held as
+    :class:`~streamreel.core.messages.ForeignMessage`). An ``async def process`` is given the
+    SDK's async stream. When ``process`` takes a ``request`` keyword it is given the recorded
+    request's JSON fields (messages, tools). A parser's ``sdk`` attribute may name a variant
+    stream (``"anthropic.beta"``) for the API it belongs to.
+    """
+
+    def process(self, stream: Any) -> Any: ...
+
+
+@runtime_checkable
+class ProcessingExchanges(Protocol):
+    """A parser handed a whole recorded exchange: ``process_exchange(interaction, kind)``.
+
+    ``interaction`` is the recorded request and response (raw bytes and chunk records), ``kind``
+    what the response is; it returns an iterable of messages (plain dicts, or anything
+    :class:`ProcessingStreams` may return). This is how parsers running out of process (in a
+    worker venv) receive what they need. Replay prefers it over ``process``, and ``process``
+    over ``process_chunk``.
+    """
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> Iterable[Any]: ...
 
 
 @runtime_checkable
@@ -203,7 +243,10 @@ server passes it for the provider), or None (``"auto"`` for a parser that follow
 flags, else off)."""
 
 
-ParserFactory = Callable[[InterfaceSettings], StreamingInterfaceLike]
+AnyParser: TypeAlias = StreamingInterfaceLike | ProcessingStreams | ProcessingExchanges
+"""A parser of any of the shapes replay drives."""
+
+ParserFactory = Callable[[InterfaceSettings], AnyParser]
 """Builds a fresh parser for one replay from the interface settings."""
 
 
@@ -253,6 +296,177 @@ class _Loop:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
         self.loop.close()
+
+
+def is_native(parser: object) -> bool:
+    """Whether ``parser`` is driven whole exchange by whole exchange (``process_exchange`` or
+    ``process``) rather than chunk by chunk (``process_chunk``)."""
+    return isinstance(parser, ProcessingExchanges | ProcessingStreams)
+
+
+_SDK_VARIANTS = {"anthropic.beta": "anthropic"}  # a variant stream -> the default it replaces
+
+_Placed: TypeAlias = list[tuple[int | None, Any]]
+"""A native parser's messages, each with the body chunk the SDK had read when it came."""
+
+
+class _NativeDriver:
+    """Drives a parser of the native shapes: one call per exchange, not one per chunk.
+
+    It answers what replay asks of any parser (errors, step ends, usage) as a parser without
+    those capabilities would; :meth:`exchange` runs the parser over one recorded exchange.
+    """
+
+    def __init__(self, parser: ProcessingStreams | ProcessingExchanges) -> None:
+        self.parser = parser
+        self._loop: _Loop | None = None
+
+    def exchange(
+        self, interaction: Interaction, kind: StreamKind
+    ) -> tuple[_Placed, BaseException | None]:
+        """The parser's messages over one exchange, and what stopped it, if anything did."""
+        placed: _Placed = []
+        parser = self.parser
+        try:
+            if isinstance(parser, ProcessingExchanges):
+                for message in parser.process_exchange(interaction, kind):
+                    placed.append((None, message))
+                return placed, None
+            return self._process(parser, interaction, kind, placed)
+        except Exception as exc:  # the parser's own failure, kept with what came before it
+            return placed, exc
+
+    def _process(
+        self,
+        parser: ProcessingStreams,
+        interaction: Interaction,
+        kind: StreamKind,
+        placed: _Placed,
+    ) -> tuple[_Placed, BaseException | None]:
+        from streamreel.playback.sdkstream import (
+            async_sdk_stream,
+            request_fields,
+            sdk_for,
+            sdk_stream,
+        )
+
+        sdk = sdk_for(kind)
+        wanted = getattr(parser, "sdk", None)
+        if isinstance(wanted, str) and _SDK_VARIANTS.get(wanted) == sdk:
+            sdk = wanted
+        at: list[int | None] = [None]
+
+        def position(number: int) -> None:
+            at[0] = number
+
+        keywords: dict[str, Any] = {}
+        with contextlib.suppress(TypeError, ValueError):  # a builtin without a signature
+            if "request" in inspect.signature(parser.process).parameters:
+                keywords["request"] = request_fields(interaction)
+        if not (
+            inspect.iscoroutinefunction(parser.process)
+            or inspect.isasyncgenfunction(parser.process)
+        ):
+            stream = sdk_stream(interaction, sdk=sdk, position=position)
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if hasattr(output, "__aiter__"):
+                    raise ParserError(
+                        "cannot replay through process(stream): expected a synchronous process "
+                        "to return an iterator, got an async iterator; declare it async def"
+                    )
+                for message in output:
+                    placed.append((at[0], message))
+            finally:
+                _close(output, stream)
+            return placed, None
+
+        async def run() -> None:
+            stream = await async_sdk_stream(interaction, sdk=sdk, position=position)
+            output: Any = None
+            try:
+                output = parser.process(stream, **keywords)
+                if inspect.isawaitable(output):
+                    output = await output
+                async for message in output:
+                    placed.append((at[0], message))
+            finally:
+                # Closed here, on the loop they ran on: left to the garbage collector, an
+                # async generator would be finalized on a loop that is gone by then.
+                for thing in (output, stream):
+                    closing = getattr(thing, "aclose", None) or getattr(thing, "close", None)
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            done = closing()
+                            if inspect.isawaitable(done):
+                                await done
+
+        if self._loop is None:
+            self._loop = _Loop()
+        self._loop.run(run())
+        return placed, None
+
+    # What replay asks of every parser, answered as a parser without the capability would.
+
+    def take(self) -> list[AgentMessage]:
+        return []
+
+    def new_call(self) -> None:
+        pass
+
+    def tool_returns(
+        self, results: Sequence[ToolResult], message_id: str, date: datetime
+    ) -> list[AgentMessage]:
+        return []
+
+    def error(self, text: str) -> list[AgentMessage]:
+        return [ErrorMessage(error=text)]
+
+    def step_complete(self) -> list[AgentMessage]:
+        return []
+
+    def force_inner_thoughts(self) -> None:
+        pass
+
+    def follows_server_flags(self) -> bool:
+        return False
+
+    def usage(self, steps: int) -> UsageStatistics:
+        parser = self.parser
+        if isinstance(parser, CountingUsage):
+            return parser.usage()
+        return UsageStatistics(step_count=steps)
+
+    def close(self) -> list[AgentMessage]:
+        if self._loop is not None:
+            # As asyncio.run does: the SDKs' async generators still open (an SSE decoder
+            # inside a stream) are closed on their own loop before it goes.
+            self._loop.run(_shutdown(self._loop.loop))
+            self._loop.close()
+            self._loop = None
+        return []
+
+
+async def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    await loop.shutdown_asyncgens()
+    for _ in range(3):  # let the closings it scheduled run
+        await asyncio.sleep(0)
+
+
+def _close(*things: Any) -> None:
+    """Close a parser's iterator and the SDK stream it read, whatever state they stopped in."""
+    for thing in things:
+        closing = getattr(thing, "close", None)
+        if closing is not None:
+            with contextlib.suppress(Exception):
+                closing()
+
+
+def _driver(parser: AnyParser) -> _Driver | _NativeDriver:
+    if isinstance(parser, ProcessingExchanges | ProcessingStreams):
+        return _NativeDriver(parser)
+    return _Driver(parser)
 
 
 class _Driver:
@@ -424,6 +638,17 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _failure(exc: BaseException) -> str:
+    """What stopped a native parser, with the cause an SDK wraps (a cut stream, say)."""
+    if isinstance(exc, StreamreelError):
+        return exc.reason
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
 
 
 def _message_id(seed: str, index: int) -> str:
@@ -626,7 +851,7 @@ class ReplaySteps:
                 yield index, interaction
 
     def __iter__(self) -> Iterator[InteractionResult]:
-        driver = _Driver(self._parser(self.settings))
+        driver = _driver(self._parser(self.settings))
         expect = self._expect
         if expect is None and driver.follows_server_flags():
             expect = "auto"
@@ -667,7 +892,7 @@ class _Step:
 
     def __init__(
         self,
-        driver: _Driver,
+        driver: _Driver | _NativeDriver,
         message_id: str,
         message_date: datetime,
         expect: bool,
@@ -712,6 +937,22 @@ class _Step:
                     self.tally.add(output)
                 else:
                     record.produced.append(output)
+            if isinstance(self.driver, _NativeDriver):
+                # The chunks are decoded for their records (features, the chunk view); the
+                # parser reads the SDK's stream instead, and reports faults through it.
+                if isinstance(output, StreamFault):
+                    cut = output.kind == "incomplete"
+                    self.errors.append(
+                        ErrorEntry(
+                            "incomplete" if cut else "stream",
+                            output.message,
+                            output.status,
+                            output.error_type,
+                            chunk=at,
+                        )
+                    )
+                    self.complete = self.complete and not cut
+                continue
             if not isinstance(output, StreamFault):
                 if self.choice:
                     self.choices.update(choice.index for choice in output.choices)
@@ -764,6 +1005,42 @@ class _Step:
         except StreamreelError as exc:
             self.fail(ErrorEntry("decode", exc.reason), exc.reason)
 
+    def native(self, interaction: Interaction, kind: StreamKind) -> None:
+        """Run a native parser over the whole exchange; each message goes to the chunk the SDK
+        had read when it came (the last chunk for a parser handed the exchange at once)."""
+        assert isinstance(self.driver, _NativeDriver)
+        if kind.framing == "json" and not isinstance(self.driver.parser, ProcessingExchanges):
+            self.errors.append(
+                ErrorEntry(
+                    "unsupported",
+                    "cannot hand a whole reply to process(stream): expected a streamed "
+                    "response, got one JSON body; give the parser process_exchange to see "
+                    "whole replies",
+                    status=interaction.response.status,
+                )
+            )
+            return
+        placed, stopped = self.driver.exchange(interaction, kind)
+        last = self.records[-1] if self.records else None
+        for number, message in placed:
+            record = (
+                self.records[number] if number is not None and number < len(self.records) else last
+            )
+            try:
+                converted = foreign_message(message)
+            except TypeError as exc:
+                self.fail(
+                    ErrorEntry("parser", f"cannot hold a message: {exc}", chunk=number),
+                    f"cannot hold a message: {exc}",
+                )
+                return
+            self.emit([converted], record)
+        if stopped is not None:
+            at = placed[-1][0] if placed else None
+            reason = _failure(stopped)
+            self.errors.append(ErrorEntry("parser", reason, chunk=at))
+            self.emit([ErrorMessage(error=reason)], last)
+
     def http_error(self, response: RecordedResponse) -> None:
         fault = http_error_fault(response.status, response.body)
         entry = ErrorEntry(
@@ -779,7 +1056,7 @@ class _Step:
 
 
 def _replay_interaction(
-    driver: _Driver,
+    driver: _Driver | _NativeDriver,
     index: int,
     interaction: Interaction,
     *,
@@ -828,6 +1105,8 @@ def _replay_interaction(
         step.whole(kind, response)
     else:
         step.stream(kind, response)
+    if isinstance(driver, _NativeDriver) and response.status < 400 and kind.framing != "none":
+        step.native(interaction, kind)
     step.finish(response)
     _check_choice(choice, step.choices, index)
     return InteractionResult(
@@ -912,7 +1191,15 @@ def _replay_chunk_file(
     progress: Callable[[int], None] | None,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
-    driver = _Driver((parser or default_parser)(settings))
+    chosen = (parser or default_parser)(settings)
+    if is_native(chosen):
+        raise ConfigurationError(
+            "cannot replay a chunk file through this parser: expected a parser of chunks "
+            f"(process_chunk), got {type(chosen).__name__} with process(stream), which reads "
+            "an SDK's stream; record a cassette and replay that instead",
+            path=source,
+        )
+    driver = _Driver(chosen)  # type: ignore[arg-type]  # is_native ruled the others out
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
     messages: list[AgentMessage] = []

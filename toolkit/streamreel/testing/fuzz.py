@@ -69,12 +69,14 @@ from streamreel.core.providers import StreamDecoder, chunks_from_json_body, dete
 from streamreel.core.results import ReplayResult
 from streamreel.core.wording import counted as _count
 from streamreel.playback.replay import (
+    AnyParser,
     FollowingServerFlags,
     ForcingInnerThoughts,
     ParserFactory,
     ReasoningChoice,
     StreamingInterfaceLike,
     default_parser,
+    is_native,
     replay,
 )
 from streamreel.testing.snapshot import Placeholders, stable_wire
@@ -723,8 +725,13 @@ class Variant:
         build = parser or default_parser
         made: list[RechunkingParser] = []
 
-        def wrapped(chosen: InterfaceSettings) -> StreamingInterfaceLike:
-            made.append(RechunkingParser(build(chosen), expected=expected, release=release))
+        def wrapped(chosen: InterfaceSettings) -> AnyParser:
+            built = build(chosen)
+            if is_native(built):
+                # It reads the SDK's stream, which the SDK decodes from the re-cut bytes
+                # itself: only the transport cuts reach it.
+                return built
+            made.append(RechunkingParser(built, expected=expected, release=release))  # type: ignore[arg-type]
             return made[-1]
 
         result = replay(

@@ -19,6 +19,13 @@ Fixtures
     ``.jsonl`` file per test under ``__snapshots__/<test module>/``, the merged messages (or the
     raw deltas). A test that uses both must name one of them (``stream_snapshot(name="x")``),
     as both would otherwise write the same file.
+``sdk_stream``
+    A callable: ``sdk_stream(name=None, *, index=None, sdk=None, asynchronous=False,
+    pace=False)`` returns the official SDK's own stream of a recorded response (the cassette
+    named by the marker without a name), decoded by the SDK
+    (:func:`streamreel.playback.sdkstream.sdk_stream`); with ``asynchronous=True``, an
+    awaitable of the SDK's async stream. For a parser test: ``list(MyParser().process(
+    sdk_stream()))``.
 ``streamreel_cassette_dirs``, ``streamreel_settings``, ``streamreel_parser``,
 ``streamreel_record_mode``
     The configuration, as fixtures a ``conftest.py`` overrides (see below).
@@ -43,6 +50,7 @@ Command-line options
     the ``CI`` environment variable is set).
 ``--streamreel-parser MODULE:FACTORY``
     Replay through this parser instead: run a whole snapshot suite against a candidate parser.
+    Any shape replay drives will do, ``process(stream)`` over the SDK's own stream included.
 ``--streamreel-settings KEY=VALUE``
     Set one interface knob for every replay (repeatable).
 
@@ -598,6 +606,28 @@ def replay(
         settings=streamreel_settings,
         parser=streamreel_parser,
     )
+
+
+@pytest.fixture
+def sdk_stream(replay: CassetteReplayer) -> Callable[..., Any]:
+    """``sdk_stream("name")`` -> the SDK's own stream of that cassette's recorded response."""
+    from streamreel.playback.sdkstream import async_sdk_stream
+    from streamreel.playback.sdkstream import sdk_stream as build
+
+    def stream(
+        name: str | Path | None = None,
+        *,
+        index: int | None = None,
+        sdk: str | None = None,
+        asynchronous: bool = False,
+        pace: bool = False,
+    ) -> Any:
+        path = replay.path(name)
+        if asynchronous:
+            return async_sdk_stream(path, index=index, sdk=sdk, pace=pace)
+        return build(path, index=index, sdk=sdk, pace=pace)
+
+    return stream
 
 
 @pytest.fixture

@@ -90,7 +90,20 @@ _VOLATILE_KEYS = {
     "otid": "otid",
     "date": "date",
     "tool_call_id": "tool-call",
+    # Fields of the messages of other parsers (Letta's own since 0.8 among them).
+    "created_at": "date",
+    "run_id": "run",
+    "step_id": "step",
 }
+
+
+def _family(key: str) -> str | None:
+    """The placeholder family of a volatile key: the table's, or, for any other ``*_id`` (an
+    agent's, a sender's), one named after it."""
+    family = _VOLATILE_KEYS.get(key)
+    if family is None and key.endswith("_id"):
+        family = key.removesuffix("_id").replace("_", "-")
+    return family
 
 
 class Placeholders:
@@ -115,14 +128,16 @@ class Placeholders:
         return found
 
     def replace(self, mapping: dict[str, Any]) -> dict[str, Any]:
-        """``mapping`` with its volatile values (and those of a nested ``tool_call``) replaced."""
+        """``mapping`` with its volatile values (and those of nested objects) replaced."""
         out: dict[str, Any] = {}
         for key, value in mapping.items():
-            family = _VOLATILE_KEYS.get(key)
+            family = _family(key)
             if family is not None and isinstance(value, str):
                 out[key] = self.name(family, value)
-            elif key == "tool_call" and isinstance(value, dict):
+            elif isinstance(value, dict):
                 out[key] = self.replace(value)
+            elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+                out[key] = [self.replace(i) if isinstance(i, dict) else i for i in value]
             else:
                 out[key] = value
         return out

@@ -39,6 +39,9 @@ def only_brotlicffi(monkeypatch: pytest.MonkeyPatch) -> None:
     fake.error = ValueError  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "brotli", None)
     monkeypatch.setitem(sys.modules, "brotlicffi", fake)
+    # httpx took whichever brotli module was installed when it was imported: the toy codec
+    # stands in for that one too (the [compression] extra installs the real brotli).
+    monkeypatch.setattr("httpx._decoders.brotli", fake, raising=False)
 
 
 def _br_cassette(body: bytes) -> str:

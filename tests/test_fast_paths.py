@@ -183,3 +183,45 @@ def test_a_paused_command_resumes_the_collector_however_it_ends() -> None:
         assert not gc.isenabled()  # a collector paused by the caller stays paused
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ['{"m": "caf\\u00e9 \\"q\\"\\n\\ud83d\\ude80 end"}'],  # one run, decoded at once
+        ['{"m": "caf\\u00e9 \\"q\\"\\n\\ud83d', '\\ude80 end"}'],  # the pair split between pieces
+        ['{"m": "caf\\u00e9 \\"q\\"\\n\\ud8', '3d\\ude80 end"}'],  # an escape cut mid-way
+        ['{"m": "caf\\u00', 'e9 \\"q\\"\\', 'n\\ud83d\\ude80 end"}'],
+    ],
+)
+def test_string_runs_decode_as_escape_by_escape_would(pieces: list[str]) -> None:
+    from streamreel.core.arguments import VALUE, ArgumentsReader, Route
+
+    reader = ArgumentsReader({"m": Route.TEXT}, default=Route.DROP)
+    events = [e for piece in pieces for e in reader.feed(piece)] + reader.close()
+    assert all(e.kind == VALUE for e in events)
+    assert "".join(e.text for e in events) == 'caf\u00e9 "q"\n\U0001f680 end'
+
+
+def test_an_escape_json_does_not_define_keeps_its_character_around_decoded_runs() -> None:
+    from streamreel.core.arguments import ArgumentsReader, Route
+
+    reader = ArgumentsReader({"m": Route.TEXT}, default=Route.DROP)
+    events = reader.feed('{"m": "a\\n\\qb\\u00e9\\ud83dz"}') + reader.close()
+    assert "".join(e.text for e in events) == "a\nqb\u00e9\ud83dz"
+
+
+def test_a_lean_chunk_file_replay_gives_the_same_messages_without_the_payload(
+    tmp_path: Path,
+) -> None:
+    from streamreel.cli.benchmark import send_message_lines
+    from streamreel.playback.replay import replay_chunk_file
+
+    path = tmp_path / "stream.jsonl"
+    path.write_text("\n".join(send_message_lines(60)) + "\n", encoding="utf-8")
+    full, lean = replay_chunk_file(path), replay_chunk_file(path, lean=True)
+    assert [to_wire(m) for m in lean.messages] == [to_wire(m) for m in full.messages]
+    (whole,), (kept,) = full.interactions, lean.interactions
+    assert [r.index for r in kept.chunks] == [r.index for r in whole.chunks]
+    assert all(r.data == b"" and not r.produced and not r.messages for r in kept.chunks)
+    assert kept.features == whole.features

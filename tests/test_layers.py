@@ -10,6 +10,7 @@ Nothing here is a hand-kept list of modules: a new module is checked the moment 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -249,3 +250,49 @@ def test_the_command_line_help_loads_only_what_help_needs() -> None:
     )
     assert sorted(loaded & {"asyncio", "httpx", "httpx2", "yaml", "syrupy", "ipywidgets"}) == []
     assert not any(name.startswith("streamreel.core") for name in loaded)
+
+
+ONE_CHUNK = (
+    '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+    '"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n'
+)
+# What a replay of a chunk file never needs: the snapshot and test stack, YAML and the cassette
+# readers, an event loop, every provider's adapter, the lenient JSON decoder, the widgets.
+NOT_FOR_A_CHUNK_FILE = {
+    "asyncio", "concurrent.futures", "demjson3", "html", "httpx", "ipywidgets", "pytest",
+    "syrupy", "vcr", "yaml", "streamreel.cassettes.reader", "streamreel.cassettes.storage",
+    "streamreel.cli.diff", "streamreel.core.providers.pipeline", "streamreel.testing",
+    "streamreel.testing.diff",
+}  # fmt: skip
+
+
+def test_replaying_a_one_chunk_file_loads_only_what_the_replay_needs(tmp_path: Path) -> None:
+    source = tmp_path / "one.jsonl"
+    source.write_text(ONE_CHUNK, encoding="utf-8")
+    loaded = _loaded_after(
+        "from streamreel.cli import main; "
+        f"main(['replay', {str(source)!r}, '--format', 'jsonl'], standalone_mode=False)"
+    )
+    assert "streamreel.playback.replay" in loaded  # it did replay
+    assert sorted(loaded & NOT_FOR_A_CHUNK_FILE) == []
+
+
+def test_importing_the_core_package_reads_no_installed_metadata() -> None:
+    loaded = _loaded_after("import streamreel.core")
+    assert "importlib.metadata" not in loaded
+    # The literal is the one place the version is written, and the build reads it from there.
+    assert streamreel.__version__ == importlib.metadata.version("streamreel")
+
+
+def test_no_command_module_imports_another_commands_module() -> None:
+    from streamreel.cli import _COMMANDS
+
+    commands = {f"streamreel.cli.{entry.module}" for entry in _COMMANDS.values()}
+    found = [
+        f"{module_name(path)}:{item.line} imports {item.target}"
+        for path in modules()
+        if module_name(path) in commands
+        for item in imports_of(path)
+        if item.target in commands - {module_name(path)}
+    ]
+    assert found == []

@@ -180,3 +180,12 @@ def test_merge_puts_a_call_split_by_its_inner_thoughts_back_together() -> None:
     assert [type(m) for m in merged] == [ToolCallMessage, ReasoningMessage]
     call = merged[0].tool_call  # type: ignore[union-attr]
     assert json.loads(call.arguments or "") == {"query": "x", "limit": 2}
+
+
+def test_name_uuid_is_uuid5_in_the_url_namespace() -> None:
+    import uuid
+
+    from streamreel.core.messages import name_uuid
+
+    for name in ("streamreel:a.yaml#0", "caf\u00e9 \U0001f680", ""):
+        assert name_uuid(name) == uuid.uuid5(uuid.NAMESPACE_URL, name)

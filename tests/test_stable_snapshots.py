@@ -11,7 +11,7 @@ from streamreel.cassettes.storage import load_cassette
 from streamreel.core.cassette import Cassette
 from streamreel.core.providers import detect_stream
 from streamreel.playback.replay import replay
-from streamreel.testing.snapshot import serialize_stream, without_loopback
+from streamreel.testing.transcript import serialize_stream, without_loopback
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 

@@ -499,7 +499,7 @@ def test_brotli_without_a_brotli_module_says_what_to_install(
     # Whether or not brotli is installed here, the reader must find neither module.
     monkeypatch.setitem(sys.modules, "brotli", None)
     monkeypatch.setitem(sys.modules, "brotlicffi", None)
-    with pytest.raises(CassetteError, match="pip install brotli"):
+    with pytest.raises(CassetteError, match=r"pip install 'streamreel\[compression\]'"):
         loads_cassette(_encoded("br", b"\x8b\x02\x80\xff\xfe"))
 
 

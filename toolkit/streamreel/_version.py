@@ -1,10 +1,11 @@
-"""The installed version, in a module of its own so that anything may read it without a cycle."""
+"""The package's version, in a module of its own so that anything may read it without a cycle.
 
-from importlib.metadata import PackageNotFoundError, version
+It is a literal, the one place the version is written: the build reads it from here
+(``[tool.setuptools.dynamic]`` in pyproject.toml), so the installed metadata always agrees, and
+importing it costs nothing (asking ``importlib.metadata`` cost every import of the package tens of
+milliseconds).
+"""
 
-try:
-    __version__ = version("streamreel")
-except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

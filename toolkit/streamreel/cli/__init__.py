@@ -97,7 +97,14 @@ class _LazyGroup(click.Group):
         entry = _COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        module = importlib.import_module(f"streamreel.cli.{entry.module}")
+        try:
+            module = importlib.import_module(f"streamreel.cli.{entry.module}")
+        except ImportError as exc:
+            from streamreel.core.errors import MissingExtraError
+
+            if isinstance(exc, MissingExtraError):  # a command whose extra is not installed
+                raise click.ClickException(str(exc)) from None
+            raise
         command = getattr(module, entry.function)
         assert isinstance(command, click.Command)
         return command

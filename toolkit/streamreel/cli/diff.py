@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -12,44 +11,20 @@ import click
 
 from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.inputs import expand_inputs
-from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.progress import bar
-from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
-from streamreel.playback.replay import ParserFactory, ReasoningChoice
+from streamreel.playback.replay import ReasoningChoice
 from streamreel.testing.diff import (
     CassetteDiff,
     Side,
     apply_knobs,
     diff_cassette,
-    load_factory,
     parse_knobs,
     render_html,
     render_text,
 )
-
-
-def expand_cassettes(paths: Iterable[Path]) -> list[Path | Cassette]:
-    """Files as given; folders as the cassettes and chunk files beneath them; ``-`` as stdin.
-
-    The rule is :func:`streamreel.cli.inputs.expand_inputs`'s, the same everywhere.
-    """
-    return expand_inputs(paths)
-
-
-def factory_option(value: str | None) -> ParserFactory | None:
-    """Load ``MODULE:FACTORY``; MODULE may live in the current directory, as with ``python -m``."""
-    if value is None:
-        return None
-    here = str(Path.cwd())
-    if here not in sys.path:
-        # An installed console script does not put the working directory on sys.path.
-        sys.path.insert(0, here)
-    try:
-        return load_factory(value)
-    except ConfigurationError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def knobs_option(pairs: tuple[str, ...]) -> dict[str, bool | str]:
@@ -249,7 +224,7 @@ def diff_command(
         right = Side(
             "right: " + right.label, right.parser, right.settings, right.expect_reasoning_content
         )
-    paths = expand_cassettes(cassettes)
+    paths = expand_inputs(cassettes)
     diffs = []
     with bar(len(paths), "diff", unit="cassette") as meter:
         for path in paths:

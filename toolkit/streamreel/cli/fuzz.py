@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from streamreel.cli.diff import expand_cassettes, factory_option
 from streamreel.cli.exits import Exit
-from streamreel.cli.options import interface_options, settings_from
+from streamreel.cli.inputs import expand_inputs
+from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.progress import Bar, bar, to, writing
 from streamreel.testing.fuzz import FuzzReport, fuzz_cassette
 
@@ -108,7 +108,7 @@ def fuzz_command(
     failed: list[Path] = []
     outcomes: list[dict[str, Any]] = []
     unreadable = 0
-    paths = expand_cassettes(cassettes)
+    paths = expand_inputs(cassettes)
     with bar(len(paths) * examples, "fuzz", unit="split") as meter:
         for done, path in enumerate(paths):
             report = fuzz_cassette(

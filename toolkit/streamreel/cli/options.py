@@ -1,15 +1,19 @@
-"""Options several commands share: the interface's knobs and the output format."""
+"""Options several commands share: the interface's knobs, the parser and the output format."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from streamreel.core.parser import InterfaceSettings
+
+if TYPE_CHECKING:
+    from streamreel.playback.replay import ParserFactory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,3 +105,20 @@ def parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) 
             f"expected seconds since the epoch or an ISO 8601 date, got {value!r}"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def factory_option(value: str | None) -> ParserFactory | None:
+    """Load ``MODULE:FACTORY``; MODULE may live in the current directory, as with ``python -m``."""
+    if value is None:
+        return None
+    from streamreel.core.errors import ConfigurationError
+    from streamreel.playback.factories import load_factory
+
+    here = str(Path.cwd())
+    if here not in sys.path:
+        # An installed console script does not put the working directory on sys.path.
+        sys.path.insert(0, here)
+    try:
+        return load_factory(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None

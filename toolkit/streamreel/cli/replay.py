@@ -7,18 +7,16 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from streamreel.cassettes.discovery import file_kind, is_cassette, is_chunk_file
-from streamreel.cassettes.reader import CassetteReader
-from streamreel.cassettes.storage import loads_cassette
 from streamreel.cli.collector import collector_paused
-from streamreel.cli.diff import factory_option
 from streamreel.cli.exits import Exit, Unreadable
 from streamreel.cli.inputs import STDIN, STDIN_PATH, read_stdin
 from streamreel.cli.options import (
+    factory_option,
     format_option,
     interface_options,
     parse_date,
@@ -33,12 +31,15 @@ from streamreel.cli.render import (
     render_table,
     write_blocks,
 )
-from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, merge_deltas
 from streamreel.core.results import ErrorEntry, InteractionResult, ReplayResult
 from streamreel.core.wording import counted
 from streamreel.playback.replay import ReplaySteps, replay_chunk_file
+
+if TYPE_CHECKING:
+    from streamreel.cassettes.reader import CassetteReader
+    from streamreel.core.cassette import Cassette
 
 _HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from a cassette
 
@@ -287,12 +288,17 @@ def replay_command(
                     choice=choice,
                     text=text,
                     progress=lambda read: to(meter, read),
+                    lean=True,
                 )
                 kept = _print(whole.interactions, lambda: whole.usage, fmt, merged)
                 usage, settings_used = whole.usage, whole.settings
             else:
                 # A file is read and replayed one interaction at a time, each printed and let
                 # go before the next: a cassette of any size needs the memory of one of them.
+                # Their readers (and YAML) are loaded here: a chunk file needs neither.
+                from streamreel.cassettes.reader import CassetteReader
+                from streamreel.cassettes.storage import loads_cassette
+
                 source_read: Cassette | CassetteReader
                 if text is not None:
                     source_read = loads_cassette(text, path=path)

@@ -44,10 +44,8 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
-
-import demjson3
 
 from streamreel.core.errors import preview
 
@@ -109,6 +107,13 @@ _SCALAR_STOP = re.compile(r'[\s,}\]"{\[]')
 _COMPOUND_STOP = re.compile(r'["{}\[\]A-Za-z]')
 _WORD = re.compile(r"[A-Za-z]+")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+# A run of string text whose escapes are all complete and valid: decoded in one call of the
+# json module's C string scanner instead of one Python step per escape. Unrolled and
+# possessive, so the regex engine keeps no state per character or escape (an alternation
+# repeated once per character took 50 MB to scan half a megabyte).
+_ESCAPED_RUN = re.compile(r'[^"\\]*+(?:\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4})[^"\\]*+)*+')
+# The json module's own string scanner (C), which its typing stubs do not declare.
+_SCANSTRING: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _WHITESPACE = " \t\r\n"
 _SIMPLE_ESCAPES = {
     '"': '"',
@@ -143,6 +148,10 @@ def decode_lenient(text: str) -> Any:
         pass
     except RecursionError:
         raise ValueError("nested deeper than a JSON decoder goes") from None
+    # Loaded only for text json refuses: most streams never need it, and every command paid
+    # for importing it.
+    import demjson3
+
     try:
         return demjson3.decode(text, strict=False)
     except demjson3.JSONDecodeError as exc:
@@ -411,13 +420,32 @@ class ArgumentsReader:
                 self._value_text(text[i:])
                 return n
             j = match.start()
-            self._value_text(text[i:j])
             if text[j] == '"':
+                self._value_text(text[i:j])
                 self._state = _AFTER_VALUE
                 return j + 1
+            escaped = _ESCAPED_RUN.match(text, j)
+            if escaped is not None and escaped.end() > j:
+                i = self._decoded_run(text, i, escaped.end())
+                continue
+            # An escape cut by the piece's end, or one JSON does not define: step by step.
+            self._value_text(text[i:j])
             self._escape = "\\"
             i = j + 1
         return i
+
+    def _decoded_run(self, text: str, i: int, end: int) -> int:
+        """Emit ``text[i:end]``, complete escapes and all, decoded; returns ``end``.
+
+        A high surrogate at its end is held for the low one, which may come in the next piece.
+        """
+        decoded = _SCANSTRING(f'"{text[i:end]}"', 1, False)[0]
+        if decoded and "\ud800" <= decoded[-1] <= "\udbff":
+            self._value_text(decoded[:-1])
+            self._high_surrogate = decoded[-1]
+        else:
+            self._value_text(decoded)
+        return end
 
     def _continue_escape(self, text: str, i: int) -> int:
         """Decode an escape whose start was already seen; returns where decoding stopped."""

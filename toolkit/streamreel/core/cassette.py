@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -153,6 +152,8 @@ class Cassette:
         return self.path.name if self.path is not None else "(in memory)"
 
     def _repr_html_(self) -> str:
+        from html import escape  # only a notebook asks; loading it cost every replay
+
         rows = "".join(
             f"<tr><td>{n}</td><td>{escape(i.request.method)} {escape(i.request.uri)}</td>"
             f"<td>{i.response.status}</td><td>{escape(i.response.header('content-type') or '')}"

@@ -38,7 +38,7 @@ __all__ = [
     "select_choice",
 ]
 
-_TOLERANT = ConfigDict(extra="ignore", populate_by_name=True)
+_TOLERANT = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class FunctionDelta(BaseModel):
@@ -99,7 +99,10 @@ class ChatCompletionChunk(BaseModel):
     created: int | datetime | None = None
     model: str | None = None
     system_fingerprint: str | None = None
-    choices: list[Choice] = Field(default_factory=list)
+    # A plain default, which pydantic copies per instance: ``default_factory=list`` had pydantic
+    # read list's signature from its text, compiling a tokenizer that cost a command's start-up
+    # more than building every model here.
+    choices: list[Choice] = []
     usage: Usage | None = None
     # Letta's Anthropic conversion reports output tokens on the chunk itself.
     output_tokens: int | None = None

@@ -346,8 +346,8 @@ def _layer(body: bytes, pending: Sequence[str]) -> tuple[str, bytes] | None:
         if stage is None:
             raise StreamDecodeError(
                 "cannot decompress zstd body: expected gzip, deflate or brotli, got zstd, which "
-                "this Python cannot decode; pip install zstandard, or record again with "
-                "'Accept-Encoding: gzip'"
+                "this Python cannot decode; do pip install 'streamreel[compression]' (or pip"
+                " install zstandard), or record again with 'Accept-Encoding: gzip'"
             )
         return "zstd", _strict(stage, body, "zstd body", "a complete zstd stream")
     if _zlib_header(body):
@@ -413,7 +413,8 @@ def _explain(pending: list[str], body: bytes) -> None:
         if name == "br" and stage_for("br") is None:
             raise StreamDecodeError(
                 "cannot decompress brotli body: expected an installed brotli module, got none; "
-                "pip install brotli, then load the cassette again"
+                "do pip install 'streamreel[compression]' (or pip install brotli), then load the"
+                " cassette again"
             )
         if name == "deflate":
             raise _damaged("deflate body", "zlib or raw deflate data", "no deflate stream")

@@ -15,6 +15,7 @@
     │   ├── NetworkBlockedError     a replay-only test tried to reach beyond loopback
     │   └── ProviderError           a recorded provider call failed (the cassette keeps it)
     └── ConfigurationError          contradictory or unknown settings
+        └── MissingExtraError       a feature whose optional packages are not installed
 
 Every error carries *where* it happened as data (``path``, ``interaction``, ``chunk``, ``line``)
 as well as in its text, and its text reads ``cannot X: expected Y, got Z; do W``. Faults found
@@ -31,6 +32,7 @@ __all__ = [
     "CassetteVersionError",
     "ChunkError",
     "ConfigurationError",
+    "MissingExtraError",
     "NetworkBlockedError",
     "NoMatchError",
     "ParserError",
@@ -166,6 +168,23 @@ class ParserError(StreamreelError):
 
 class ConfigurationError(StreamreelError):
     """Settings that contradict each other or name something unknown."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """A feature was used whose optional packages (one of streamreel's extras) are missing.
+
+    The message names the extra to install. It is an :class:`ImportError` too, raised where the
+    feature's module imports the package, so code that probes for optional modules with
+    ``except ImportError`` keeps working.
+    """
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"cannot use {feature}: expected the {module} package, got it not installed;"
+            f" do pip install 'streamreel[{extra}]'"
+        )
+        self.name = module
 
 
 def preview(text: str, limit: int = 60) -> str:

@@ -18,6 +18,7 @@ only in where the provider split them merge to the same list.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,7 @@ __all__ = [
     "delta_key",
     "foreign_message",
     "merge_deltas",
+    "name_uuid",
     "otid_for",
     "parse_wire",
     "to_sse",
@@ -58,7 +60,7 @@ __all__ = [
 class LettaMessage(BaseModel):
     """Fields every agent message has, in wire order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     id: str
     date: datetime
     name: str | None = None
@@ -93,7 +95,7 @@ class HiddenReasoningMessage(LettaMessage):
 class ToolCall(BaseModel):
     """A whole tool call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str
     arguments: str
     tool_call_id: str
@@ -102,7 +104,7 @@ class ToolCall(BaseModel):
 class ToolCallDelta(BaseModel):
     """A piece of a tool call; the pieces of one call concatenate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str | None = None
     arguments: str | None = None
     tool_call_id: str | None = None
@@ -142,7 +144,7 @@ class UserMessage(LettaMessage):
 class ErrorMessage(BaseModel):
     """An error inside a stream; on the wire ``{"error": "..."}``, after what came before it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["error_message"] = "error_message"
     error: str
 
@@ -150,7 +152,7 @@ class ErrorMessage(BaseModel):
 class UsageStatistics(BaseModel):
     """The usage record that closes a REST stream, before ``[DONE]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     message_type: Literal["usage_statistics"] = "usage_statistics"
     completion_tokens: int = 0
     prompt_tokens: int = 0
@@ -251,7 +253,7 @@ _LETTA_TYPES = Annotated[
     | UsageStatistics,
     Field(discriminator="message_type"),
 ]
-_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES)
+_LETTA_ADAPTER: TypeAdapter[Any] = TypeAdapter(_LETTA_TYPES, config=ConfigDict(defer_build=True))
 _OWN_TYPES = (
     ReasoningMessage,
     HiddenReasoningMessage,
@@ -375,6 +377,22 @@ def to_sse(messages: Iterable[AgentMessage], usage: UsageStatistics | None = Non
 _OTID_INDEX_BITS = 48  # the UUID's node field; the version and variant bits are never touched
 
 
+@functools.cache
+def _sha1() -> Any:
+    # CPython's own SHA-1 when it has one: uuid.uuid5 imports hashlib, which loads OpenSSL, and
+    # that cost a command replaying one small file more than the replay itself.
+    try:
+        return importlib.import_module("_sha1").sha1
+    except ImportError:  # pragma: no cover - a Python built without it
+        return importlib.import_module("hashlib").sha1
+
+
+def name_uuid(name: str) -> uuid.UUID:
+    """``uuid.uuid5(uuid.NAMESPACE_URL, name)``: the same value, computed without hashlib."""
+    digest: bytes = _sha1()(uuid.NAMESPACE_URL.bytes + name.encode("utf-8")).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
 def otid_for(message_id: str, index: int) -> str:
     """The otid of the ``index``-th logical message of the LLM call ``message_id``.
 
@@ -388,7 +406,7 @@ def otid_for(message_id: str, index: int) -> str:
     try:
         base = uuid.UUID(tail).int
     except ValueError:
-        base = uuid.uuid5(uuid.NAMESPACE_URL, f"streamreel:{message_id}").int
+        base = name_uuid(f"streamreel:{message_id}").int
     mixed = (base & ~0x7F) ^ (index % (1 << _OTID_INDEX_BITS))
     return str(uuid.UUID(int=mixed))
 

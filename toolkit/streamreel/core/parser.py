@@ -58,6 +58,7 @@ where the provider split the stream. Malformed or truncated arguments become an
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, assert_never
@@ -93,7 +94,11 @@ class InterfaceSettings:
     inner_thoughts_kwarg: str = "inner_thoughts"
 
 
-_DATE = TypeAdapter(datetime)
+@functools.cache
+def _date_adapter() -> TypeAdapter[datetime]:
+    # Built on first use: only a caller passing something other than a datetime needs it, and
+    # building it cost every command's start-up.
+    return TypeAdapter(datetime)
 
 
 class _Mode(enum.Enum):
@@ -174,7 +179,7 @@ class StreamParser:
         if type(message_date) is not datetime:
             # The messages are built unvalidated (their values are the parser's own), so the one
             # value that comes from the caller is checked here, once per chunk.
-            message_date = _DATE.validate_python(message_date)
+            message_date = _date_adapter().validate_python(message_date)
         if message_id != self._message_id:
             self._close_call(out)
             self._begin_call(message_id, message_index)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault
 from streamreel.core.messages import AgentMessage, UsageStatistics, merge_deltas
 from streamreel.core.parser import InterfaceSettings
-from streamreel.core.providers.detection import StreamKind
+
+if TYPE_CHECKING:
+    from streamreel.core.providers.detection import StreamKind
 
 __all__ = [
     "ChunkRecord",

@@ -13,13 +13,12 @@ producer finished still yields everything queued (Letta's yields nothing then).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -39,6 +38,9 @@ from streamreel.core.messages import (
     otid_for,
 )
 from streamreel.core.parser import InterfaceSettings, StreamParser
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "QueuingInterface",
@@ -91,7 +93,9 @@ class StreamingServerInterface:
         # Letta's flag: when streaming, the non-streaming calls below emit nothing.
         self.streaming_mode = False
         self._queue: deque[AgentMessage] = deque()
-        self._wakeup = asyncio.Event()
+        # Made when a generator first waits: a replay that drains the queue needs no event
+        # loop, and its command starts faster without importing asyncio.
+        self._wakeup: asyncio.Event | None = None
         self._active = True
 
     # Letta exposes the knobs as attributes.
@@ -110,7 +114,7 @@ class StreamingServerInterface:
         for message in messages:
             self._queue.append(message)
             queued = True
-        if queued:
+        if queued and self._wakeup is not None:
             self._wakeup.set()
 
     def get_generator(self) -> AsyncGenerator[AgentMessage, None]:
@@ -126,6 +130,10 @@ class StreamingServerInterface:
                 yield self._queue.popleft()
             if not self._active:
                 return
+            if self._wakeup is None:
+                import asyncio
+
+                self._wakeup = asyncio.Event()
             self._wakeup.clear()
             if not self._queue and self._active:
                 await self._wakeup.wait()
@@ -160,7 +168,8 @@ class StreamingServerInterface:
 
     def _close(self) -> None:
         self._active = False
-        self._wakeup.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def error(self, text: str) -> None:
         """Put an error message in the stream, after everything emitted before it."""
@@ -415,6 +424,8 @@ class QueuingInterface:
         """Yield queued items until ``STOP``; polls, as Letta's does, for producers on threads."""
         while True:
             if not self._items:
+                import asyncio
+
                 await asyncio.sleep(0.05)
                 continue
             api, obj = self._items.popleft()

@@ -51,7 +51,7 @@ from streamreel.core.messages import (
 )
 from streamreel.core.results import InteractionResult, ReplayResult
 from streamreel.core.wording import counted as _plural
-from streamreel.testing.snapshot import align
+from streamreel.testing.transcript import align
 
 __all__ = [
     "DEFAULT_IGNORED_FIELDS",

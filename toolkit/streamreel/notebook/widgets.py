@@ -42,10 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
-
 from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, expand
-from streamreel.core.errors import ConfigurationError, StreamreelError
+from streamreel.core.errors import ConfigurationError, MissingExtraError, StreamreelError
+
+try:
+    import ipywidgets as widgets
+except ImportError as exc:  # the widget stack is the [notebook] extra
+    raise MissingExtraError("the notebook widgets", "ipywidgets", "notebook") from exc
 from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult

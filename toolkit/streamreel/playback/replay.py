@@ -31,26 +31,21 @@ is marked incomplete and keeps its messages; a stream streamreel does not adapt 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import gc
 import inspect
 import json
-import threading
-import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
-from streamreel.cassettes import usage as cassette_usage
+from streamreel.cassettes import usage
 from streamreel.cassettes.chunkfile import opened as _opened
-from streamreel.cassettes.reader import CassetteReader
-from streamreel.cassettes.storage import normalize_encodings
 from streamreel.cassettes.textfile import chunk_lines, empty_error
+from streamreel.core import providers  # not its names: they load on first use (see below)
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
     ChatCompletionChunk,
@@ -71,15 +66,9 @@ from streamreel.core.messages import (
     ErrorMessage,
     UsageStatistics,
     foreign_message,
+    name_uuid,
 )
 from streamreel.core.parser import InterfaceSettings, StreamParser
-from streamreel.core.providers import (
-    StreamDecoder,
-    StreamKind,
-    chunks_from_json_body,
-    detect_stream,
-    http_error_fault,
-)
 from streamreel.core.providers.server_flags import letta_server_flags
 from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
@@ -92,6 +81,18 @@ from streamreel.core.results import (
     Timing,
 )
 from streamreel.letta.interface import StreamingServerInterface
+
+if TYPE_CHECKING:
+    # Imported where they are used: a chunk file needs neither a cassette reader (and YAML) nor
+    # an event loop and its thread (a parser that drains needs none), nor the decoders of
+    # ``providers`` (every provider's adapter), and a command replaying one starts faster
+    # without them.
+    import asyncio
+    import concurrent.futures
+    import threading
+
+    from streamreel.cassettes.reader import CassetteReader
+    from streamreel.core.providers import StreamKind
 
 __all__ = [
     "AnyParser",
@@ -261,6 +262,9 @@ class _Loop:
     """
 
     def __init__(self) -> None:
+        import asyncio
+        import threading
+
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         try:
@@ -275,6 +279,8 @@ class _Loop:
     def call(self, action: Callable[[], _T]) -> _T:
         if self._thread is None:
             return action()
+        import concurrent.futures
+
         done: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
         def run() -> None:
@@ -287,6 +293,8 @@ class _Loop:
         return done.result()
 
     def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        import asyncio
+
         if self._thread is None:
             return self.loop.run_until_complete(work)
         return asyncio.run_coroutine_threadsafe(work, self.loop).result()
@@ -449,6 +457,8 @@ class _NativeDriver:
 
 
 async def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    import asyncio
+
     await loop.shutdown_asyncgens()
     for _ in range(3):  # let the closings it scheduled run
         await asyncio.sleep(0)
@@ -491,6 +501,8 @@ class _Driver:
         self._consumer = loop.run(self._start_consumer())
 
     async def _start_consumer(self) -> asyncio.Future[None]:
+        import asyncio
+
         return asyncio.ensure_future(self._consume())
 
     async def _consume(self) -> None:
@@ -500,6 +512,8 @@ class _Driver:
     @staticmethod
     async def _settle() -> None:
         # Let the consumer run until it waits for more.
+        import asyncio
+
         for _ in range(3):
             await asyncio.sleep(0)
 
@@ -608,6 +622,8 @@ class _Driver:
         self.call(self.parser.step_yield)
         if self._loop is None or self._consumer is None:
             return self.take()
+        import asyncio
+
         consumer = self._consumer
         try:
             self._loop.run(asyncio.wait_for(_awaited(consumer), timeout=10))
@@ -653,12 +669,12 @@ def _failure(exc: BaseException) -> str:
 
 def _message_id(seed: str, index: int) -> str:
     # Deterministic per cassette and interaction, so replays (and their diffs) are reproducible.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{seed}#{index}')}"
+    return f"message-{name_uuid(f'streamreel:{seed}#{index}')}"
 
 
 def _return_id(message_id: str, call_id: str) -> str:
     # A tool return is a message of its own in Letta (the tool message), with its own id.
-    return f"message-{uuid.uuid5(uuid.NAMESPACE_URL, f'streamreel:{message_id}/return/{call_id}')}"
+    return f"message-{name_uuid(f'streamreel:{message_id}/return/{call_id}')}"
 
 
 def _letta_record(content: str) -> tuple[str, bool] | None:
@@ -811,6 +827,8 @@ class ReplaySteps:
         self._message_date = message_date
         self._cassette: Cassette | None = None
         self._reader: CassetteReader | None = None
+        from streamreel.cassettes.reader import CassetteReader
+
         if isinstance(cassette, Cassette):
             self._cassette = cassette
             self.path: Path | None = cassette.path
@@ -843,6 +861,8 @@ class ReplaySteps:
             if self._chosen is None or index in self._chosen:
                 # A cassette built in memory may hold bodies still compressed: decoded here by
                 # their bytes, as a loaded one was, and a damaged one named by path.
+                from streamreel.cassettes.storage import normalize_encodings
+
                 try:
                     normalize_encodings(Cassette([interaction]))
                 except CassetteError as exc:
@@ -976,7 +996,7 @@ class _Step:
 
     def stream(self, kind: StreamKind, response: RecordedResponse) -> None:
         """Decode a streamed body piece by piece, as it arrived."""
-        decoder = StreamDecoder(kind)
+        decoder = providers.StreamDecoder(kind)
         for number, piece in enumerate(response.body_chunks()):
             record = ChunkRecord(number, piece.offset_ms, piece.data if self.tally is None else b"")
             self.records.append(record)
@@ -999,7 +1019,7 @@ class _Step:
     def whole(self, kind: StreamKind, response: RecordedResponse) -> None:
         """Decode a body that came in one piece (a JSON reply, or a JSON array stream)."""
         try:
-            self.feed(chunks_from_json_body(kind, response.body), None)
+            self.feed(providers.chunks_from_json_body(kind, response.body), None)
         except UnsupportedStreamError as exc:
             self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
         except StreamreelError as exc:
@@ -1042,7 +1062,7 @@ class _Step:
             self.emit([ErrorMessage(error=reason)], last)
 
     def http_error(self, response: RecordedResponse) -> None:
-        fault = http_error_fault(response.status, response.body)
+        fault = providers.http_error_fault(response.status, response.body)
         entry = ErrorEntry(
             "http", fault.message, status=response.status, error_type=fault.error_type
         )
@@ -1070,7 +1090,7 @@ def _replay_interaction(
 ) -> InteractionResult:
     response = interaction.response
     try:
-        kind = detect_stream(interaction.request, response, provider=provider, api=api)
+        kind = providers.detect_stream(interaction.request, response, provider=provider, api=api)
     except UnsupportedStreamError as exc:
         errors = [ErrorEntry("unsupported", exc.reason, status=response.status)]
         return InteractionResult(
@@ -1154,6 +1174,7 @@ def replay_chunk_file(
     choice: int = 0,
     text: str | None = None,
     progress: Callable[[int], None] | None = None,
+    lean: bool = False,
 ) -> ReplayResult:
     """Replay a file of chat-completion chunks, one JSON object a line.
 
@@ -1162,7 +1183,9 @@ def replay_chunk_file(
     stops the replay with an error entry and an error message naming the file and line; every
     message before it is kept. With ``text`` the lines are read from it (standard input, say)
     and ``path`` only names them. ``progress`` is told, every few thousand lines, about how
-    many bytes have been read.
+    many bytes have been read. ``lean`` records keep each chunk's place but not its payload
+    (its bytes, the chunk, its messages), as :class:`ReplaySteps` does: enough to print the
+    messages, for a fraction of the memory and time.
     """
     with _collector_paused():
         return _replay_chunk_file(
@@ -1175,6 +1198,7 @@ def replay_chunk_file(
             choice=choice,
             text=text,
             progress=progress,
+            lean=lean,
         )
 
 
@@ -1189,6 +1213,7 @@ def _replay_chunk_file(
     choice: int,
     text: str | None,
     progress: Callable[[int], None] | None,
+    lean: bool = False,
 ) -> ReplayResult:
     settings = settings or InterfaceSettings(use_assistant_message=True)
     chosen = (parser or default_parser)(settings)
@@ -1199,6 +1224,7 @@ def _replay_chunk_file(
             "an SDK's stream; record a cassette and replay that instead",
             path=source,
         )
+    tally = FeatureTally() if lean else None
     driver = _Driver(chosen)  # type: ignore[arg-type]  # is_native ruled the others out
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
@@ -1208,7 +1234,7 @@ def _replay_chunk_file(
     seen = False  # a line that carries a chunk, or fails to: an empty file has neither
     choices: set[int] = set()
     if text is None:
-        cassette_usage.note(source)
+        usage.note(source)
     with _opened(source, None if text is None else text.encode("utf-8")) as stream:
         read = 0
         for number, line in _numbered(chunk_lines(stream, source)):
@@ -1231,28 +1257,35 @@ def _replay_chunk_file(
             if chunk is None:
                 continue
             seen = True
-            record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            if tally is None:
+                record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+            else:
+                record = ChunkRecord(len(records), 0.0, b"")
+                tally.add(chunk)
             if choice:
                 choices.update(c.index for c in chunk.choices)
                 chunk = select_choice(chunk, choice)
             try:
-                record.messages = driver.process(
+                emitted = driver.process(
                     chunk, message_id, message_date, bool(expect_reasoning_content)
                 )
             except ParserError as exc:
                 errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
-                record.messages = driver.take()
-            messages.extend(record.messages)
+                emitted = driver.take()
+            if tally is None:
+                record.messages = emitted
+            messages.extend(emitted)
             records.append(record)
     if not seen:
         raise empty_error("chunk file", source)
     _check_choice(choice, choices, None)
     messages.extend(driver.step_complete())
     messages.extend(driver.close())
-    usage = driver.usage(1)
+    statistics = driver.usage(1)
     summary = RequestSummary("", str(source), None, "chat-completions", None, True)
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
         Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
+        chunk_features=frozenset(tally.names()) if tally is not None else None,
     )  # fmt: skip
-    return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)
+    return ReplayResult(path=source, settings=settings, interactions=[result], usage=statistics)

@@ -53,18 +53,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self, assert_never
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
-
 from streamreel.cassettes.discovery import CASSETTE_SUFFIXES, expand
 from streamreel.cassettes.matching import EMULATOR_FIELDS, Matcher, ReplayQueue
 from streamreel.cassettes.scrubbing import Scrubber
 from streamreel.core.cassette import Cassette, Interaction, RecordedRequest
-from streamreel.core.errors import ConfigurationError, RecordingError, StreamreelError
+from streamreel.core.errors import (
+    ConfigurationError,
+    MissingExtraError,
+    RecordingError,
+    StreamreelError,
+)
+
+try:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
+except ImportError as exc:  # the ASGI stack is the [serve] extra
+    raise MissingExtraError(
+        "the provider emulator (streamreel serve)", exc.name or "starlette", "serve"
+    ) from exc
 from streamreel.core.eventstream import encode_message
 from streamreel.core.providers import detect_stream
 

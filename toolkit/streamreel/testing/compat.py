@@ -30,7 +30,7 @@ from streamreel.core.messages import (
     ToolReturnMessage,
     wire_dict,
 )
-from streamreel.testing.snapshot import align
+from streamreel.testing.transcript import align
 
 __all__ = [
     "DEFECTS",

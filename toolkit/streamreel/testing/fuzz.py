@@ -79,7 +79,7 @@ from streamreel.playback.replay import (
     is_native,
     replay,
 )
-from streamreel.testing.snapshot import Placeholders, stable_wire
+from streamreel.testing.transcript import Placeholders, stable_wire
 
 __all__ = [
     "Difference",

@@ -251,7 +251,8 @@ def pytest_configure(config: pytest.Config) -> None:
     parser = None
     if spec or pairs:
         from streamreel.core.errors import ConfigurationError
-        from streamreel.testing.diff import load_factory, parse_knobs
+        from streamreel.playback.factories import load_factory
+        from streamreel.testing.diff import parse_knobs
 
         try:
             knobs = parse_knobs(pairs)
@@ -661,17 +662,26 @@ def streamreel_record(
     return start
 
 
+def _snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
+    # syrupy's fixture, asked for by name: without syrupy (the [pytest] extra) pytest would say
+    # only "fixture 'snapshot' not found"; importing the extension first names what to install.
+    import streamreel.testing.snapshot  # noqa: F401
+
+    snapshot: SnapshotAssertion = request.getfixturevalue("snapshot")
+    return snapshot
+
+
 @pytest.fixture
-def stream_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+def stream_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's ``snapshot``, writing a replay's merged messages to one ``.jsonl`` per test."""
     from streamreel.testing.snapshot import StreamSnapshotExtension
 
-    return snapshot.use_extension(StreamSnapshotExtension)
+    return _snapshot(request).use_extension(StreamSnapshotExtension)
 
 
 @pytest.fixture
-def stream_snapshot_deltas(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+def stream_snapshot_deltas(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """Like ``stream_snapshot``, with the raw deltas instead of the merged messages."""
     from streamreel.testing.snapshot import StreamDeltasSnapshotExtension
 
-    return snapshot.use_extension(StreamDeltasSnapshotExtension)
+    return _snapshot(request).use_extension(StreamDeltasSnapshotExtension)

@@ -34,7 +34,7 @@ from streamreel.core.cassette import Cassette, RecordedRequest
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ReplayResult
 from streamreel.playback.replay import replay, replay_chunk_file
-from streamreel.testing.snapshot import (
+from streamreel.testing.transcript import (
     Placeholders,
     align,
     interaction_header,

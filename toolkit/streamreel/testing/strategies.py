@@ -19,17 +19,16 @@ Cut points favour the places that break parsers (:func:`streamreel.testing.fuzz.
 and
 Hypothesis shrinks towards fewer cuts, so a failure usually comes down to one or two.
 
-This module imports Hypothesis, which is a test dependency; nothing else in streamreel imports
-this module.
+This module imports Hypothesis, which ``pip install 'streamreel[hypothesis]'`` brings; nothing
+else in streamreel imports this module.
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from hypothesis import strategies as st
-
 from streamreel.core.cassette import Cassette
+from streamreel.core.errors import MissingExtraError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ParserFactory, replay
 from streamreel.testing.fuzz import (
@@ -43,6 +42,11 @@ from streamreel.testing.fuzz import (
     merged_view,
     split_at,
 )
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # Hypothesis is the [hypothesis] extra
+    raise MissingExtraError("streamreel.testing.strategies", "hypothesis", "hypothesis") from exc
 
 __all__ = [
     "assert_split_invariant",

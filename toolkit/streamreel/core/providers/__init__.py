@@ -28,14 +28,38 @@ Every module here is sans-I/O: pure, synchronous and push-driven.
 
 from __future__ import annotations
 
-from streamreel.core.providers._adapter import Adapter, Output
-from streamreel.core.providers.detection import ADAPTED_APIS, Framing, StreamKind, detect_stream
-from streamreel.core.providers.pipeline import (
-    StreamDecoder,
-    chunks_from_json_body,
-    http_error_fault,
-    make_adapter,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamreel.core.providers._adapter import Adapter, Output
+    from streamreel.core.providers.detection import (
+        ADAPTED_APIS,
+        Framing,
+        StreamKind,
+        detect_stream,
+    )
+    from streamreel.core.providers.pipeline import (
+        StreamDecoder,
+        chunks_from_json_body,
+        http_error_fault,
+        make_adapter,
+    )
+
+# The names load on first use: the decoder pulls in every provider's adapter, which a chunk
+# file's replay (or anything that only names a StreamKind) never needs.
+_HOME = {
+    "ADAPTED_APIS": "detection",
+    "Adapter": "_adapter",
+    "Framing": "detection",
+    "Output": "_adapter",
+    "StreamDecoder": "pipeline",
+    "StreamKind": "detection",
+    "chunks_from_json_body": "pipeline",
+    "detect_stream": "detection",
+    "http_error_fault": "pipeline",
+    "make_adapter": "pipeline",
+}
 
 __all__ = [
     "ADAPTED_APIS",
@@ -49,3 +73,16 @@ __all__ = [
     "http_error_fault",
     "make_adapter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -53,6 +53,7 @@ __all__ = [
     "Stage",
     "codings",
     "decode_body",
+    "decode_layer",
     "stage_for",
 ]
 
@@ -394,6 +395,13 @@ def decode_body(body: bytes, declared: Sequence[str] = ()) -> bytes:
         f"cannot decompress body: expected at most {MAX_LAYERS} layers of content coding, got "
         "more (a compression bomb); check where this body came from"
     )
+
+
+def decode_layer(coding: str, body: bytes) -> bytes:
+    """``body`` decoded when a header names ``coding`` for it: :func:`decode_body` with that one
+    coding declared (the bytes still decide; the name only says what a body that decodes as
+    nothing should have been)."""
+    return decode_body(body, [coding])
 
 
 _KNOWN: Final = ("gzip", "x-gzip", "deflate", "br", "zstd")

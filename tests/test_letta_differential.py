@@ -521,7 +521,7 @@ def test_diff_command_against_letta_agrees_where_letta_is_right(letta: ParserFac
     cassette = ROOT / "cassettes" / "openai-http-429.yaml"
     result = invoke("diff", str(cassette), "--against", "letta")
     assert result.exit_code == 0, result.output
-    assert f"{cassette}: same (1 interactions, 1 messages)" in result.output
+    assert f"{cassette}: same (1 interaction, 1 message)" in result.output
 
 
 def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
@@ -535,7 +535,7 @@ def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
     path = write(tmp_path / "json-content.yaml", interaction(content_chunks(text)))
     result = invoke("diff", str(path), "--against", "letta")
     assert result.exit_code == 0, result.output
-    assert f"{path}: same (1 interactions, 1 messages)" in result.output
+    assert f"{path}: same (1 interaction, 1 message)" in result.output
     chosen = invoke("diff", str(path), "--against", "letta", "--no-expect-reasoning-content")
     assert chosen.exit_code == 1 and '- streamreel  "reasoning":' in chosen.output
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from streamreel.cli.exits import Exit
+from streamreel.core.wording import counted as _count
 
 if TYPE_CHECKING:
     from streamreel.cassettes.audit import FixOutcome
@@ -86,7 +87,8 @@ def audit_command(
         findings.extend(found)
         if not as_json:
             for finding in found:
-                click.echo(finding.line())
+                # A file that cannot be read is an error, and errors go to stderr.
+                click.echo(finding.line(), err=finding.kind == "unreadable")
         if fix and any(f.kind == "secret" for f in found):
             _report_fix(fix_file(file, options, copy=fix_copy))
     if as_json:
@@ -98,10 +100,6 @@ def audit_command(
         raise SystemExit(Exit.UNREADABLE)
     if findings:
         raise SystemExit(Exit.FAILED)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _report_fix(outcome: FixOutcome) -> None:

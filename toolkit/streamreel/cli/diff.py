@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -9,8 +11,8 @@ from typing import Any
 
 import click
 
-from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit, Unreadable
+from streamreel.cli.inputs import expand_inputs
 from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.pool import jobs_option, ordered_map
 from streamreel.cli.progress import bar
@@ -89,10 +91,40 @@ def _diff_one(sides: _Sides, merge: bool, path: Path) -> CassetteDiff:
     return diff_cassette(path, left=left, right=right, merge=merge)
 
 
-def _echo_report(lines: list[str]) -> None:
+def _as_json(diffs: list[CassetteDiff], *, left: str, right: str) -> dict[str, Any]:
+    """The comparison as one JSON document, for ``--json``."""
+    cassettes = [
+        {
+            "path": diff.path,
+            "outcome": "unreadable" if diff.error else "differs" if diff.differs else "same",
+            "error": diff.error,
+            "interactions": [
+                {
+                    "index": interaction.index,
+                    "request": interaction.request,
+                    "rows": len(interaction.rows),
+                    "changed": len(interaction.changes),
+                }
+                for interaction in diff.interactions
+            ],
+        }
+        for diff in diffs
+    ]
+    return {
+        "left": left,
+        "right": right,
+        "cassettes": cassettes,
+        "differing": sum(1 for diff in diffs if diff.differs),
+        "unreadable": sum(1 for diff in diffs if diff.error is not None),
+    }
+
+
+def _echo_report(lines: list[str], errors: Collection[str] = ()) -> None:
     for line in lines:
         stripped = line.lstrip()
-        if stripped.startswith("- "):
+        if line in errors:
+            click.secho(line, fg="red", err=True)  # an error, so stderr, naming the file
+        elif stripped.startswith("- "):
             click.secho(line, fg="red")
         elif stripped.startswith("+ "):
             click.secho(line, fg="green")
@@ -103,7 +135,12 @@ def _echo_report(lines: list[str]) -> None:
 
 
 @click.command("diff")
-@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cassettes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--against",
     metavar="MODULE:FACTORY",
@@ -149,6 +186,12 @@ def _echo_report(lines: list[str]) -> None:
     help="With two versions OLD NEW: markdown writes a table (for $GITHUB_STEP_SUMMARY).",
 )
 @jobs_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (each cassette's outcome and changes) instead of the report.",
+)
 @interface_options
 def diff_command(
     cassettes: tuple[Path, ...],
@@ -160,6 +203,7 @@ def diff_command(
     html_file: Path | None,
     output_format: str,
     jobs: int,
+    as_json: bool,
     **knobs: Any,
 ) -> None:
     """Replay CASSETTES through two parsers and show the messages that differ.
@@ -185,6 +229,11 @@ def diff_command(
     left_knobs, right_knobs = knobs_option(left_pairs), knobs_option(right_pairs)
     if against is None and parser is None and left_knobs == right_knobs:
         if len(cassettes) == 2 and all(path.is_file() for path in cassettes):
+            if as_json:
+                raise click.UsageError(
+                    "cannot print JSON: expected a comparison of two parsers, got two versions "
+                    "OLD NEW of one cassette; do drop --json or use --format markdown"
+                )
             _compare_versions(cassettes[0], cassettes[1], output_format)
             return
         raise click.UsageError(
@@ -205,13 +254,18 @@ def diff_command(
         expect = "auto"
     sides = _Sides(parser, against, base, expect, left_knobs, right_knobs)
     left, right = sides.build()  # here too: a bad MODULE:FACTORY is a usage error at once
-    paths = expand(cassettes)
+    paths = expand_inputs(cassettes)
     diffs = []
     with bar(len(paths), "diff", unit="cassette") as meter:
         for found in ordered_map(partial(_diff_one, sides, not deltas), paths, jobs=jobs):
             diffs.append(found)
             meter.update()
-    _echo_report(render_text(diffs, left=left.label, right=right.label))
+    errors = {f"{d.path}: cannot replay: {d.error}" for d in diffs if d.error is not None}
+    if as_json:
+        _echo_report(sorted(errors), errors)
+        click.echo(json.dumps(_as_json(diffs, left=left.label, right=right.label)))
+    else:
+        _echo_report(render_text(diffs, left=left.label, right=right.label), errors)
     if html_file is not None:
         html_file.write_text(
             render_html(diffs, left=left.label, right=right.label), encoding="utf-8"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from functools import partial
@@ -10,14 +11,16 @@ from typing import Any
 
 import click
 
-from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit
+from streamreel.cli.inputs import expand_inputs
 from streamreel.cli.options import factory_option, interface_options, settings_from
 from streamreel.cli.pool import jobs_option, load_once, ordered_map
 from streamreel.cli.progress import Bar, bar, to, writing
+from streamreel.core.cassette import Cassette
 from streamreel.core.errors import StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ReasoningChoice
+from streamreel.testing.fuzz import FuzzReport
 
 
 def _advance(meter: Bar, before: int, tried: int) -> None:
@@ -43,6 +46,8 @@ class _Outcome:
     lines: list[str]
     failed: bool
     unreadable: bool
+    document: dict[str, Any]
+    """The cassette's outcome for ``--json``."""
 
 
 def _parser_and_reader(job: _Job) -> tuple[Any, Any]:
@@ -55,8 +60,9 @@ def _parser_and_reader(job: _Job) -> tuple[Any, Any]:
     return against, reader
 
 
-def _fuzz_one(job: _Job, path: Path, progress: Any = None) -> _Outcome:
+def _fuzz_one(job: _Job, path: Path | Cassette, progress: Any = None) -> _Outcome:
     """One cassette: random splits, or with ``hazards``, the hazard catalogue."""
+    name = path.path if isinstance(path, Cassette) else path  # standard input is <stdin>
     parser, reader = _parser_and_reader(job)
     if job.hazards is None:
         from streamreel.testing.fuzz import fuzz_cassette
@@ -71,7 +77,7 @@ def _fuzz_one(job: _Job, path: Path, progress: Any = None) -> _Outcome:
             progress=progress,
         )
         lines = report.describe()
-        return _Outcome(lines, report.failed, report.error is not None)
+        return _Outcome(lines, report.failed, report.error is not None, _report(report, lines))
     from streamreel.testing.hazards import fuzz_hazards
 
     try:
@@ -85,14 +91,15 @@ def _fuzz_one(job: _Job, path: Path, progress: Any = None) -> _Outcome:
             save_to=job.failures,
         )
     except StreamreelError as exc:
-        return _Outcome([f"{path}: cannot fuzz: {exc}"], False, True)
+        line = f"{name}: cannot fuzz: {exc}"
+        return _Outcome([line], False, True, _hazard_report(name, "unreadable", [line]))
     failed = [o for o in outcomes if o.failed]
     checked = [o for o in outcomes if o.status == "passed"]
     if not failed:
-        line = f"{path}: ok ({len(checked)} hazards apply, same merged messages)"
-        return _Outcome([line], False, False)
+        line = f"{name}: ok ({len(checked)} hazards apply, same merged messages)"
+        return _Outcome([line], False, False, _hazard_report(name, "ok", []))
     lines = [line for outcome in failed for line in outcome.describe()]
-    return _Outcome(lines, True, False)
+    return _Outcome(lines, True, False, _hazard_report(name, "failed", lines))
 
 
 def _list_hazards(ctx: click.Context, _: click.Parameter, value: bool) -> None:
@@ -105,8 +112,39 @@ def _list_hazards(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     ctx.exit(0)
 
 
+def _report(report: FuzzReport, lines: list[str]) -> dict[str, Any]:
+    """One cassette's outcome for ``--json``."""
+    outcome = (
+        "unreadable"
+        if report.error is not None
+        else "failed"
+        if report.failed
+        else "skipped"
+        if report.skipped is not None
+        else "ok"
+    )
+    return {
+        "path": report.path,
+        "outcome": outcome,
+        "splits": report.examples,
+        "error": report.error,
+        "skipped": report.skipped,
+        "report": lines if report.failed else [],
+    }
+
+
+def _hazard_report(path: Path | None, outcome: str, lines: list[str]) -> dict[str, Any]:
+    """One cassette's hazard outcome for ``--json``."""
+    return {"path": str(path), "outcome": outcome, "report": lines}
+
+
 @click.command("fuzz")
-@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cassettes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--seed",
     type=int,
@@ -160,6 +198,12 @@ def _list_hazards(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     help="List the hazards with their sources, and exit.",
 )
 @jobs_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (seed, and each cassette's outcome) instead of the report.",
+)
 @interface_options
 def fuzz_command(
     cassettes: tuple[Path, ...],
@@ -170,6 +214,7 @@ def fuzz_command(
     reader: str | None,
     failures: Path,
     jobs: int,
+    as_json: bool,
     **knobs: Any,
 ) -> None:
     """Re-split every stream in CASSETTES at random points and compare the merged messages.
@@ -218,8 +263,9 @@ def fuzz_command(
     else:
         click.echo(f"hazards: {hazards}", err=True)
     failed: list[Path] = []
+    documents: list[dict[str, Any]] = []
     unreadable = 0
-    paths = expand(cassettes)
+    paths = expand_inputs(cassettes)
     per_cassette = examples if hazards is None else 1
     with bar(
         len(paths) * per_cassette, "fuzz", unit="split" if hazards is None else "cassette"
@@ -231,17 +277,24 @@ def fuzz_command(
             )
         else:
             outcomes = ordered_map(partial(_fuzz_one, job), paths, jobs=jobs)
-        for done, (path, outcome) in enumerate(zip(paths, outcomes, strict=True)):
+        for done, outcome in enumerate(outcomes):
             to(meter, (done + 1) * per_cassette)  # a failing or skipped cassette stops early
             bad = outcome.failed or outcome.unreadable
+            documents.append(outcome.document)
             with writing():
-                click.secho(outcome.lines[0], fg="red" if bad else None, bold=bad)
-                for line in outcome.lines[1:]:
-                    click.echo(line)
+                if outcome.unreadable:  # an error: stderr, whatever the format
+                    click.secho(outcome.lines[0], fg="red", bold=True, err=True)
+                elif not as_json:
+                    click.secho(outcome.lines[0], fg="red" if bad else None, bold=bad)
+                    for line in outcome.lines[1:]:
+                        click.echo(line)
             if outcome.failed:
-                failed.append(path)
+                failed.append(Path(outcome.document["path"]))
             if outcome.unreadable:
                 unreadable += 1
+    if as_json:
+        document = {"seed": chosen_seed, "examples": examples, "cassettes": documents}
+        click.echo(json.dumps(document, ensure_ascii=False))
     if failed:
         again = " ".join(str(p) for p in failed)
         extra = f" --against {against}" if against else ""
@@ -251,6 +304,7 @@ def fuzz_command(
             f"{len(failed)} cassette(s) failed; reproduce with: streamreel fuzz {again} "
             f"{how}{extra}",
             fg="red",
+            err=as_json,
         )
     if unreadable:
         click.secho(f"{unreadable} cassette(s) could not be read", fg="red", err=True)

@@ -68,6 +68,7 @@ from streamreel.core.mutations import Edit, edited_response
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
+from streamreel.core.wording import counted as _count
 from streamreel.playback.replay import (
     AnyParser,
     FollowingServerFlags,
@@ -110,9 +111,17 @@ few enough that one replay stays in the tens of milliseconds."""
 
 # -- cut points --------------------------------------------------------------------------------
 
+_SAMPLED = 256 * 1024
+"""Longer bodies and runs have their interesting cut points found in windows only."""
+_WINDOWS = 64
+_WINDOW = 16 * 1024
+
 _ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.", re.DOTALL)
 _LITERAL = re.compile(r"true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_KEY = re.compile(r'"(?:[^"\\\n]|\\.)*"\s*:')
+# A key is short: bounding its length keeps the scan linear and, above all, bounds the regex
+# engine's memory, which grows with every repetition of an alternation (a 10 MB string value
+# once took a gigabyte to find it was not a key).
+_KEY = re.compile(r'"(?:[^"\\\n]|\\.){0,256}"\s*:')
 _FIELD = re.compile(r"^(?:data|event|id|retry):", re.MULTILINE)
 _MARK = re.compile(r'["\r\n:,{}\[\]]')
 _CONTINUATION = re.compile(r"[\x80-\xbf]")
@@ -123,8 +132,19 @@ def interesting_cuts(data: bytes | str) -> list[int]:
 
     For bytes the positions are byte offsets (the text is read as Latin-1, one character per
     byte, so the patterns see the bytes as they are); for text, character offsets. Every
-    position is in ``1 .. len(data) - 1``, sorted, without repeats.
+    position is in ``1 .. len(data) - 1``, sorted, without repeats. Past 256 KiB, only
+    evenly spaced windows are searched, so memory stays a small part of the data's size.
     """
+    if len(data) > _SAMPLED:
+        # A long body or run is seen through evenly spaced windows: a random split draws only a
+        # few thousand points from these, and a set of every escape in megabytes of text would
+        # cost far more memory than the text itself.
+        step = len(data) // _WINDOWS
+        found_in: set[int] = set()
+        for start in range(0, len(data), step):
+            window = data[start : start + _WINDOW]
+            found_in.update(start + p for p in interesting_cuts(window))
+        return sorted(p for p in found_in if 0 < p < len(data))
     text = data.decode("latin-1") if isinstance(data, bytes) else data
     found: set[int] = set()
     for match in _ESCAPE.finditer(text):
@@ -477,10 +497,6 @@ class Split:
                 f"each, {_count(untouched_runs, 'run')} of text in one chunk each"
             )
         return lines
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _around(data: bytes | str, position: int, context: int) -> str:

@@ -48,11 +48,13 @@ error that names "chunk 3" legitimately names another number once the body is cu
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import math
 import random
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,24 +129,17 @@ _MARK = re.compile(r'["\r\n:,{}\[\]]')
 _CONTINUATION = re.compile(r"[\x80-\xbf]")
 
 
-def interesting_cuts(data: bytes | str) -> list[int]:
+def interesting_cuts(data: bytes | str) -> Sequence[int]:
     """Cut points inside the constructs a parser must carry across a chunk boundary.
 
     For bytes the positions are byte offsets (the text is read as Latin-1, one character per
     byte, so the patterns see the bytes as they are); for text, character offsets. Every
     position is in ``1 .. len(data) - 1``, sorted, without repeats. Past 256 KiB, only
-    evenly spaced windows are searched, so memory stays a small part of the data's size.
+    evenly spaced windows are searched and the positions come as a compact ``array``, so
+    memory stays a small part of the data's size.
     """
     if len(data) > _SAMPLED:
-        # A long body or run is seen through evenly spaced windows: a random split draws only a
-        # few thousand points from these, and a set of every escape in megabytes of text would
-        # cost far more memory than the text itself.
-        step = len(data) // _WINDOWS
-        found_in: set[int] = set()
-        for start in range(0, len(data), step):
-            window = data[start : start + _WINDOW]
-            found_in.update(start + p for p in interesting_cuts(window))
-        return sorted(p for p in found_in if 0 < p < len(data))
+        return _sampled_cuts(data)
     text = data.decode("latin-1") if isinstance(data, bytes) else data
     found: set[int] = set()
     for match in _ESCAPE.finditer(text):
@@ -160,6 +155,28 @@ def interesting_cuts(data: bytes | str) -> list[int]:
         # Before a continuation byte: inside a multi-byte UTF-8 character.
         found.update(match.start() for match in _CONTINUATION.finditer(text))
     return sorted(p for p in found if 0 < p < len(text))
+
+
+def _sampled_cuts(data: bytes | str) -> array[int]:
+    """:func:`interesting_cuts` of evenly spaced windows of long ``data``.
+
+    A random split draws only a few thousand points from these. Dense text (every character
+    a quote or an escape) has a point at nearly every position of every window: held as a set
+    of Python integers, as a list of them, that cost several times the data itself, where an
+    array of machine integers costs eight bytes a point.
+    """
+    step = len(data) // _WINDOWS
+    found = array("q")
+    for start in range(0, len(data), step):
+        fresh = [start + p for p in interesting_cuts(data[start : start + _WINDOW])]
+        # Windows overlap only when the step is shorter than a window: what the earlier ones
+        # found at or past this start is merged with this window's points, the rest is final.
+        overlap = bisect.bisect_left(found, start)
+        if overlap < len(found):
+            fresh = sorted(set(found[overlap:]).union(fresh))
+            del found[overlap:]
+        found.extend(fresh)
+    return found
 
 
 def random_cuts(
@@ -245,9 +262,9 @@ class Layout:
     runs: list[TextRun]
     provider: str | None = None
     api: str | None = None
-    _interesting: dict[tuple[str, int], list[int]] = field(default_factory=dict, repr=False)
+    _interesting: dict[tuple[str, int], Sequence[int]] = field(default_factory=dict, repr=False)
 
-    def interesting(self, site: tuple[str, int]) -> list[int]:
+    def interesting(self, site: tuple[str, int]) -> Sequence[int]:
         """:func:`interesting_cuts` of a body (``("body", i)``) or a run (``("text", r)``)."""
         cached = self._interesting.get(site)
         if cached is None:

@@ -353,6 +353,28 @@ def test_fuzz_on_a_10_mb_line_stays_under_200_mb(tmp_path: Path) -> None:
     assert peak_mb < 200, f"fuzz peaked at {peak_mb:.0f} MB on a 10 MB line"
 
 
+def _one_send_message(path: Path, size: int) -> Path:
+    """One chunk whose ``send_message`` call carries ``size`` characters of arguments, written
+    as a model pastes JSON to the user: a quote, colon or comma every few characters, each an
+    escape once the arguments are a string inside the chunk."""
+    text = '"a": 1, ' * (size // 10)
+    arguments = json.dumps({"message": text})
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    call["function"] = {"name": "send_message", "arguments": arguments}
+    line = json.dumps({"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    path.write_text(line + "\n", encoding="utf-8")
+    return path
+
+
+def test_fuzz_on_a_10_mb_send_message_argument_stays_under_200_mb(tmp_path: Path) -> None:
+    path = _one_send_message(tmp_path / "send.jsonl", 10_000_000)
+    done = _capped("fuzz", path, cap=3 * 1024**3)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ok (3 splits" in done.stdout, done.stdout[-2000:]
+    peak_mb = int(done.stderr.rsplit("peak ", 1)[1]) / 1024
+    assert peak_mb < 200, f"fuzz peaked at {peak_mb:.0f} MB on a 10 MB send_message argument"
+
+
 def test_an_argument_string_full_of_escapes_in_one_piece_costs_a_few_times_its_size() -> None:
     import tracemalloc
 

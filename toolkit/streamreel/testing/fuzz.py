@@ -122,8 +122,11 @@ _ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.", re.DOTALL)
 _LITERAL = re.compile(r"true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 # A key is short: bounding its length keeps the scan linear and, above all, bounds the regex
 # engine's memory, which grows with every repetition of an alternation (a 10 MB string value
-# once took a gigabyte to find it was not a key).
-_KEY = re.compile(r'"(?:[^"\\\n]|\\.){0,256}"\s*:')
+# once took a gigabyte to find it was not a key). Each position parses one way only, so the
+# possessive quantifier finds the same keys without trying every shorter length again when a
+# quote opens no key; and text without a quote before a colon holds no key at all.
+_KEY = re.compile(r'"(?:[^"\\\n]|\\.){0,256}+"\s*:')
+_KEY_END = re.compile(r'"\s*:')
 _FIELD = re.compile(r"^(?:data|event|id|retry):", re.MULTILINE)
 _MARK = re.compile(r'["\r\n:,{}\[\]]')
 _CONTINUATION = re.compile(r"[\x80-\xbf]")
@@ -147,6 +150,8 @@ def interesting_cuts(data: bytes | str) -> Sequence[int]:
         # at every point inside.
         found.update(range(match.start(), match.end()))
     for pattern in (_LITERAL, _KEY, _FIELD):
+        if pattern is _KEY and not _KEY_END.search(text):
+            continue
         for match in pattern.finditer(text):
             found.update(range(match.start() + 1, match.end()))
     for match in _MARK.finditer(text):

@@ -51,6 +51,7 @@ __all__ = ["SSEDecoder", "SSEEvent"]
 # Only these three end a line in an event stream.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
+_LONGEST_FIELD = len("event")  # a longer name is no field: the line is ignored unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ class SSEDecoder:
         events = self._lines(self._text.decode(b"", final=True))
         if keep_unterminated:
             if self._line:
-                self._process("".join(self._line))
+                line = "".join(self._line)
+                self._process(line, 0, len(line))
             event = self._dispatch()
             if event is not None:
                 events.append(event)
@@ -146,10 +148,15 @@ class SSEDecoder:
         self._after_cr = False
         events: list[SSEEvent] = []
         for match in _LINE_END.finditer(text, start):
-            self._line.append(text[start : match.start()])
-            line = "".join(self._line)
-            self._line.clear()
-            event = self._process(line)
+            if self._line:
+                self._line.append(text[start : match.start()])
+                line = "".join(self._line)
+                self._line.clear()
+                event = self._process(line, 0, len(line))
+            else:
+                # The line is read in place: a copy of a long line would be one more copy of
+                # the largest event than the data field's own.
+                event = self._process(text, start, match.start())
             if event is not None:
                 events.append(event)
             start = match.end()
@@ -159,14 +166,23 @@ class SSEDecoder:
             self._line.append(text[start:])
         return events
 
-    def _process(self, line: str) -> SSEEvent | None:
-        if not line:
+    def _process(self, text: str, start: int, end: int) -> SSEEvent | None:
+        """Process the line ``text[start:end]``, copying only its value, and that once."""
+        if start == end:
             return self._dispatch()
-        if line.startswith(":"):
+        if text.startswith(":", start, end):
             return None
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
+        colon = text.find(":", start, end)
+        if colon < 0:
+            if end - start > _LONGEST_FIELD:
+                return None  # no field has so long a name
+            name, value = text[start:end], ""
+        else:
+            if colon - start > _LONGEST_FIELD:
+                return None
+            name = text[start:colon]
+            value_start = colon + 1 + text.startswith(" ", colon + 1, end)
+            value = text[value_start:end]
         if name == "data":
             self._data.append(value)
             self._has_data = True

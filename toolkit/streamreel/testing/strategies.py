@@ -25,6 +25,7 @@ else in streamreel imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from streamreel.core.cassette import Cassette
@@ -62,7 +63,7 @@ def cut_points(
     data: bytes | str,
     *,
     max_cuts: int = 64,
-    interesting: list[int] | None = None,
+    interesting: Sequence[int] | None = None,
 ) -> st.SearchStrategy[tuple[int, ...]]:
     """Sorted, distinct cut points inside ``data`` (``1 .. len(data) - 1``).
 

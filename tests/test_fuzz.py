@@ -143,6 +143,21 @@ def test_interesting_cuts_of_text_cut_unicode_escapes_and_keys() -> None:
     assert text.index("thoughts") in cuts  # inside a key
 
 
+def test_interesting_cuts_find_keys_of_up_to_256_characters_or_escapes() -> None:
+    def cut_inside_key(key: str) -> bool:
+        # Only a key puts a cut between two letters: no escape, literal or mark is there.
+        text = f'{{"{key}" \t: 1}}'
+        return text.index("xy") + 1 in interesting_cuts(text)
+
+    assert cut_inside_key("xy" + '\\"' * 254)  # escaped quotes are items of the key
+    assert not cut_inside_key("xy" + '\\"' * 255)  # 257 items: no key
+    assert not cut_inside_key("xy\\\nz")  # an escaped line end ends no key
+    # In a value dense with escaped quotes every quote opens a candidate key and none is one.
+    dense = '{"m": "' + '\\"ab\\": 1, ' * 2000 + '", "xy": 2}'
+    assert dense.index("xy") + 1 in interesting_cuts(dense)
+    assert dense.index("ab") + 1 not in interesting_cuts(dense)
+
+
 def test_split_at_joins_back_and_ignores_bad_points() -> None:
     assert split_at("abcdef", [3, 1, 3, 0, 9]) == ["a", "bc", "def"]
     assert split_at(b"ab", []) == [b"ab"]

@@ -120,13 +120,10 @@ _WINDOW = 16 * 1024
 
 _ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.", re.DOTALL)
 _LITERAL = re.compile(r"true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-# A key is short: bounding its length keeps the scan linear and, above all, bounds the regex
-# engine's memory, which grows with every repetition of an alternation (a 10 MB string value
-# once took a gigabyte to find it was not a key). Each position parses one way only, so the
-# possessive quantifier finds the same keys without trying every shorter length again when a
-# quote opens no key; and text without a quote before a colon holds no key at all.
-_KEY = re.compile(r'"(?:[^"\\\n]|\\.){0,256}+"\s*:')
-_KEY_END = re.compile(r'"\s*:')
+# A key is a quote, at most 256 characters or escapes, a quote, and a colon after optional
+# space: see :func:`_key_spans`.
+_KEY_MAX_ITEMS = 256
+_KEY_COLON = re.compile(r"\s*:")
 _FIELD = re.compile(r"^(?:data|event|id|retry):", re.MULTILINE)
 _MARK = re.compile(r'["\r\n:,{}\[\]]')
 _CONTINUATION = re.compile(r"[\x80-\xbf]")
@@ -149,17 +146,62 @@ def interesting_cuts(data: bytes | str) -> Sequence[int]:
         # Before the backslash (so two escapes in a row, a surrogate pair, are cut apart) and
         # at every point inside.
         found.update(range(match.start(), match.end()))
-    for pattern in (_LITERAL, _KEY, _FIELD):
-        if pattern is _KEY and not _KEY_END.search(text):
-            continue
+    for pattern in (_LITERAL, _FIELD):
         for match in pattern.finditer(text):
             found.update(range(match.start() + 1, match.end()))
+    for start, end in _key_spans(text):
+        found.update(range(start + 1, end))
     for match in _MARK.finditer(text):
         found.update((match.start(), match.end()))
     if isinstance(data, bytes):
         # Before a continuation byte: inside a multi-byte UTF-8 character.
         found.update(match.start() for match in _CONTINUATION.finditer(text))
     return sorted(p for p in found if 0 < p < len(text))
+
+
+def _key_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The JSON keys in ``text``, left to right, without overlaps, as ``(start, end)``.
+
+    A key is a quote, at most :data:`_KEY_MAX_ITEMS` items (a character other than a quote,
+    backslash or line end, or a backslash and the character it escapes), a quote, optional
+    white space and a colon. Read from a given position, the items parse one way only, so each
+    position's parse (where it stops, after how many items) is walked once and remembered:
+    every quote of a string dense with escaped quotes opens a candidate, and a regular
+    expression re-reading up to 256 items from each of them cost tens of milliseconds a
+    window (and, unbounded, a gigabyte of backtracking state on a 10 MB value).
+    """
+    n = len(text)
+    stops = array("q", [-1]) * (n + 1)  # where the parse from a position stops, -1 unknown
+    items = array("q", [0]) * (n + 1)  # how many items it reads before stopping
+    path: list[int] = []
+    position = 0
+    while (start := text.find('"', position)) >= 0:
+        p = start + 1
+        while stops[p] < 0:
+            if p == n or text[p] in '"\n':
+                stops[p] = p
+                break
+            if text[p] == "\\":
+                if p + 1 < n and text[p + 1] != "\n":
+                    path.append(p)
+                    p += 2
+                    continue
+                stops[p] = p  # a backslash escaping a line end, or nothing, is no item
+                break
+            path.append(p)
+            p += 1
+        stop, count = stops[p], items[p]
+        for q in reversed(path):
+            count += 1
+            stops[q], items[q] = stop, count
+        path.clear()
+        if items[start + 1] <= _KEY_MAX_ITEMS and stop < n and text[stop] == '"':
+            colon = _KEY_COLON.match(text, stop + 1)
+            if colon is not None:
+                yield start, colon.end()
+                position = colon.end()
+                continue
+        position = start + 1
 
 
 def _sampled_cuts(data: bytes | str) -> array[int]:

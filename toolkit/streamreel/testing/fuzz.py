@@ -156,7 +156,9 @@ def interesting_cuts(data: bytes | str) -> Sequence[int]:
     if isinstance(data, bytes):
         # Before a continuation byte: inside a multi-byte UTF-8 character.
         found.update(match.start() for match in _CONTINUATION.finditer(text))
-    return sorted(p for p in found if 0 < p < len(text))
+    # Every point lies within a match, so only the two ends can be out of range.
+    found.difference_update((0, len(text)))
+    return sorted(found)
 
 
 def _key_spans(text: str) -> Iterator[tuple[int, int]]:

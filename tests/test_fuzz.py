@@ -197,6 +197,36 @@ def test_extreme_splits_keep_the_built_in_messages(send_cassette: Path) -> None:
     assert len(fine.interactions[1].messages) > len(replay(cassette).interactions[1].messages)
 
 
+def test_a_long_run_is_re_cut_only_as_the_parser_takes_its_chunks(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from streamreel.cassettes import chunkfile
+    from streamreel.testing.fuzz import _schedule
+
+    arguments = json.dumps({"message": "word " * 400_000})
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    call["function"] = {"name": "send_message", "arguments": arguments}
+    line = json.dumps({"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    path = tmp_path / "long.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    cassette = chunkfile.read_chunk_file(path)
+    shape = layout(cassette, provider=chunkfile.PROVIDER, api=chunkfile.API)
+    split = finest_split(shape)
+    tracemalloc.start()
+    try:
+        _, release = _schedule(shape, split)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Scheduling holds no copy of the 2 MB run: its pieces are made when they are handed on.
+    assert peak < len(arguments) // 4, f"{peak:,} bytes traced for a {len(arguments):,} run"
+    handed = [chunk.choices[0].delta.tool_calls for chunk in release[-1]]
+    assert len(handed) == len(split.text[0]) + 1
+    assert handed[0][0].function.name == "send_message"
+    assert all(calls[0].function.name is None for calls in handed[1:])
+    assert "".join(calls[0].function.arguments for calls in handed) == arguments
+
+
 def test_recut_bodies_arrive_in_the_new_reads(send_cassette: Path) -> None:
     cassette = load_cassette(send_cassette)
     shape = layout(cassette)

@@ -55,7 +55,7 @@ import math
 import random
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -638,7 +638,7 @@ class RechunkingParser:
         inner: StreamingInterfaceLike,
         *,
         expected: Sequence[ChatCompletionChunk],
-        release: Sequence[Sequence[ChatCompletionChunk]],
+        release: Sequence[Collection[ChatCompletionChunk]],
     ) -> None:
         self.inner = inner
         self._expected = expected
@@ -715,11 +715,40 @@ class RechunkingParser:
         return result
 
 
+class _RecutRun(Collection[ChatCompletionChunk]):
+    """A run's new chunks, each made only when the parser takes it.
+
+    A run of megabytes cut finely would otherwise be held as every piece and every chunk at
+    once, from before the replay decodes the body until the run is handed on.
+    """
+
+    def __init__(
+        self, opening: ChatCompletionChunk, target: SlotKind, text: str, cuts: Iterable[int]
+    ) -> None:
+        self._opening = opening
+        self._following = _continuation(opening, target)
+        self._target: SlotKind = target
+        self._text = text
+        points = sorted({c for c in cuts if 0 < c < len(text)})
+        self._bounds = [0, *points, len(text)]
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        for number, (a, b) in enumerate(itertools.pairwise(self._bounds)):
+            shape = self._opening if number == 0 else self._following
+            yield _with_text(shape, self._target, self._text[a:b])
+
+    def __contains__(self, item: object) -> bool:
+        return any(chunk == item for chunk in self)
+
+
 def _schedule(
     layout: Layout, split: Split
-) -> tuple[list[ChatCompletionChunk], list[list[ChatCompletionChunk]]]:
+) -> tuple[list[ChatCompletionChunk], list[Collection[ChatCompletionChunk]]]:
     expected: list[ChatCompletionChunk] = []
-    release: list[list[ChatCompletionChunk]] = []
+    release: list[Collection[ChatCompletionChunk]] = []
     offsets: dict[int, int] = {}
     for index in sorted(layout.chunks):
         offsets[index] = len(expected)
@@ -728,14 +757,9 @@ def _schedule(
     for number, run in enumerate(layout.runs):
         first = offsets[run.interaction] + run.start
         last = first + run.count - 1
-        opening = expected[first]
-        following = _continuation(opening, run.target)
-        pieces = split_at(run.text, split.text.get(number, ())) or [""]
-        new = [_with_text(opening, run.target, pieces[0])]
-        new += [_with_text(following, run.target, piece) for piece in pieces[1:]]
         for position in range(first, last):
             release[position] = []
-        release[last] = new
+        release[last] = _RecutRun(expected[first], run.target, run.text, split.text.get(number, ()))
     return expected, release
 
 

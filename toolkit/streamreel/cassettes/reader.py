@@ -243,6 +243,13 @@ class CassetteReader:
 
     def count(self) -> int:
         """How many interactions the file holds, without reading them."""
+        if self._count is None and self._info is None:
+            # A cassette without streamreel's metadata (vcrpy's own) is counted by the pass
+            # that reads its info, which a replay needs next: one pass over the file, not two.
+            try:
+                self._info = self._read_info()
+            except Exception:  # left for info to report, as load_cassette does
+                pass
         if self._count is None:
             try:
                 self._count = self._read_count()

@@ -27,6 +27,7 @@ anchor in a skipped interaction is such a case too. Each interaction is held to 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Callable, Collection, Iterator
@@ -246,10 +247,8 @@ class CassetteReader:
         if self._count is None and self._info is None:
             # A cassette without streamreel's metadata (vcrpy's own) is counted by the pass
             # that reads its info, which a replay needs next: one pass over the file, not two.
-            try:
+            with contextlib.suppress(Exception):  # left for info to report, as load_cassette does
                 self._info = self._read_info()
-            except Exception:  # left for info to report, as load_cassette does
-                pass
         if self._count is None:
             try:
                 self._count = self._read_count()

@@ -49,7 +49,7 @@ from typing import Any
 from streamreel.core.chunks import StreamFault
 from streamreel.core.errors import StreamDecodeError, StreamreelError, preview
 from streamreel.core.eventstream import EventStreamDecoder, EventStreamMessage
-from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
+from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder, stripped_loads
 from streamreel.core.providers._adapter import Adapter, Output, Stamp, error_fault
 from streamreel.core.providers.anthropic import MessagesAdapter, message_events
 from streamreel.core.providers.anthropic_complete import CompleteAdapter
@@ -119,7 +119,7 @@ def make_adapter(kind: StreamKind) -> Adapter:
 
 def _decode_data(data: str, event: str, ordinal: int) -> Any:
     try:
-        return json.loads(data)
+        return stripped_loads(data)  # the caller strips it
     except json.JSONDecodeError as exc:
         reason = f"{exc.msg} at column {exc.colno}"
     except (ValueError, RecursionError) as exc:

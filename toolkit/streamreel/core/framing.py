@@ -40,7 +40,7 @@ import codecs
 import json
 import re
 from enum import Enum, auto
-from typing import Any
+from typing import Any, cast
 
 from streamreel.core.errors import StreamDecodeError, preview
 
@@ -56,7 +56,8 @@ def _closed_error(name: str) -> StreamDecodeError:
     )
 
 
-_SCAN = json.JSONDecoder().scan_once
+# json.loads's own scanner (C where there is one), which the stubs leave undeclared.
+_SCAN = cast(Any, json.JSONDecoder()).scan_once
 
 
 def stripped_loads(text: str) -> Any:

@@ -947,12 +947,14 @@ class _Step:
         self, outputs: Iterable[ChatCompletionChunk | StreamFault], record: ChunkRecord | None
     ) -> None:
         at = record.index if record is not None else None
+        # Looked up once, not per chunk: a one-piece body (a vcrpy cassette) is all one call.
+        tally = self.tally if record is not None else None
+        produced = record.produced if record is not None and tally is None else None
         for output in outputs:
-            if record is not None:
-                if self.tally is not None:
-                    self.tally.add(output)
-                else:
-                    record.produced.append(output)
+            if tally is not None:
+                tally.add(output)
+            elif produced is not None:
+                produced.append(output)
             if isinstance(self.driver, _NativeDriver):
                 # The chunks are decoded for their records (features, the chunk view); the
                 # parser reads the SDK's stream instead, and reports faults through it.

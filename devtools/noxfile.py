@@ -51,7 +51,7 @@ def _browser(session: nox.Session) -> None:
 def _suite(session: nox.Session) -> None:
     session.chdir(ROOT)
     _browser(session)
-    session.run("streamreel", "install-letta")
+    session.run("streamreel", "install-letta", "--version", "all")
     session.run("python", "-m", "pytest", *session.posargs)
 
 

@@ -102,6 +102,7 @@ __all__ = [
     "ollama_chat_ndjson",
     "openai_assistants_requires_action",
     "openai_http_429",
+    "openai_line_separator_escaped",
     "openai_parallel_tool_calls",
     "openai_responses_function_call",
     "openai_send_message_inner_thoughts",
@@ -226,6 +227,49 @@ def _tool_step(
     wire.send(_sse(_dumps(chat.usage(usage))), _DONE)
     response = wire.response(_event_stream_headers(wire))
     return Interaction(request, response, recorded_at=_at(step))
+
+
+_ADDRESS_MESSAGE = (
+    "We are at:\u2028Rua Augusta 24\u20281100-048 Lisboa\n"
+    "The door is on the side street, by the café."
+)
+
+
+def openai_line_separator_escaped() -> Cassette:
+    """Plain streamed text holding U+2028 LINE SEPARATOR, escaped as ``\\u2028``.
+
+    Models copy the character from pasted documents. Here the server escapes it (every
+    non-ASCII character is ``\\u``-escaped); written raw, as ``JSON.stringify`` and pydantic
+    write it, it is what ``str.splitlines()`` cuts a ``data:`` line at (openai-python #1230,
+    httpx-sse #34): the ``raw-line-separator`` hazard makes that stream from this one.
+    """
+    body: _Json = {
+        "messages": [
+            {"role": "system", "content": _SOL_SYSTEM},
+            {"role": "user", "content": "Where exactly are you? I only have the PDF menu."},
+        ],
+        "model": "gpt-4.1",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    request = _post(
+        "https://api.openai.com/v1/chat/completions", body, _openai_headers("api.openai.com")
+    )
+    wire = _Wire("openai-line-separator-escaped#0")
+    chat = _ChatChunks(
+        wire, model="gpt-4.1-2025-04-14", created=1748779500, fingerprint="fp_51e1070cf2",
+        usage_nulls=True,
+    )  # fmt: skip
+    head = {"role": "assistant", "content": "", "refusal": None}
+    wire.send(_sse(_dumps(chat.delta(head), ascii_only=True)))
+    pieces = _pieces(_ADDRESS_MESSAGE)
+    for piece in pieces:
+        wire.send(_sse(_dumps(chat.delta({"content": piece}), ascii_only=True)))
+    wire.send(_sse(_dumps(chat.delta({}, finish="stop"))))
+    usage = _openai_usage(_token_count(request.body.decode()), len(pieces))
+    wire.send(_sse(_dumps(chat.usage(usage))), _DONE)
+    response = wire.response(_event_stream_headers(wire))
+    return _cassette(Interaction(request, response, recorded_at=_at(0)))
 
 
 def openai_tool_return_next_request() -> Cassette:
@@ -757,6 +801,7 @@ SCENARIOS: dict[str, Callable[[], Cassette]] = {
     "openai-send-message-inner-thoughts": openai_send_message_inner_thoughts,
     "openai-parallel-tool-calls": openai_parallel_tool_calls,
     "openai-tool-name-split": openai_tool_name_split,
+    "openai-line-separator-escaped": openai_line_separator_escaped,
     "openai-tool-return-next-request": openai_tool_return_next_request,
     "openai-truncated-stream": openai_truncated_stream,
     "openai-http-429": openai_http_429,

@@ -181,7 +181,7 @@ def test_import_writes_a_cassette_and_reports_bad_input(tmp_path: Path) -> None:
     bad = CliRunner().invoke(
         main, ["import", str(tmp_path / "bad.json"), "-o", str(tmp_path / "x.yaml")]
     )
-    assert bad.exit_code == 1 and "bad.json" in bad.output and not (tmp_path / "x.yaml").exists()
+    assert bad.exit_code == 3 and "bad.json" in bad.output and not (tmp_path / "x.yaml").exists()
 
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"

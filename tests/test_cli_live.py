@@ -36,7 +36,7 @@ def test_record_shows_the_reply_live_and_writes_a_scrubbed_cassette(
     assert result.exit_code == 0, result.output
     assert "[reasoning] Hello there!" in result.stdout  # each delta as it streamed
     assert "reasoning    Hello there!" in result.stdout  # then the whole messages
-    assert "wrote" in result.stderr and "1 interactions" in result.stderr
+    assert "wrote" in result.stderr and "(1 interaction)" in result.stderr
     assert "sk-cli-secret-4242" not in output.read_text()
 
 
@@ -96,7 +96,7 @@ def test_record_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None
         ],
         env={"ANTHROPIC_API_KEY": ""},
     )
-    assert result.exit_code == 1 and "ANTHROPIC_API_KEY" in result.output
+    assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.output
     assert not (tmp_path / "x.yaml").exists()
 
 
@@ -223,7 +223,7 @@ def test_record_through_each_optional_sdk(
     arguments += ["--model", model, "--prompt", "Hello", "-o", str(output)]
     result = CliRunner().invoke(main, arguments, env=env)
     assert result.exit_code == 0, result.output
-    assert "1 interactions" in result.stderr
+    assert "(1 interaction)" in result.stderr
     assert shown in result.stdout
     text = output.read_text()
     for secret in env.values():
@@ -246,7 +246,7 @@ def test_record_names_the_sdk_to_install_when_it_is_missing(
     arguments = ["record", "--provider", provider, "--model", "m", "--prompt", "p"]
     arguments += ["-o", str(tmp_path / "x.yaml")]
     result = CliRunner().invoke(main, arguments, env={"CO_API_KEY": "k", "GEMINI_API_KEY": "k"})
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the command cannot run as given
     assert f"pip install {package}" in result.output and f"streamreel[{provider}]" in result.output
     assert not (tmp_path / "x.yaml").exists()
 

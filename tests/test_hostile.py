@@ -14,10 +14,13 @@ down with it.
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +239,135 @@ def test_the_recorder_stops_a_compression_bomb_too() -> None:
     decoder = BodyDecoder("gzip")
     decoder.feed(inner)
     assert decoder.failed is not None and "once decompressed" in decoder.failed
+
+
+# -- every command, under a memory cap ----------------------------------------------------------
+
+COMMAND_CAP = 768 * 1024**2
+"""The child's address space: a command that read a 1 GB file whole could not stay under it."""
+
+COMMANDS: dict[str, Callable[[Path], list[str]]] = {
+    "replay": lambda path: ["replay", str(path), "--format", "jsonl"],
+    "replay -": lambda path: ["replay", "-", "--format", "jsonl"],
+    "inspect": lambda path: ["inspect", str(path)],
+    "import": lambda path: ["import", str(path), "-o", str(path.parent / "out.yaml"), "--force"],
+    "diff": lambda path: ["diff", str(path), "--right-settings", "use_assistant_message=false"],
+    "fuzz": lambda path: ["fuzz", str(path), "--examples", "3", "--seed", "1"],
+    "audit": lambda path: ["audit", str(path)],
+}
+"""Each command's arguments for one input file (``replay -`` reads it on standard input). A
+command that reads files joins the suite with one entry here."""
+
+CASSETTE_ONLY = {"inspect", "import"}  # commands that read cassettes, never chunk files
+
+RUN_CAPPED = textwrap.dedent(
+    """
+    import atexit, resource, sys
+    cap = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    # The child's own peak resident memory, in kB, last on stderr. VmHWM belongs to this
+    # program's memory alone; ru_maxrss would carry the forking test runner's peak across exec.
+    def peak():
+        status = open("/proc/self/status").read()
+        print("peak", status.split("VmHWM:")[1].split()[0], file=sys.stderr)
+    atexit.register(peak)
+    from streamreel.cli import main
+    sys.argv = ["streamreel", *sys.argv[2:]]
+    main()
+    """
+)
+
+
+def _capped(command: str, path: Path, cap: int = COMMAND_CAP) -> subprocess.CompletedProcess[str]:
+    arguments = COMMANDS[command](path)
+    with path.open("rb") if command.endswith(" -") else open(os.devnull, "rb") as stdin:
+        return subprocess.run(
+            [sys.executable, "-c", RUN_CAPPED, str(cap), *arguments],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,  # a hang guard only
+            check=False,
+        )
+
+
+def _hostile_files(folder: Path) -> dict[str, Path]:
+    """Files built here, not kept in the repository: most are large, and sparse or random."""
+    files: dict[str, Path] = {}
+    for suffix in (".jsonl", ".yaml"):
+        sparse = folder / f"sparse-1g{suffix}"
+        with sparse.open("wb") as stream:
+            stream.truncate(1024**3)  # a gigabyte of NUL bytes that takes no disk
+        files[sparse.name] = sparse
+    noise = folder / "random.jsonl"
+    noise.write_bytes(random.Random(7).randbytes(1024 * 1024))
+    files[noise.name] = noise
+    return files
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _hostile_files(tmp_path_factory.mktemp("hostile-commands"))
+
+
+@pytest.mark.parametrize("name", ["sparse-1g.jsonl", "sparse-1g.yaml", "random.jsonl"])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_refuses_a_file_that_is_not_text_from_its_first_bytes(
+    hostile_files: dict[str, Path], command: str, name: str
+) -> None:
+    if command in CASSETTE_ONLY and name.endswith(".jsonl"):
+        pytest.skip(f"{command} reads cassettes only")
+    path = hostile_files[name]
+    done = _capped(command, path)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+    shown = "<stdin>" if command.endswith(" -") else str(path)
+    assert shown in done.stderr and "not text" in done.stderr, done.stderr[-2000:]
+
+
+def _one_line(path: Path, size: int) -> Path:
+    text = "word " * (size // 5)
+    line = json.dumps({"id": "c", "choices": [{"index": 0, "delta": {"content": text}}]})
+    path.write_text(line + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_chunk_line_past_the_limit_is_a_clear_error_in_every_command(tmp_path: Path) -> None:
+    from streamreel.cassettes.limits import MAX_LINE_BYTES
+
+    path = _one_line(tmp_path / "long.jsonl", MAX_LINE_BYTES + 1024)
+    for command in sorted(set(COMMANDS) - CASSETTE_ONLY):
+        done = _capped(command, path)
+        # replay keeps what came before the line (nothing, here) and says so in the stream
+        expected = 4 if command.startswith("replay") else 3
+        assert done.returncode == expected, (command, done.stderr[-2000:])
+        assert f"at most {MAX_LINE_BYTES:,} bytes a line" in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_fuzz_on_a_10_mb_line_stays_under_200_mb(tmp_path: Path) -> None:
+    path = _one_line(tmp_path / "ten.jsonl", 10_000_000)
+    done = _capped("fuzz", path, cap=3 * 1024**3)
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak_mb = int(done.stderr.rsplit("peak ", 1)[1]) / 1024
+    assert peak_mb < 200, f"fuzz peaked at {peak_mb:.0f} MB on a 10 MB line"
+
+
+def test_an_argument_string_full_of_escapes_in_one_piece_costs_a_few_times_its_size() -> None:
+    import tracemalloc
+
+    from streamreel.core.arguments import ArgumentsReader, Route
+
+    value = 'caf\u00e9 \\n "quoted" \\t ' * 20_000
+    arguments = json.dumps({"message": value})
+    tracemalloc.start()
+    try:
+        reader = ArgumentsReader({"message": Route.TEXT})
+        events = reader.feed(arguments) + reader.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "".join(e.text for e in events if e.key == "message") == value
+    # One event per run of text, not one per stretch between escapes (over 300,000 of them).
+    assert len(events) <= 3
+    assert peak < 12 * len(arguments), f"{peak:,} bytes traced for {len(arguments):,} of input"

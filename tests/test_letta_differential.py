@@ -29,12 +29,20 @@ from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
     ReasoningMessage,
+    ToolCallDelta,
+    ToolCallMessage,
     ToolReturnMessage,
 )
 from streamreel.core.parser import InterfaceSettings
 from streamreel.letta.real import LettaInterface, letta_parser, require_letta
 from streamreel.playback.replay import ParserFactory, replay
-from streamreel.testing.compat import UNEXPLAINED, Comparison, compare_with_letta
+from streamreel.testing.compat import (
+    UNEXPLAINED,
+    Comparison,
+    compare_interactions,
+    compare_with_letta,
+)
+from streamreel.testing.evidence import content_of
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
@@ -68,7 +76,13 @@ def compared(
 ) -> Comparison:
     theirs = through_letta(chunks, expect_reasoning_content, **knobs)
     ours = run(chunks, expect_reasoning_content, **knobs)
-    found = compare_with_letta(theirs, ours, expect_reasoning_content=expect_reasoning_content)
+    found = compare_with_letta(
+        theirs,
+        ours,
+        source=content_of(chunks),
+        settings=InterfaceSettings(**knobs),
+        expect_reasoning_content=expect_reasoning_content,
+    )
     assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
     return found
 
@@ -192,6 +206,113 @@ def test_each_defect_fixture_shows_its_class_in_letta_itself(
     assert defect in found.defects, [d.label for d in found.disagreements]
 
 
+def with_arguments(message: AgentMessage, old: str, new: str) -> AgentMessage:
+    if not isinstance(message, ToolCallMessage) or not message.tool_call.arguments:
+        return message
+    arguments = message.tool_call.arguments.replace(old, new)
+    return message.model_copy(
+        update={"tool_call": message.tool_call.model_copy(update={"arguments": arguments})}
+    )
+
+
+def renamed(message: AgentMessage, name: str) -> AgentMessage:
+    if not isinstance(message, ToolCallMessage) or not message.tool_call.name:
+        return message
+    call = message.tool_call.model_copy(update={"name": name})
+    return message.model_copy(update={"tool_call": call})
+
+
+def invented(messages: list[AgentMessage]) -> list[AgentMessage]:
+    extra = AssistantMessage(id=MESSAGE_ID, date=DATE, content="I also booked you a table.")
+    return [*messages, extra]
+
+
+def without_call(messages: list[AgentMessage], call_id: str) -> list[AgentMessage]:
+    dropped = {
+        m.otid
+        for m in messages
+        if isinstance(m, ToolCallMessage) and m.tool_call.tool_call_id == call_id
+    }
+    return [m for m in messages if not (isinstance(m, ToolCallMessage) and m.otid in dropped)]
+
+
+CORRUPTIONS: list[tuple[str, list[dict[str, Any]], dict[str, Any], Any]] = [
+    (
+        "wrong-arguments",
+        tool_stream(spaced({"inner_thoughts": "t", "n": 5, "b": False}), name="calc"),
+        {},
+        lambda ms: [with_arguments(m, "5", "6") for m in ms],
+    ),
+    (
+        "wrong-tool-name",
+        split_name(),
+        {},
+        lambda ms: [renamed(m, "send_mail") for m in ms],
+    ),
+    (
+        "invented-message",
+        tool_stream(json.dumps(SEND), cuts=[]),
+        {"use_assistant_message": True},
+        invented,
+    ),
+    ("dropped-call", parallel_calls(), {}, lambda ms: without_call(ms, "call_b")),
+]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "knobs", "corrupt"),
+    [pytest.param(c, k, f, id=name) for name, c, k, f in CORRUPTIONS],
+)
+def test_a_corrupted_streamreel_output_is_unexplained_not_blamed_on_letta(
+    letta: ParserFactory, chunks: list[dict[str, Any]], knobs: dict[str, Any], corrupt: Any
+) -> None:
+    theirs = through_letta(chunks, **knobs)
+    ours = run(chunks, **knobs)
+    source = content_of(chunks)
+    settings = InterfaceSettings(**knobs)
+    honest = compare_with_letta(theirs, ours, source=source, settings=settings)
+    assert not honest.unexplained and honest.disagreements, "each stream shows a Letta defect"
+    bad = corrupt(ours)
+    assert bad != ours
+    found = compare_with_letta(theirs, bad, source=source, settings=settings)
+    assert found.unexplained, [d.label for d in found.disagreements]
+    # The stream's own content says what is wrong, whatever Letta did.
+    assert any(d.row.kind == "source" for d in found.unexplained)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "knobs", "corrupt"),
+    [pytest.param(c, k, f, id=name) for name, c, k, f in CORRUPTIONS[:3]],
+)
+def test_a_defect_label_needs_streamreel_s_side_of_the_row_to_be_in_the_stream(
+    letta: ParserFactory, chunks: list[dict[str, Any]], knobs: dict[str, Any], corrupt: Any
+) -> None:
+    theirs = through_letta(chunks, **knobs)
+    bad = corrupt(run(chunks, **knobs))
+    found = compare_with_letta(
+        theirs, bad, source=content_of(chunks), settings=InterfaceSettings(**knobs)
+    )
+    # Not only the check against the stream: the row that differs from Letta loses its label.
+    rows = [d for d in found.unexplained if d.row.kind != "source"]
+    assert rows and all("not what the stream says" in d.label for d in rows), [
+        d.label for d in found.disagreements
+    ]
+
+
+def test_a_defect_needs_its_own_sign_in_the_stream() -> None:
+    # An extra call on Letta's side is defect 5 only when the stream has parallel calls.
+    chunks = tool_stream(json.dumps({"inner_thoughts": "t", "city": "Oslo"}), name="weather")
+    ours = run(chunks)
+    call = next(m for m in ours if isinstance(m, ToolCallMessage))
+    extra = call.model_copy(
+        update={"otid": "x", "tool_call": ToolCallDelta(name="weather", arguments="{}")}
+    )
+    found = compare_with_letta([*ours, extra], ours, source=content_of(chunks))
+    assert [d.detail for d in found.unexplained] == [
+        "defect 5 needs parallel tool calls in the stream"
+    ]
+
+
 @pytest.mark.parametrize(
     ("chunks", "knobs"),
     [
@@ -219,10 +340,17 @@ def cassette_defects(path: Path, letta: ParserFactory, expect: bool) -> set[int]
     """Both interfaces over a bundled cassette: the defect classes their differences show."""
     theirs = replay(path, parser=letta, expect_reasoning_content=expect)
     ours = replay(path, expect_reasoning_content=expect)
+    recorded = load_cassette(path).interactions
     assert len(theirs.interactions) == len(ours.interactions)
     defects: set[int] = set()
     for left, right in zip(theirs.interactions, ours.interactions, strict=True):
-        found = compare_with_letta(left.messages, right.messages, expect_reasoning_content=expect)
+        found = compare_interactions(
+            left,
+            right,
+            settings=ours.settings,
+            expect_reasoning_content=expect,
+            recorded=recorded[right.index],
+        )
         assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
         defects |= found.defects
         if not found.disagreements:
@@ -268,8 +396,9 @@ def compared_replays(
     theirs = replay(loop, parser=letta, settings=settings)
     ours = replay(loop, settings=settings)
     defects: set[int] = set()
+    recorded = loop.interactions
     for left, right in zip(theirs.interactions, ours.interactions, strict=True):
-        found = compare_with_letta(left.messages, right.messages)
+        found = compare_interactions(left, right, settings=settings, recorded=recorded[right.index])
         assert not found.unexplained, [(d.row, d.reason) for d in found.unexplained]
         defects |= found.defects
     return tool_returns(theirs.messages), tool_returns(ours.messages), defects
@@ -392,7 +521,7 @@ def test_diff_command_against_letta_agrees_where_letta_is_right(letta: ParserFac
     cassette = ROOT / "cassettes" / "openai-http-429.yaml"
     result = invoke("diff", str(cassette), "--against", "letta")
     assert result.exit_code == 0, result.output
-    assert f"{cassette}: same (1 interactions, 1 messages)" in result.output
+    assert f"{cassette}: same (1 interaction, 1 message)" in result.output
 
 
 def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
@@ -406,7 +535,7 @@ def test_diff_command_against_letta_gives_both_sides_the_server_s_flags(
     path = write(tmp_path / "json-content.yaml", interaction(content_chunks(text)))
     result = invoke("diff", str(path), "--against", "letta")
     assert result.exit_code == 0, result.output
-    assert f"{path}: same (1 interactions, 1 messages)" in result.output
+    assert f"{path}: same (1 interaction, 1 message)" in result.output
     chosen = invoke("diff", str(path), "--against", "letta", "--no-expect-reasoning-content")
     assert chosen.exit_code == 1 and '- streamreel  "reasoning":' in chosen.output
 
@@ -443,7 +572,8 @@ def test_diff_and_fuzz_without_letta_say_what_to_run(
 
 def readme_defect_rows() -> dict[int, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \|$", text, re.M)
+    # The Letta 0.7.8 column, then Letta 0.16.8's (tests/test_letta_three_way.py checks it).
+    rows = re.findall(r"^\| (\d+) \|.*\| (shown|not shown) \| (?:shown|not shown) \|$", text, re.M)
     return {int(number): status for number, status in rows}
 
 
@@ -475,7 +605,9 @@ def test_the_diff_widget_labels_every_place_letta_and_streamreel_disagree(
     path = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
     theirs = replay(path, parser=letta)
     ours = replay(path, expect_reasoning_content="auto")
-    found = compare_with_letta(theirs.interactions[0].messages, ours.interactions[0].messages)
+    found = compare_interactions(
+        theirs.interactions[0], ours.interactions[0], settings=ours.settings
+    )
     view = SequenceDiff(
         found.letta, found.ours, ignore=("otid",), merge=False, notes=found.note, fold=False
     )

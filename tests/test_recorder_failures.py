@@ -308,7 +308,7 @@ def test_record_checks_the_output_is_writable_before_calling_the_provider(tmp_pa
             _record_arguments("openai", server.base_url + "/v1", blocker / "out.yaml"),
             env={"OPENAI_API_KEY": "sk-x"},
         )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # -o names a place that cannot be written: a usage error
     assert "cannot write cassette" in result.stderr
     assert emulator.served == []  # the provider was never called
     assert "Traceback" not in result.output

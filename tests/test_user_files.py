@@ -128,7 +128,7 @@ def test_recording_into_a_har_path_is_refused_before_the_provider_is_called(
             ],
             env={"OPENAI_API_KEY": "sk-x"},
         )
-    assert result.exit_code == 1 and ".har path" in result.stderr
+    assert result.exit_code == 2 and ".har path" in result.stderr
     assert emulator.served == [] and not target.exists()
 
 
@@ -172,7 +172,7 @@ def test_import_writes_a_new_output_and_refuses_an_existing_one(tmp_path: Path) 
     first = output.read_bytes()
     output.write_text("my own notes\n")
     code, shown = _import(str(POLLY), "-o", str(output))
-    assert code == 1 and "--force" in shown and "existing file" in shown
+    assert code == 2 and "--force" in shown and "existing file" in shown
     assert output.read_text() == "my own notes\n"
     code, _ = _import(str(POLLY), "-o", str(output), "--force")
     assert code == 0 and output.read_bytes() == first
@@ -187,7 +187,7 @@ def test_import_to_json_writes_json_and_to_har_is_refused(tmp_path: Path) -> Non
         .response.body.endswith(b"data: [DONE]\n\n")
     )
     code, shown = _import(str(POLLY), "-o", str(tmp_path / "out.har"))
-    assert code == 1 and ".har path" in shown and not (tmp_path / "out.har").exists()
+    assert code == 2 and ".har path" in shown and not (tmp_path / "out.har").exists()
 
 
 def test_import_never_overwrites_its_input_under_any_spelling(
@@ -205,7 +205,7 @@ def test_import_never_overwrites_its_input_under_any_spelling(
     spellings = [str(source), "../rec.har", "../sub/../rec.har", str(link), str(hard)]
     for spelling in spellings:
         code, shown = _import(str(source), "-o", spelling, "--force")
-        assert code == 1 and "the same file" in shown, spelling
+        assert code == 2 and "the same file" in shown, spelling
         assert source.read_bytes() == before
     with pytest.raises(CassetteError, match="the same file"):
         import_cassette(hard, source, overwrite=True)

@@ -13,10 +13,15 @@ a file URI tells detection nothing.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from streamreel.cassettes import usage
+from streamreel.cassettes.textfile import HEAD_BYTES, chunk_lines, empty_error
 from streamreel.core.cassette import (
     BodyChunk,
     Cassette,
@@ -25,33 +30,40 @@ from streamreel.core.cassette import (
     RecordedRequest,
     RecordedResponse,
 )
-from streamreel.core.errors import CassetteError
+from streamreel.core.errors import CassetteError, ChunkError
 
-__all__ = ["API", "PROVIDER", "read_chunk_file"]
+__all__ = ["API", "PROVIDER", "opened", "read_chunk_file"]
 
 PROVIDER = "openai"
 API = "chat-completions"
 
 
-def read_chunk_file(path: str | os.PathLike[str]) -> Cassette:
-    """The chunk file at ``path`` as a one-interaction cassette of its lines as SSE events."""
+def read_chunk_file(path: str | os.PathLike[str], *, data: bytes | None = None) -> Cassette:
+    """The chunk file at ``path`` as a one-interaction cassette of its lines as SSE events.
+
+    With ``data`` the lines are read from it (standard input, say) and ``path`` only names them.
+    A file that is not text, has a line that is too long or not UTF-8, or holds no chunk at all
+    is a :class:`~streamreel.core.errors.CassetteError` naming it.
+    """
     source = Path(path)
-    usage.note(source)
-    try:
-        text = source.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise CassetteError(
-            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
-            "check the path and its permissions",
-            path=source,
-        ) from exc
+    if data is None:
+        usage.note(source)
     pieces: list[BodyChunk] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        event = stripped if stripped.startswith(("data:", ":")) else "data: " + stripped
-        pieces.append(BodyChunk(0.0, (event + "\n\n").encode("utf-8")))
+    chunks = 0
+    try:
+        with opened(source, data) as stream:
+            for _, line in chunk_lines(stream, source):
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                event = stripped if stripped.startswith(("data:", ":")) else "data: " + stripped
+                if not event.startswith(":") and event[5:].strip() != "[DONE]":
+                    chunks += 1
+                pieces.append(BodyChunk(0.0, (event + "\n\n").encode("utf-8")))
+    except ChunkError as exc:
+        raise CassetteError(exc.reason, path=exc.path, line=exc.line) from None
+    if not chunks:
+        raise empty_error("chunk file", source)
     request = RecordedRequest(
         "POST",
         source.absolute().as_uri(),
@@ -68,3 +80,21 @@ def read_chunk_file(path: str | os.PathLike[str]) -> Cassette:
     cassette = Cassette([Interaction(request, response)], info=CassetteInfo(source="chunk file"))
     cassette.path = source
     return cassette
+
+
+@contextlib.contextmanager
+def opened(source: Path, data: bytes | None) -> Iterator[io.BufferedReader[Any]]:
+    """The chunk file's bytes as a buffered stream: ``data`` if given, else the file."""
+    if data is not None:
+        yield io.BufferedReader(io.BytesIO(data), HEAD_BYTES)
+        return
+    try:
+        stream = io.BufferedReader(io.FileIO(source), HEAD_BYTES)
+    except OSError as exc:
+        raise CassetteError(
+            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
+            "check the path and its permissions",
+            path=source,
+        ) from exc
+    with stream:
+        yield stream

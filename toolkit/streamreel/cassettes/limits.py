@@ -22,6 +22,10 @@ dozen levels at most, so anything deeper than :data:`MAX_DEPTH` is refused up fr
 **Compression.** A small gzip body can inflate to gigabytes; bodies are decompressed to at most
 :data:`MAX_BODY_BYTES` (the content decoder, shared with the recorder, enforces it).
 
+**Lines.** A chunk file is read a line at a time, and no line longer than
+:data:`MAX_LINE_BYTES` is held (:mod:`streamreel.cassettes.textfile`); a file that is not text
+is refused from its first bytes there too.
+
 The walk is iterative, so measuring a deep document cannot itself overflow the stack.
 """
 
@@ -36,6 +40,7 @@ __all__ = [
     "ALIAS_ALLOWANCE",
     "MAX_BODY_BYTES",
     "MAX_DEPTH",
+    "MAX_LINE_BYTES",
     "check_document",
     "depth_error",
     "expansion_budget",
@@ -49,6 +54,9 @@ ALIAS_ALLOWANCE = 1_000_000
 
 MAX_BODY_BYTES = MAX_DECODED_BYTES
 """Largest body a compressed body may inflate to (:mod:`streamreel.core.encoding` enforces it)."""
+
+MAX_LINE_BYTES = 32 * 1024 * 1024
+"""Longest line a chunk file may have: one chunk is kilobytes; a longer line is not a chunk."""
 
 _REMEDY = "streamreel never writes such a file; check where this one came from"
 

@@ -130,6 +130,7 @@ from streamreel.cassettes.har import read_har
 from streamreel.cassettes.limits import check_document, depth_error
 from streamreel.cassettes.nock import read_nock
 from streamreel.cassettes.rubyvcr import read_ruby_vcr
+from streamreel.cassettes.textfile import read_text
 from streamreel.core.cassette import (
     FORMAT_VERSION,
     GRPC_METHOD,
@@ -141,7 +142,7 @@ from streamreel.core.cassette import (
     RecordedResponse,
 )
 from streamreel.core.encoding import codings as content_codings
-from streamreel.core.encoding import decode_layer
+from streamreel.core.encoding import decode_body
 from streamreel.core.errors import (
     CassetteError,
     CassetteVersionError,
@@ -385,23 +386,7 @@ def load_cassette(path: str | os.PathLike[str]) -> Cassette:
     """Read a cassette file of any supported kind (the container is detected from the content)."""
     file = Path(path)
     usage.note(file)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CassetteError(
-            f"cannot read cassette: expected a readable file, got {reason}; "
-            "check the path and its permissions",
-            path=file,
-        ) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CassetteError(
-            f"cannot read cassette: expected UTF-8 text, got byte {raw[exc.start]:#04x} at "
-            f"offset {exc.start}; the file is not a cassette or is damaged, record it again",
-            path=file,
-        ) from exc
+    text = read_text(file)
     return loads_cassette(text, path=file)
 
 
@@ -520,14 +505,20 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 
 
 def import_cassette(
-    src: str | os.PathLike[str], dest: str | os.PathLike[str], *, overwrite: bool = False
+    src: str | os.PathLike[str] | Cassette,
+    dest: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
 ) -> Cassette:
     """Read a foreign cassette (HAR, nock, vcrpy...) and write it in streamreel's format.
 
     ``dest`` must not exist unless ``overwrite``, and is never ``src`` itself (under any
-    spelling: a relative path, a symlink, a hard link), which the import would destroy.
+    spelling: a relative path, a symlink, a hard link), which the import would destroy. ``src``
+    may be a cassette read already (from standard input, say).
     """
-    source, target = Path(src), Path(dest)
+    loaded = src if isinstance(src, Cassette) else None
+    source = Path(src.path or "<memory>") if isinstance(src, Cassette) else Path(src)
+    target = Path(dest)
     if target.exists() or target.is_symlink():
         if _same_file(source, target):
             raise CassetteError(
@@ -542,7 +533,7 @@ def import_cassette(
                 path=target,
             )
     cassette_format(target)
-    cassette = load_cassette(source)
+    cassette = loaded if loaded is not None else load_cassette(source)
     save_cassette(cassette, target)
     return cassette
 
@@ -1002,29 +993,25 @@ def _read_grpc(item: dict[str, Any]) -> Interaction:
 # --------------------------------------------------------------------------------------------
 
 
-def _decode_layer(coding: str, body: bytes) -> bytes:
-    """Undo one content coding (:func:`streamreel.core.encoding.decode_layer`, the decoder the
-    recorder uses too), as a cassette error."""
-    try:
-        return decode_layer(coding, body)
-    except StreamDecodeError as exc:
-        raise CassetteError(exc.reason) from exc
-
-
 def _identity(
     headers: dict[str, list[str]], body: bytes
 ) -> tuple[dict[str, list[str]], bytes, bool]:
-    """Headers and body with every content coding removed; the flag says the body changed."""
+    """Headers and body with every content coding removed; the flag says the body changed.
+
+    The body's own bytes decide (:func:`streamreel.core.encoding.decode_body`, the decoder the
+    recorder uses too): a header that is missing, ``identity`` or wrong does not keep a
+    compressed body compressed.
+    """
     name = next((key for key in headers if key.lower() == "content-encoding"), None)
-    if name is None:
-        return headers, body, False
-    codings = [coding for value in headers[name] for coding in content_codings(value)]
-    decoded = body
-    # Codings are listed in the order they were applied, so they come off in reverse.
-    for coding in reversed(codings):
-        decoded = _decode_layer(coding, decoded)
-    kept = {key: values for key, values in headers.items() if key != name}
+    declared = [c for value in headers[name] for c in content_codings(value)] if name else []
+    try:
+        decoded = decode_body(body, declared)
+    except StreamDecodeError as exc:
+        raise CassetteError(exc.reason) from exc
     changed = decoded is not body
+    if name is None and not changed:
+        return headers, body, False
+    kept = {key: values for key, values in headers.items() if key != name}
     if changed:
         for key in kept:
             if key.lower() == "content-length":

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import click
 
 from streamreel._version import __version__
+from streamreel.cli.exits import Exit, quiet_closed_output
 
 
 class _Entry(NamedTuple):
@@ -56,7 +57,7 @@ _COMMANDS: dict[str, _Entry] = {
     "install-letta": _Entry(
         "letta",
         "install_letta_command",
-        "Install Letta 0.7.8's interface in its own virtualenv, for --parser letta.",
+        "Install Letta's interfaces in their own virtualenvs, for --parser letta[@VERSION].",
     ),
     "inspect": _Entry(
         "inspect",
@@ -107,6 +108,18 @@ class _LazyGroup(click.Group):
         command = getattr(module, entry.function)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        # The convention of streamreel.cli.exits: Ctrl-C and a reader that went away end the
+        # run at once, with the status a shell would show for the signal and no traceback.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nstreamreel: interrupted", err=True)
+            raise click.exceptions.Exit(Exit.INTERRUPTED) from None
+        except BrokenPipeError:
+            quiet_closed_output()
+            raise click.exceptions.Exit(Exit.PIPE_CLOSED) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         width = formatter.width - 6 - max(len(name) for name in _COMMANDS)

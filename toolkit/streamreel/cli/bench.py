@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from streamreel.cli.benchmark import (
@@ -51,6 +53,27 @@ def _cassette_row(result: CassetteBenchResult) -> str:
         f" {_noise(result.floor_noise):>5} {_noise(result.scaling_noise):>5}"
         f" {result.megabytes_per_second:>8.2f}  {mark}"
     )
+
+
+def _bench_campaign(
+    folder: Path, size: int, workers: int, repeats: int, args: tuple[str, ...], check: bool
+) -> None:
+    from streamreel.cli.throughput import SPEEDUP_TARGET, campaign_rows, measure_campaign
+
+    def progress(name: str) -> None:
+        click.echo(f"  measuring {name}...", err=True)
+
+    try:
+        one, many = measure_campaign(
+            folder, size=size, workers=workers, repeats=repeats, extra=args, progress=progress
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in campaign_rows(one, many, size):
+        click.echo(row)
+    speedup = one.cpu_bound / many.cpu_bound
+    if check and (one.failures != many.failures or speedup < SPEEDUP_TARGET):
+        raise SystemExit(1)
 
 
 def _measure_row(measure: Measure) -> str:
@@ -105,6 +128,36 @@ PLAYER_CHUNKS = 20_000
     default=None,
     help=f"Chunks in the player's stream.  [default: {PLAYER_CHUNKS}]",
 )
+@click.option(
+    "--campaign",
+    "campaign",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Instead, measure a fuzz campaign (pytest --streamreel-fuzz) over the cassettes in "
+    "this folder at 1 and --workers workers.",
+)
+@click.option(
+    "--campaign-size",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Cassettes in the campaign: the folder's, copied round until there are this many.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="pytest-xdist workers of the parallel run.",
+)
+@click.option(
+    "--campaign-arg",
+    "campaign_args",
+    multiple=True,
+    metavar="ARG",
+    help="Pass ARG to the campaign's pytest, e.g. --campaign-arg=--streamreel-reader=m:R "
+    "(repeatable).",
+)
 def bench_command(
     size: int,
     repeats: int,
@@ -114,6 +167,10 @@ def bench_command(
     cassette_chunks: int | None,
     users: bool,
     player_chunks: int | None,
+    campaign: Path | None,
+    campaign_size: int,
+    workers: int,
+    campaign_args: tuple[str, ...],
 ) -> None:
     """Measure replay speed against the json.loads floor and when streams double.
 
@@ -144,7 +201,16 @@ def bench_command(
               the typical round lies above the best); a target is met when the ratio is
               within it stretched by the allowance, which is at most 15%, so two runs on a
               busy machine agree on what passes
+
+    \b
+    --campaign FOLDER: pytest --streamreel-fuzz over --campaign-size cassettes, -n 0 against
+              -n --workers, best of --repeats: wall and CPU-bound seconds (the busiest
+              process, or all CPU over the cores), throughput, speed-up (target >= 1.7x
+              at 2 workers), whether both report the same failures, 1,000 cassettes' cost
     """
+    if campaign is not None:
+        _bench_campaign(campaign, campaign_size, workers, repeats, campaign_args, check)
+        return
     if quick:
         size, repeats = min(size, QUICK_CHUNKS), 1
         player_chunks = min(player_chunks or QUICK_CHUNKS, QUICK_CHUNKS)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
-from streamreel.cassettes.discovery import expand
 from streamreel.cli.exits import Exit, Unreadable
+from streamreel.cli.inputs import expand_inputs
 from streamreel.cli.options import factory_option, interface_options, settings_from
+from streamreel.cli.pool import jobs_option, ordered_map
 from streamreel.cli.progress import bar
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ReasoningChoice
 from streamreel.testing.diff import (
+    CassetteDiff,
     Side,
     apply_knobs,
     diff_cassette,
@@ -53,10 +59,72 @@ def _side(
     )
 
 
-def _echo_report(lines: list[str]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """Both sides as text, so a worker process can build them: a factory need not pickle."""
+
+    parser: str | None
+    against: str | None
+    base: InterfaceSettings
+    expect: ReasoningChoice
+    left_knobs: dict[str, bool | str]
+    right_knobs: dict[str, bool | str]
+
+    def build(self) -> tuple[Side, Side]:
+        left = _side(self.parser, self.base, self.expect, self.left_knobs)
+        right = _side(self.against, self.base, self.expect, self.right_knobs)
+        if left.label == right.label:
+            left = Side(
+                "left: " + left.label, left.parser, left.settings, left.expect_reasoning_content
+            )
+            right = Side(
+                "right: " + right.label,
+                right.parser,
+                right.settings,
+                right.expect_reasoning_content,
+            )
+        return left, right
+
+
+def _diff_one(sides: _Sides, merge: bool, path: Path) -> CassetteDiff:
+    left, right = sides.build()
+    return diff_cassette(path, left=left, right=right, merge=merge)
+
+
+def _as_json(diffs: list[CassetteDiff], *, left: str, right: str) -> dict[str, Any]:
+    """The comparison as one JSON document, for ``--json``."""
+    cassettes = [
+        {
+            "path": diff.path,
+            "outcome": "unreadable" if diff.error else "differs" if diff.differs else "same",
+            "error": diff.error,
+            "interactions": [
+                {
+                    "index": interaction.index,
+                    "request": interaction.request,
+                    "rows": len(interaction.rows),
+                    "changed": len(interaction.changes),
+                }
+                for interaction in diff.interactions
+            ],
+        }
+        for diff in diffs
+    ]
+    return {
+        "left": left,
+        "right": right,
+        "cassettes": cassettes,
+        "differing": sum(1 for diff in diffs if diff.differs),
+        "unreadable": sum(1 for diff in diffs if diff.error is not None),
+    }
+
+
+def _echo_report(lines: list[str], errors: Collection[str] = ()) -> None:
     for line in lines:
         stripped = line.lstrip()
-        if stripped.startswith("- "):
+        if line in errors:
+            click.secho(line, fg="red", err=True)  # an error, so stderr, naming the file
+        elif stripped.startswith("- "):
             click.secho(line, fg="red")
         elif stripped.startswith("+ "):
             click.secho(line, fg="green")
@@ -67,7 +135,12 @@ def _echo_report(lines: list[str]) -> None:
 
 
 @click.command("diff")
-@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cassettes",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, allow_dash=True, path_type=Path),
+)
 @click.option(
     "--against",
     metavar="MODULE:FACTORY",
@@ -112,6 +185,13 @@ def _echo_report(lines: list[str]) -> None:
     show_default=True,
     help="With two versions OLD NEW: markdown writes a table (for $GITHUB_STEP_SUMMARY).",
 )
+@jobs_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (each cassette's outcome and changes) instead of the report.",
+)
 @interface_options
 def diff_command(
     cassettes: tuple[Path, ...],
@@ -122,6 +202,8 @@ def diff_command(
     deltas: bool,
     html_file: Path | None,
     output_format: str,
+    jobs: int,
+    as_json: bool,
     **knobs: Any,
 ) -> None:
     """Replay CASSETTES through two parsers and show the messages that differ.
@@ -147,6 +229,11 @@ def diff_command(
     left_knobs, right_knobs = knobs_option(left_pairs), knobs_option(right_pairs)
     if against is None and parser is None and left_knobs == right_knobs:
         if len(cassettes) == 2 and all(path.is_file() for path in cassettes):
+            if as_json:
+                raise click.UsageError(
+                    "cannot print JSON: expected a comparison of two parsers, got two versions "
+                    "OLD NEW of one cassette; do drop --json or use --format markdown"
+                )
             _compare_versions(cassettes[0], cassettes[1], output_format)
             return
         raise click.UsageError(
@@ -165,22 +252,20 @@ def diff_command(
         # Letta is driven as its server drives it: the other side gets the same flags, so the
         # comparison is between parsers, not between modes.
         expect = "auto"
-    left = _side(parser, base, expect, left_knobs)
-    right = _side(against, base, expect, right_knobs)
-    if left.label == right.label:
-        left = Side(
-            "left: " + left.label, left.parser, left.settings, left.expect_reasoning_content
-        )
-        right = Side(
-            "right: " + right.label, right.parser, right.settings, right.expect_reasoning_content
-        )
-    paths = expand(cassettes)
+    sides = _Sides(parser, against, base, expect, left_knobs, right_knobs)
+    left, right = sides.build()  # here too: a bad MODULE:FACTORY is a usage error at once
+    paths = expand_inputs(cassettes)
     diffs = []
     with bar(len(paths), "diff", unit="cassette") as meter:
-        for path in paths:
-            diffs.append(diff_cassette(path, left=left, right=right, merge=not deltas))
+        for found in ordered_map(partial(_diff_one, sides, not deltas), paths, jobs=jobs):
+            diffs.append(found)
             meter.update()
-    _echo_report(render_text(diffs, left=left.label, right=right.label))
+    errors = {f"{d.path}: cannot replay: {d.error}" for d in diffs if d.error is not None}
+    if as_json:
+        _echo_report(sorted(errors), errors)
+        click.echo(json.dumps(_as_json(diffs, left=left.label, right=right.label)))
+    else:
+        _echo_report(render_text(diffs, left=left.label, right=right.label), errors)
     if html_file is not None:
         html_file.write_text(
             render_html(diffs, left=left.label, right=right.label), encoding="utf-8"

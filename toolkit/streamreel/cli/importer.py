@@ -7,11 +7,16 @@ from pathlib import Path
 import click
 
 from streamreel.cassettes.storage import import_cassette
+from streamreel.cli.exits import Unreadable
+from streamreel.cli.inputs import STDIN, stdin_cassette
 from streamreel.core.errors import StreamreelError
+from streamreel.core.wording import counted
 
 
 @click.command("import")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "source", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option(
     "-o",
     "--output",
@@ -29,12 +34,16 @@ def import_command(source: Path, output: Path, force: bool) -> None:
 
     HAR comes from Polly.JS or a browser; any vcrpy variant is read too.
 
-    An existing OUTPUT is refused unless --force is given, and OUTPUT may never be SOURCE
-    itself, even spelled another way (a relative path, a symlink), since that would destroy the
-    recording being imported.
+    SOURCE may be - for standard input. An existing OUTPUT is refused unless --force is given,
+    and OUTPUT may never be SOURCE itself, even spelled another way (a relative path, a
+    symlink), since that would destroy the recording being imported. Exits with status 3 when
+    SOURCE cannot be read, and 2 when OUTPUT cannot be written as asked.
     """
+    read = stdin_cassette() if str(source) == STDIN else source
     try:
-        cassette = import_cassette(source, output, overwrite=force)
+        cassette = import_cassette(read, output, overwrite=force)
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {output} ({len(cassette.interactions)} interactions)")
+        if exc.path is not None and Path(exc.path) == output:
+            raise click.UsageError(str(exc)) from None  # what -o/--force ask cannot be done
+        raise Unreadable(str(exc)) from None
+    click.echo(f"wrote {output} ({counted(len(cassette.interactions), 'interaction')})")

@@ -14,6 +14,7 @@ import click
 from streamreel.cassettes.discovery import file_kind, is_cassette, is_chunk_file
 from streamreel.cli.collector import collector_paused
 from streamreel.cli.exits import Exit, Unreadable
+from streamreel.cli.inputs import STDIN, STDIN_PATH, read_stdin
 from streamreel.cli.options import (
     factory_option,
     format_option,
@@ -30,16 +31,16 @@ from streamreel.cli.render import (
     render_table,
     write_blocks,
 )
-from streamreel.core.errors import StreamreelError
+from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, merge_deltas
 from streamreel.core.results import ErrorEntry, InteractionResult, ReplayResult
+from streamreel.core.wording import counted
 from streamreel.playback.replay import ReplaySteps, replay_chunk_file
 
 if TYPE_CHECKING:
     from streamreel.cassettes.reader import CassetteReader
     from streamreel.core.cassette import Cassette
 
-STDIN = "-"
 _HEAD = 64 * 1024  # enough of a file of unknown kind to tell a chunk file from a cassette
 
 # What each kind of error entry says about the stream, for the note and the exit status.
@@ -82,10 +83,11 @@ def _print_one(interaction: InteractionResult, output_format: str, merge: bool) 
     if output_format == "table":
         req = interaction.request
         what = " ".join(p for p in (req.provider, req.api, req.model) if p) or "chunks"
-        state = "" if interaction.complete else "  [incomplete]"
+        note = _note(interaction)
+        state = f"  [{_label(note)}]" if note is not None else ""
         click.secho(
             f"-- interaction {interaction.index}: {req.method} {req.url}  ({what}, HTTP"
-            f" {interaction.status}, {len(interaction.chunks)} chunks){state}",
+            f" {interaction.status}, {counted(len(interaction.chunks), 'chunk')}){state}",
             bold=True,
         )
         if shown:
@@ -124,6 +126,10 @@ def _note(interaction: InteractionResult) -> ErrorEntry | None:
     return None
 
 
+def _label(note: ErrorEntry) -> str:
+    return "unsupported" if note.kind in _UNSUPPORTED else "incomplete"
+
+
 def _status(result: ReplayResult) -> Exit:
     kinds = {error.kind for error in result.errors}
     if kinds & _UNSUPPORTED:
@@ -141,7 +147,7 @@ def _report(result: ReplayResult, name: str, output_format: str) -> None:
         request = f"{interaction.request.method} {interaction.request.url}".strip()
         note = _note(interaction)
         if note is not None:
-            label = "unsupported" if note.kind in _UNSUPPORTED else "incomplete"
+            label = _label(note)
             said = note.describe()
             if not said.startswith(label):
                 said = f"{label}: {said}"
@@ -160,14 +166,7 @@ def _report(result: ReplayResult, name: str, output_format: str) -> None:
 def _read_source(source: str) -> tuple[Path, str | None]:
     """The path that names SOURCE, and its text when it must be read here (stdin, no suffix)."""
     if source == STDIN:
-        data = sys.stdin.buffer.read()
-        try:
-            return Path("<stdin>"), data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise Unreadable(
-                f"<stdin>: cannot read standard input: expected UTF-8 text, got byte "
-                f"{data[exc.start]:#04x} at offset {exc.start}; pipe a cassette or chunk file"
-            ) from None
+        return STDIN_PATH, read_stdin()
     return Path(source), None
 
 
@@ -258,10 +257,13 @@ def replay_command(
       0  every interaction replayed in full
       1  an error was replayed: the provider's (an HTTP error, an error in the
          stream) or the parser's own (it raised on a chunk)
-      2  usage error (a bad option, a missing file, no such --interaction)
-      3  SOURCE could not be read (not a cassette or chunk file, or damaged)
+      2  usage error (a bad option, a missing file, no such --interaction
+         or --choice)
+      3  SOURCE could not be read (not a cassette or chunk file, not text,
+         damaged, or empty)
       4  a stream is incomplete: cut before its end, or damaged part-way
       5  a stream streamreel does not adapt, so nothing of it was replayed
+      130 interrupted (Ctrl-C); 141 standard output closed early (| head)
     """
     fmt = resolve_format(output_format)
     parser = factory_option(parser_spec)
@@ -320,6 +322,8 @@ def replay_command(
                 )
                 kept = _print(_with_tail(steps, fmt, merged), lambda: _usage(steps), fmt, merged)
                 usage, settings_used = _usage(steps), steps.settings
+    except ConfigurationError as exc:  # a choice the stream does not have
+        raise click.UsageError(f"{name}: {exc}") from None
     except StreamreelError as exc:
         raise Unreadable(str(exc)) from None
     result = ReplayResult(path=path, settings=settings_used, interactions=kept, usage=usage)

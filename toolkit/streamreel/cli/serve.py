@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from streamreel.cli.exits import Unreadable
+from streamreel.cli.inputs import expand_inputs
 from streamreel.core.errors import StreamreelError
 from streamreel.recording.emulator import serve
 
@@ -43,8 +45,11 @@ def serve_command(
 
     OpenAI, Anthropic and OpenAI-compatible clients in any language can point their base URL at
     it: requests are matched on method, path and body, and each recorded stream is sent chunk by
-    chunk at its recorded pace. Stop it with Ctrl-C.
+    chunk at its recorded pace. Stop it with Ctrl-C (status 130). A cassette that cannot be
+    read exits with status 3, before anything is served.
     """
+
+    expand_inputs(sources, chunk_files=False)  # a folder with no cassettes is a usage error
 
     def ready(url: str) -> None:
         click.echo(f"serving {len(sources)} source(s) at {url}", err=True)
@@ -61,4 +66,4 @@ def serve_command(
             on_ready=ready,
         )
     except StreamreelError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Unreadable(str(exc)) from None

@@ -108,8 +108,10 @@ _COMPOUND_STOP = re.compile(r'["{}\[\]A-Za-z]')
 _WORD = re.compile(r"[A-Za-z]+")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 # A run of string text whose escapes are all complete and valid: decoded in one call of the
-# json module's C string scanner instead of one Python step per escape.
-_ESCAPED_RUN = re.compile(r'(?:[^"\\]|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*')
+# json module's C string scanner instead of one Python step per escape. Unrolled and
+# possessive, so the regex engine keeps no state per character or escape (an alternation
+# repeated once per character took 50 MB to scan half a megabyte).
+_ESCAPED_RUN = re.compile(r'[^"\\]*+(?:\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4})[^"\\]*+)*+')
 # The json module's own string scanner (C), which its typing stubs do not declare.
 _SCANSTRING: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _WHITESPACE = " \t\r\n"
@@ -200,7 +202,9 @@ class ArgumentsReader:
         self._whole: list[str] = []  # every piece, for the lenient fallback
         self._emitted: dict[str | None, list[str]] = {}  # what was emitted, per key (None: rest)
         self._failure = ""
-        self._out: list[ArgumentEvent] = []
+        # Events not taken yet, adjacent texts of one kind and key kept together as one group:
+        # a piece holding many escapes makes one event, not one per run between escapes.
+        self._out: list[tuple[EventKind, str | None, list[str]]] = []
 
     # -- public -----------------------------------------------------------------------------
 
@@ -233,19 +237,27 @@ class ArgumentsReader:
     def _take(self) -> list[ArgumentEvent]:
         out = self._out
         if not out:
-            return out
+            return []
         self._out = []
-        if len(out) == 1:
-            return out
-        # Join adjacent events of one kind and key: fewer, larger deltas.
-        joined: list[ArgumentEvent] = [out[0]]
-        for event in out[1:]:
-            last = joined[-1]
-            if event.kind == last.kind and event.key == last.key and event.kind != ERROR:
-                joined[-1] = ArgumentEvent(last.kind, last.key, last.text + event.text)
-            else:
-                joined.append(event)
-        return joined
+        events: list[ArgumentEvent] = []
+        for kind, key, texts in out:
+            text = texts[0] if len(texts) == 1 else "".join(texts)
+            if kind != ERROR:
+                self._emitted.setdefault(key, []).append(text)
+            events.append(ArgumentEvent(kind, key, text))
+        return events
+
+    def _emit(self, kind: EventKind, key: str | None, text: str) -> None:
+        out = self._out
+        if out and kind != ERROR and out[-1][0] == kind and out[-1][1] == key:
+            out[-1][2].append(text)
+        else:
+            out.append((kind, key, [text]))
+
+    def _emitted_text(self, key: str | None) -> str:
+        """Everything emitted so far for ``key``, taken or not."""
+        pending = [t for kind, k, texts in self._out if kind != ERROR and k == key for t in texts]
+        return "".join([*self._emitted.get(key, ()), *pending])
 
     def _value_text(self, text: str) -> None:
         if not text:
@@ -255,16 +267,13 @@ class ArgumentsReader:
         if self._key_route is Route.REMAINDER:
             self._rest(text)
             return
-        key = self._key_name
-        self._emitted.setdefault(key, []).append(text)
-        self._out.append(ArgumentEvent(VALUE, key, text))
+        self._emit(VALUE, self._key_name, text)
 
     def _rest(self, text: str) -> None:
-        self._emitted.setdefault(None, []).append(text)
-        self._out.append(ArgumentEvent(REST, None, text))
+        self._emit(REST, None, text)
 
     def _error(self, reason: str) -> None:
-        self._out.append(ArgumentEvent(ERROR, None, reason))
+        self._emit(ERROR, None, reason)
 
     # -- scanning ---------------------------------------------------------------------------
 
@@ -625,7 +634,7 @@ class ArgumentsReader:
 
     def _complete(self, key: str | None, full: str) -> None:
         """Emit what is missing of ``full`` after what was already emitted for ``key``."""
-        done = "".join(self._emitted.get(key, ()))
+        done = self._emitted_text(key)
         if not full.startswith(done):
             what = "the remaining arguments" if key is None else f"the value of {key!r}"
             self._error(
@@ -636,11 +645,7 @@ class ArgumentsReader:
         tail = full[len(done) :]
         if not tail:
             return
-        if key is None:
-            self._rest(tail)
-        else:
-            self._emitted.setdefault(key, []).append(tail)
-            self._out.append(ArgumentEvent(VALUE, key, tail))
+        self._emit(REST if key is None else VALUE, key, tail)
 
 
 def _dumps(value: Any) -> str:

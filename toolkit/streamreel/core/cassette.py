@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from streamreel.core.wording import counted
+
 __all__ = [
     "FORMAT_VERSION",
     "GRPC_METHOD",
@@ -142,8 +144,8 @@ class Cassette:
         chunks = sum(len(i.response.body_chunks()) for i in self.interactions)
         listed = "; ".join(call + (f" ×{n}" if n > 1 else "") for call, n in calls)
         return (
-            f"<Cassette {self._display_name()}: {count} interaction{'' if count == 1 else 's'},"
-            f" {chunks} chunks" + (f": {listed}>" if listed else ">")
+            f"<Cassette {self._display_name()}: {counted(count, 'interaction')},"
+            f" {counted(chunks, 'chunk')}" + (f": {listed}>" if listed else ">")
         )
 
     def _display_name(self) -> str:

@@ -473,6 +473,18 @@ class StreamParser:
     def _header(self, call: _ToolCall, out: list[AgentMessage]) -> None:
         if call.header_sent:
             return
+        # Calls are shown in the order of their index, not of whose first key completes first:
+        # fragments of parallel calls may arrive in any order (each names its index), and the
+        # merged messages must not depend on it. A lower call already known to be shown as a
+        # tool call goes out first; its arguments follow as they come.
+        for other in sorted(self._calls.values(), key=lambda c: c.index):
+            if other.index >= call.index:
+                break
+            if not other.header_sent and other.mode in (_Mode.TOOL, _Mode.PASSTHROUGH):
+                self._send_header(other, out)
+        self._send_header(call, out)
+
+    def _send_header(self, call: _ToolCall, out: list[AgentMessage]) -> None:
         call.header_sent = True
         call.name_sent = True
         delta = trusted(ToolCallDelta, name=call.name or None, tool_call_id=call.id)

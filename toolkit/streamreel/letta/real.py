@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ __all__ = [
     "LETTA_VERSION",
     "LettaInterface",
     "LettaWorkerError",
+    "build_worker_venv",
     "install_letta",
     "letta_parser",
     "letta_venv",
@@ -105,8 +106,18 @@ def _python_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _installed(venv: Path) -> bool:
-    return (venv / _MARKER).is_file() and _python_of(venv).exists()
+def _installed(venv: Path, requirements: Sequence[str] | None = None) -> bool:
+    """Built and marked; with ``requirements``, built with exactly those (else it is stale)."""
+    marker = venv / _MARKER
+    if not marker.is_file() or not _python_of(venv).exists():
+        return False
+    if requirements is None:
+        return True
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(record.get("requirements") == list(requirements))
 
 
 def install_letta(venv: Path | None = None, *, log: Callable[[str], None] | None = None) -> Path:
@@ -117,8 +128,23 @@ def install_letta(venv: Path | None = None, *, log: Callable[[str], None] | None
     half-built one is rebuilt next time rather than trusted.
     """
     target = venv or letta_venv()
-    if _installed(target):
-        return target
+    build_worker_venv(target, LETTA_VERSION, LETTA_REQUIREMENTS, _WORKER, log=log)
+    return target
+
+
+def build_worker_venv(
+    target: Path,
+    version: str,
+    requirements: Sequence[str],
+    script: Path,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """A virtualenv with ``letta==version`` (no dependencies) and ``requirements``, whose
+    ``script`` worker has started and said it is ready; does nothing when one built with these
+    requirements is there (one built with others is rebuilt)."""
+    if _installed(target, requirements):
+        return
 
     def run(*command: str) -> None:
         if log is not None:
@@ -126,7 +152,7 @@ def install_letta(venv: Path | None = None, *, log: Callable[[str], None] | None
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ConfigurationError(
-                f"cannot install Letta {LETTA_VERSION} into {target}: expected "
+                f"cannot install Letta {version} into {target}: expected "
                 f"`{' '.join(command)}` to succeed, got exit status {done.returncode}: "
                 f"{(done.stderr or done.stdout).strip()[-2000:]}; do check that PyPI is "
                 f"reachable and run `{INSTALL_COMMAND}` again"
@@ -136,13 +162,12 @@ def install_letta(venv: Path | None = None, *, log: Callable[[str], None] | None
     run(sys.executable, "-m", "venv", "--clear", str(target))
     python = str(_python_of(target))
     pip = (python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
-    run(*pip, "--no-deps", f"letta=={LETTA_VERSION}")
-    run(*pip, *LETTA_REQUIREMENTS)
-    worker = _Worker(_python_of(target))
+    run(*pip, "--no-deps", f"letta=={version}")
+    run(*pip, *requirements)
+    worker = _Worker(_python_of(target), script)
     worker.close()
-    record = {"letta": LETTA_VERSION, "requirements": list(LETTA_REQUIREMENTS)}
+    record = {"letta": version, "requirements": list(requirements)}
     (target / _MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return target
 
 
 def _missing(venv: Path) -> ConfigurationError:
@@ -164,13 +189,13 @@ def require_letta(venv: Path | None = None) -> Path:
 class _Worker:
     """One worker process and the pipes to it; calls are serialized by a lock."""
 
-    def __init__(self, python: Path) -> None:
+    def __init__(self, python: Path, script: Path = _WORKER) -> None:
         self._lock = threading.Lock()
         # A file, not a pipe: nobody reads the worker's stderr until it fails, and a full pipe
         # would stall it.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            [str(python), str(_WORKER)],
+            [str(python), str(script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -230,12 +255,14 @@ _workers: dict[Path, _Worker] = {}
 _workers_lock = threading.Lock()
 
 
-def _worker_for(venv: Path) -> _Worker:
+def _worker_for(venv: Path, script: Path = _WORKER) -> _Worker:
+    """The one worker of ``venv`` (started on first use); the caller checked it is installed."""
     with _workers_lock:
         worker = _workers.get(venv)
         if worker is None or not worker.alive:
-            require_letta(venv)
-            worker = _workers[venv] = _Worker(_python_of(venv))
+            if script == _WORKER:
+                require_letta(venv)
+            worker = _workers[venv] = _Worker(_python_of(venv), script)
         return worker
 
 
@@ -411,10 +438,22 @@ def _from_wire(text: str) -> AgentMessage:
     return parsed
 
 
-def letta_parser(settings: InterfaceSettings) -> LettaInterface:
-    """A parser factory: Letta 0.7.8's own interface with ``settings`` (``--parser letta``).
+def letta_parser(settings: InterfaceSettings | None = None, *, version: str = LETTA_VERSION) -> Any:
+    """A parser factory: Letta's own interface (``--parser letta``, ``letta@VERSION``).
 
-    Raises :class:`~streamreel.core.errors.ConfigurationError` naming the command to run when
-    Letta's virtualenv is not installed.
+    ``version`` 0.7.8 (the default) is its ``StreamingServerInterface`` with ``settings``;
+    0.16.8 is its SDK-stream interfaces (:class:`streamreel.letta.sdk.LettaSdkInterface`,
+    which take no settings: Letta's adapter gives them none). Raises
+    :class:`~streamreel.core.errors.ConfigurationError` naming the command to run when that
+    version's virtualenv is not installed.
     """
-    return LettaInterface(settings)
+    if version == LETTA_VERSION:
+        return LettaInterface(settings or InterfaceSettings())
+    from streamreel.letta.sdk import VERSION, LettaSdkInterface
+
+    if version != VERSION:
+        raise ConfigurationError(
+            f"cannot run Letta {version}: expected {LETTA_VERSION} or {VERSION}, got "
+            f"{version!r}; do choose one of those"
+        )
+    return LettaSdkInterface()

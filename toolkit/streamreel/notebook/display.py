@@ -50,6 +50,7 @@ from streamreel.core.messages import (
     wire_dict,
 )
 from streamreel.core.results import InteractionResult, ReplayResult
+from streamreel.core.wording import counted as _plural
 from streamreel.testing.transcript import align
 
 __all__ = [
@@ -143,10 +144,6 @@ _KINDS: dict[type[AgentMessage], str] = {
 _PREVIEW = 96
 DEFAULT_IGNORED_FIELDS: tuple[str, ...] = ("id", "otid", "date")
 """Wire fields a diff leaves out by default: they name the recording, not what the model said."""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def escape(text: object) -> str:

@@ -52,6 +52,7 @@ except ImportError as exc:  # the widget stack is the [notebook] extra
 from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
+from streamreel.core.wording import counted as _plural
 from streamreel.notebook.display import (
     DEFAULT_IGNORED_FIELDS,
     STYLE,
@@ -87,10 +88,6 @@ _REDRAW_S = 0.04  # during playback, redraw the panes at most this often (about 
 _RAW_LIMIT = 20_000  # characters of one raw chunk shown; a whole JSON body can be megabytes
 _LIVE = "sr-live"  # the class of a rendered widget view
 _STATIC = "sr-static"  # the class of the snapshot shown next to it
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _name(result: ReplayResult) -> str:

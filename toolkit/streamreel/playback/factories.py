@@ -11,9 +11,31 @@ import importlib
 from typing import Any
 
 from streamreel.core.errors import ConfigurationError
+from streamreel.core.parser import InterfaceSettings
 from streamreel.playback.replay import ParserFactory
 
 __all__ = ["load_factory"]
+
+
+def _letta_at(spec: str) -> ParserFactory:
+    """``letta@0.16.8`` or ``letta@0.16.8:INTERFACE``: Letta 0.16.8's SDK-stream interfaces."""
+    from streamreel.letta import sdk
+
+    version, _, interface = spec.removeprefix("letta@").partition(":")
+    if version != sdk.VERSION:
+        raise ConfigurationError(
+            f"cannot load a parser: expected letta, letta@0.7.8 or letta@{sdk.VERSION}[:NAME], "
+            f"got {spec!r}; do name one of those Letta versions"
+        )
+    chosen = interface or None
+    # Checked now, so a wrong name or a missing virtualenv stops before any replay starts.
+    sdk.LettaSdkInterface(chosen)
+
+    def factory(settings: InterfaceSettings) -> Any:
+        # Letta 0.16.8's adapter gives its interfaces no settings: they show the stream as is.
+        return sdk.LettaSdkInterface(chosen)
+
+    return factory
 
 
 def load_factory(spec: str) -> ParserFactory:
@@ -21,14 +43,18 @@ def load_factory(spec: str) -> ParserFactory:
 
     The factory is called with the :class:`~streamreel.core.parser.InterfaceSettings` and returns an
     object with the streaming interface's methods. ``letta`` is Letta 0.7.8's own interface
-    (:func:`streamreel.letta.real.letta_parser`); naming it when Letta's virtualenv is missing
-    raises a :class:`ConfigurationError` that says what to run.
+    (:func:`streamreel.letta.real.letta_parser`), also ``letta@0.7.8``; ``letta@0.16.8`` is Letta
+    0.16.8's SDK-stream interfaces, ``letta@0.16.8:NAME`` one of them by name (``anthropic``,
+    ``openai``, ``responses``, ``gemini``). Naming one whose virtualenv is missing raises a
+    :class:`ConfigurationError` that says what to run.
     """
-    if spec == "letta":
+    if spec in ("letta", "letta@0.7.8"):
         from streamreel.letta.real import letta_parser, require_letta
 
         require_letta()
         return letta_parser
+    if spec.startswith("letta@"):
+        return _letta_at(spec)
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise ConfigurationError(

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
-import io
 import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from streamreel.cassettes import usage
+from streamreel.cassettes.chunkfile import opened as _opened
+from streamreel.cassettes.textfile import chunk_lines, empty_error
 from streamreel.core import providers  # not its names: they load on first use (see below)
 from streamreel.core.cassette import Cassette, CassetteInfo, Interaction, RecordedResponse
 from streamreel.core.chunks import (
@@ -95,7 +96,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnyParser",
+    "BodyDecoder",
     "CountingUsage",
+    "DecoderFactory",
     "Draining",
     "FollowingServerFlags",
     "ForcingInnerThoughts",
@@ -248,6 +251,18 @@ AnyParser: TypeAlias = StreamingInterfaceLike | ProcessingStreams | ProcessingEx
 
 ParserFactory = Callable[[InterfaceSettings], AnyParser]
 """Builds a fresh parser for one replay from the interface settings."""
+
+
+class BodyDecoder(Protocol):
+    """Reads one streamed body: bytes in, chunks and faults out (what ``StreamDecoder`` does)."""
+
+    def feed(self, data: bytes) -> Iterable[ChatCompletionChunk | StreamFault]: ...
+    def close(self) -> Iterable[ChatCompletionChunk | StreamFault]: ...
+
+
+DecoderFactory: TypeAlias = Callable[["StreamKind"], BodyDecoder]
+"""Builds the reader of one streamed body from its kind; :class:`StreamDecoder` is one. A
+replay given another reads the bytes with it, to test a reader of one's own."""
 
 
 class _Loop:
@@ -753,6 +768,7 @@ def replay(
     message_id: str | None = None,
     message_date: datetime | None = None,
     choice: int = 0,
+    decoder: DecoderFactory | None = None,
 ) -> ReplayResult:
     """Replay a cassette's interactions as the steps of one agent turn.
 
@@ -767,7 +783,8 @@ def replay(
     ``provider`` / ``api`` override detection. ``message_id`` / ``message_date`` fix the values
     otherwise derived from the cassette (ids deterministic per interaction, the recording date).
     ``choice`` picks which choice of a stream with several (a request with ``n`` > 1) is the
-    agent's step; the others are never mixed into it.
+    agent's step; the others are never mixed into it. ``decoder`` reads each streamed body
+    instead of streamreel's own decoder.
     """
     with _collector_paused():
         steps = ReplaySteps(
@@ -781,6 +798,7 @@ def replay(
             message_id=message_id,
             message_date=message_date,
             choice=choice,
+            decoder=decoder,
         )
         results = list(steps)
         assert steps.usage is not None
@@ -820,8 +838,10 @@ class ReplaySteps:
         progress: Callable[[int], None] | None = None,
         lean: bool = False,
         choice: int = 0,
+        decoder: DecoderFactory | None = None,
     ) -> None:
         self.settings = settings or InterfaceSettings(use_assistant_message=True)
+        self._decoder = decoder
         self._lean = lean
         self._choice = choice
         self._parser = parser or default_parser
@@ -865,6 +885,15 @@ class ReplaySteps:
         assert self._cassette is not None
         for index, interaction in enumerate(self._cassette.interactions):
             if self._chosen is None or index in self._chosen:
+                # A cassette built in memory may hold bodies still compressed: decoded here by
+                # their bytes, as a loaded one was, and a damaged one named by path.
+                from streamreel.cassettes.storage import normalize_encodings
+
+                try:
+                    normalize_encodings(Cassette([interaction]))
+                except CassetteError as exc:
+                    exc.located(path=self.path, interaction=index)
+                    raise
                 yield index, interaction
 
     def __iter__(self) -> Iterator[InteractionResult]:
@@ -889,6 +918,7 @@ class ReplaySteps:
                 api=self._api,
                 lean=self._lean,
                 choice=self._choice,
+                decoder=self._decoder,
             )
             steps += 1
             # Yielded at once, not held back until the next one shows this is not the last:
@@ -929,6 +959,7 @@ class _Step:
         self.messages: list[AgentMessage] = []
         self.errors: list[ErrorEntry] = []
         self.complete = True
+        self.choices: set[int] = set()  # the choice indexes seen, when one is chosen
 
     def emit(self, messages: list[AgentMessage], record: ChunkRecord | None = None) -> None:
         self.messages.extend(messages)
@@ -972,6 +1003,8 @@ class _Step:
                     self.complete = self.complete and not cut
                 continue
             if not isinstance(output, StreamFault):
+                if self.choice:
+                    self.choices.update(choice.index for choice in output.choices)
                 chunk = select_choice(output, self.choice) if self.choice else output
                 try:
                     emitted = self.driver.process(
@@ -990,9 +1023,15 @@ class _Step:
                 self.errors.append(entry)
                 self.emit(self.driver.error(output.describe()), record)
 
-    def stream(self, kind: StreamKind, response: RecordedResponse) -> None:
+    def stream(
+        self, kind: StreamKind, response: RecordedResponse, reader: DecoderFactory | None = None
+    ) -> None:
         """Decode a streamed body piece by piece, as it arrived."""
-        decoder = providers.StreamDecoder(kind)
+        try:
+            decoder = providers.StreamDecoder(kind) if reader is None else reader(kind)
+        except UnsupportedStreamError as exc:  # a reader of one's own that does not read this
+            self.fail(ErrorEntry("unsupported", exc.reason, status=response.status))
+            return
         for number, piece in enumerate(response.body_chunks()):
             record = ChunkRecord(number, piece.offset_ms, piece.data if self.tally is None else b"")
             self.records.append(record)
@@ -1083,6 +1122,7 @@ def _replay_interaction(
     api: str | None,
     choice: int = 0,
     lean: bool = False,
+    decoder: DecoderFactory | None = None,
 ) -> InteractionResult:
     response = interaction.response
     try:
@@ -1120,10 +1160,11 @@ def _replay_interaction(
     elif kind.framing == "json":
         step.whole(kind, response)
     else:
-        step.stream(kind, response)
+        step.stream(kind, response, decoder)
     if isinstance(driver, _NativeDriver) and response.status < 400 and kind.framing != "none":
         step.native(interaction, kind)
     step.finish(response)
+    _check_choice(choice, step.choices, index)
     return InteractionResult(
         index=index,
         request=_summary(interaction, kind),
@@ -1139,22 +1180,23 @@ def _replay_interaction(
     )
 
 
-@contextlib.contextmanager
-def _chunk_lines(source: Path, text: str | None) -> Iterator[Iterable[str]]:
-    if text is not None:
-        yield io.StringIO(text)
-        return
-    usage.note(source)
+def _check_choice(choice: int, seen: set[int], interaction: int | None) -> None:
+    """Refuse a chosen choice that a stream with choices never carried: nothing of it replays."""
+    if choice and seen and choice not in seen:
+        have = ", ".join(str(index) for index in sorted(seen))
+        raise ConfigurationError(
+            f"cannot replay choice {choice}: expected one of the stream's choices ({have}), got "
+            f"{choice}; pick one of those (--choice)",
+            interaction=interaction,
+        )
+
+
+def _numbered(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str | ChunkError]]:
+    """The lines, and then the error that stopped them, if one did (a line too long, not UTF-8)."""
     try:
-        stream = source.open(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise CassetteError(
-            f"cannot read chunk file: expected a readable file, got {exc.strerror or exc}; "
-            "check the path and its permissions",
-            path=source,
-        ) from exc
-    with stream:
-        yield stream
+        yield from lines
+    except ChunkError as exc:
+        yield (exc.line or 0), exc
 
 
 def replay_chunk_file(
@@ -1225,10 +1267,19 @@ def _replay_chunk_file(
     messages: list[AgentMessage] = []
     records: list[ChunkRecord] = []
     errors: list[ErrorEntry] = []
-    with _chunk_lines(source, text) as lines:
+    seen = False  # a line that carries a chunk, or fails to: an empty file has neither
+    choices: set[int] = set()
+    if text is None:
+        usage.note(source)
+    with _opened(source, None if text is None else text.encode("utf-8")) as stream:
         read = 0
-        for number, line in enumerate(lines, start=1):
-            read += len(line)  # characters: bytes for ASCII, close enough for a progress bar
+        for number, line in _numbered(chunk_lines(stream, source)):
+            if isinstance(line, ChunkError):
+                seen = True
+                errors.append(ErrorEntry("decode", str(line), chunk=len(records)))
+                messages.extend(driver.error(str(line)))
+                break
+            read += len(line) + 1  # characters: bytes for ASCII, close enough for a progress bar
             if progress is not None and not number % _PROGRESS_LINES:
                 progress(read)
             try:
@@ -1237,15 +1288,18 @@ def _replay_chunk_file(
                 located = exc.located(path=source, line=number)
                 errors.append(ErrorEntry("decode", str(located), chunk=len(records)))
                 messages.extend(driver.error(str(located)))
+                seen = True
                 break
             if chunk is None:
                 continue
+            seen = True
             if tally is None:
                 record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
             else:
                 record = ChunkRecord(len(records), 0.0, b"")
                 tally.add(chunk)
             if choice:
+                choices.update(c.index for c in chunk.choices)
                 chunk = select_choice(chunk, choice)
             try:
                 emitted = driver.process(
@@ -1258,13 +1312,16 @@ def _replay_chunk_file(
                 record.messages = emitted
             messages.extend(emitted)
             records.append(record)
+    if not seen:
+        raise empty_error("chunk file", source)
+    _check_choice(choice, choices, None)
     messages.extend(driver.step_complete())
     messages.extend(driver.close())
-    usage = driver.usage(1)
+    statistics = driver.usage(1)
     summary = RequestSummary("", str(source), None, "chat-completions", None, True)
     result = InteractionResult(
         0, summary, 200, None, message_id, records, messages, errors,
         Timing(None, None, None), complete=all(e.kind == "parser" for e in errors),
         chunk_features=frozenset(tally.names()) if tally is not None else None,
     )  # fmt: skip
-    return ReplayResult(path=source, settings=settings, interactions=[result], usage=usage)
+    return ReplayResult(path=source, settings=settings, interactions=[result], usage=statistics)

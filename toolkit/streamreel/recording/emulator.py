@@ -551,7 +551,6 @@ def serve(
         if on_ready is not None:
             on_ready(server.base_url)
         server.wait(stop)
-    except KeyboardInterrupt:
-        pass
     finally:
+        # Ctrl-C stops the server and still reaches the caller, which decides what it means.
         server.stop()

@@ -45,6 +45,7 @@ from streamreel.core.errors import (
     RecordingError,
     StreamreelError,
 )
+from streamreel.core.wording import counted
 from streamreel.recording.recorder import ChunkObserver, Recording, RecordMode, record
 
 __all__ = [
@@ -197,7 +198,7 @@ def _provider_error(
         shown = shown[: _ERROR_WIDTH - 3] + "..."
     if recording.saved:
         count = len(recording.cassette.interactions) if recording.cassette is not None else 0
-        kept = f"the failed call is saved ({count} interactions); do replay it, or retry"
+        kept = f"the failed call is saved ({counted(count, 'interaction')}); do replay it, or retry"
     else:
         kept = "nothing was recorded; do check the base URL, the key and the model, then retry"
     return ProviderError(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from streamreel.core.cassette import Interaction
 from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
@@ -30,6 +31,16 @@ from streamreel.core.messages import (
     ToolReturnMessage,
     wire_dict,
 )
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import InteractionResult
+from streamreel.testing.evidence import (
+    ContentView,
+    StreamContent,
+    content_view,
+    interaction_content,
+    messages_view,
+    source_mismatches,
+)
 from streamreel.testing.transcript import align
 
 __all__ = [
@@ -39,6 +50,7 @@ __all__ = [
     "Comparison",
     "Disagreement",
     "Row",
+    "compare_interactions",
     "compare_with_letta",
     "logical_messages",
 ]
@@ -100,7 +112,10 @@ def _join(current: AgentMessage, delta: AgentMessage, single: bool) -> AgentMess
         return None
     if isinstance(current, ReasoningMessage) and isinstance(delta, ReasoningMessage):
         mislabelled_head = single and delta.source == "reasoner_model"
-        if current.source != delta.source and current.reasoning and not mislabelled_head:
+        # streamreel's own sources are exact: a signature-only thinking delta followed by plain
+        # text (Gemini's signed text part) is two messages, not thinking.
+        differs = current.source != delta.source and (current.reasoning or not single)
+        if differs and not mislabelled_head:
             return None
         # An empty first delta keeps its label: Letta's mislabelled first thinking chunk
         # (defect 8) must stay visible.
@@ -119,16 +134,7 @@ def _join(current: AgentMessage, delta: AgentMessage, single: bool) -> AgentMess
     if isinstance(current, ToolCallMessage) and isinstance(delta, ToolCallMessage):
         if _starts_new_call(current, delta):
             return None
-        have, new = current.tool_call, delta.tool_call
-        arguments = None
-        if have.arguments is not None or new.arguments is not None:
-            arguments = (have.arguments or "") + (new.arguments or "")
-        call = ToolCallDelta(
-            name=(have.name or "") + (new.name or "") or None,
-            arguments=arguments,
-            tool_call_id=have.tool_call_id or new.tool_call_id,
-        )
-        return current.model_copy(update={"tool_call": call})
+        return current.model_copy(update={"tool_call": _appended(current, delta)})
     return None
 
 
@@ -141,18 +147,50 @@ def logical_messages(
     ``non_reasoner_model``, so the mislabel is compared rather than splitting the message.
     """
     out: list[AgentMessage] = []
+    calls: dict[str, int] = {}
     for message in messages:
+        if not lenient and isinstance(message, ToolCallMessage) and message.otid in calls:
+            # streamreel's otids name the call a delta belongs to, however parallel calls
+            # interleave (Letta's do not: defect 12).
+            at = calls[message.otid]
+            have = out[at]
+            assert isinstance(have, ToolCallMessage)
+            out[at] = have.model_copy(update={"tool_call": _appended(have, message)})
+            continue
         joined = _join(out[-1], message, lenient) if out else None
+        if not lenient and joined is not None and _otid(message) not in (None, _otid(out[-1])):
+            joined = None  # streamreel's otids say where its messages start
         if joined is None:
             out.append(message)
+            if not lenient and isinstance(message, ToolCallMessage) and message.otid:
+                calls[message.otid] = len(out) - 1
         else:
             out[-1] = joined
     return out
 
 
+def _otid(message: AgentMessage) -> str | None:
+    return getattr(message, "otid", None)
+
+
+def _appended(current: ToolCallMessage, delta: ToolCallMessage) -> ToolCallDelta:
+    have, new = current.tool_call, delta.tool_call
+    arguments = None
+    if have.arguments is not None or new.arguments is not None:
+        arguments = (have.arguments or "") + (new.arguments or "")
+    return ToolCallDelta(
+        name=(have.name or "") + (new.name or "") or None,
+        arguments=arguments,
+        tool_call_id=have.tool_call_id or new.tool_call_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
-    """An aligned pair: ``same``, ``changed``, ``removed`` (Letta only) or ``added`` (ours only)."""
+    """An aligned pair: ``same``, ``changed``, ``removed`` (Letta only) or ``added`` (ours only).
+
+    ``source`` rows carry no pair: streamreel's whole output against the stream's content.
+    """
 
     kind: str
     left: AgentMessage | None = None
@@ -189,11 +227,16 @@ class Disagreement:
     row: Row
     defect: int | None
     reason: str
+    detail: str = ""
+    """For an unexplained difference: what is missing for any label, or what streamreel's
+    output says that the stream does not."""
 
     @property
     def label(self) -> str:
         if self.defect is not None:
             return f"defect {self.defect}: {DEFECTS[self.defect]}"
+        if self.reason == UNEXPLAINED and self.detail:
+            return f"{UNEXPLAINED}: {self.detail}"
         return self.reason if self.reason in (UNEXPLAINED, MODE) else f"{NOISE}: {self.reason}"
 
 
@@ -206,6 +249,8 @@ class Comparison:
     rows: list[Row]
     disagreements: list[Disagreement] = field(default_factory=list)
     otids_differ: bool = False
+    checked: bool = False
+    """Whether streamreel's messages were held to the stream's own content."""
 
     @property
     def defects(self) -> set[int]:
@@ -286,6 +331,99 @@ def _explain_changed(left: AgentMessage, right: AgentMessage) -> tuple[int | Non
     return None, UNEXPLAINED
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What the stream itself says, to hold a label to: a defect is Letta's only when
+    streamreel's side of the row is what the stream says (and the defect's own sign is there)."""
+
+    content: StreamContent
+    views: tuple[ContentView, ...]
+
+    @classmethod
+    def of(cls, content: StreamContent, settings: InterfaceSettings, expect: bool) -> _Evidence:
+        views = tuple(
+            content_view(content, replace(settings, inner_thoughts_in_kwargs=kwargs), flag)
+            for kwargs in (True, False)
+            for flag in (expect, not expect)
+        )
+        return cls(content, views)
+
+    def shows(self, message: AgentMessage) -> bool:
+        """Whether the stream carries this message's content."""
+        if isinstance(message, ToolCallMessage):
+            call = message.tool_call
+            value = messages_view([message]).calls[0][2] if call.name else None
+            return any(
+                (want_id, want_name) == (call.tool_call_id, call.name)
+                and (want_value == value or isinstance(want_value, str))
+                for view in self.views
+                for want_id, want_name, want_value in view.calls
+            )
+        if isinstance(message, ReasoningMessage) and message.source == "reasoner_model":
+            return message.reasoning in self.content.reasoning
+        if isinstance(message, HiddenReasoningMessage):
+            return (message.hidden_reasoning or "") in self.content.hidden
+        if isinstance(message, AssistantMessage | ReasoningMessage):
+            text = _text(message) or ""
+            return any(text in view.words for view in self.views)
+        return True
+
+    def name_fragment(self, name: str | None) -> bool:
+        """``name`` is a proper part of a tool name the stream has (a split name's piece)."""
+        return bool(name) and any(
+            name != call.name and (name or "") in call.name for call in self.content.calls
+        )
+
+    @property
+    def parallel(self) -> bool:
+        return len(self.content.calls) > 1
+
+    @property
+    def cut(self) -> bool:
+        """A call's arguments end before their JSON does."""
+        return any(not call.complete for call in self.content.calls)
+
+
+def _confirmed(found: Disagreement, evidence: _Evidence | None) -> Disagreement:
+    """``found`` if the stream backs its label, else the row as unexplained, saying why."""
+    if evidence is None or (found.defect is None and found.reason != MODE):
+        return found
+    row, defect = found.row, found.defect
+    right = row.right
+    # For defect 3 this is the rule that streamreel's arguments equal the stream's.
+    if right is not None and not evidence.shows(right):
+        detail = f"streamreel's {type(right).__name__} is not what the stream says"
+        return Disagreement(row, None, UNEXPLAINED, detail)
+    missing = None
+    if defect == 5 and not evidence.parallel:
+        missing = "defect 5 needs parallel tool calls in the stream"
+    elif defect == 6 and not evidence.name_fragment(
+        row.left.tool_call.name if isinstance(row.left, ToolCallMessage) else None
+    ):
+        missing = "defect 6 needs Letta's name to be a piece of a name in the stream"
+    elif defect == 13 and not evidence.cut:
+        missing = "defect 13 needs arguments cut short in the stream"
+    if missing is not None:
+        return Disagreement(row, None, UNEXPLAINED, missing)
+    return found
+
+
+def _paired_elsewhere(
+    left: AgentMessage, right: AgentMessage, ours: Sequence[AgentMessage]
+) -> bool:
+    """The alignment paired Letta's message with the wrong one of ours: its text (spaces
+    aside) is that of another message of ours of its kind, so Letta never emitted ``right``."""
+    text = (_text(left) or "").strip()
+    return (
+        bool(text)
+        and any(
+            m is not right and type(m) is type(left) and (_text(m) or "").strip() == text
+            for m in ours
+        )
+        and (_text(right) or "").strip() != text
+    )
+
+
 def _explain(
     row: Row,
     crashed: bool,
@@ -308,6 +446,8 @@ def _explain(
         if right.source == "non_reasoner_model" and expect_reasoning_content:
             return Disagreement(row, 7, "plain content dropped in reasoning mode")
     if left is not None and right is not None:
+        if _paired_elsewhere(left, right, ours):
+            return Disagreement(row, 4, "Letta's message is another of streamreel's; not this one")
         defect, reason = _explain_changed(left, right)
         return Disagreement(row, defect, reason)
     if left is not None:
@@ -348,6 +488,8 @@ def compare_with_letta(
     letta: Sequence[AgentMessage],
     ours: Sequence[AgentMessage],
     *,
+    source: StreamContent | None,
+    settings: InterfaceSettings | None = None,
     expect_reasoning_content: bool = False,
 ) -> Comparison:
     """Align Letta's deltas (left) with streamreel's (right) and name every disagreement.
@@ -355,6 +497,14 @@ def compare_with_letta(
     Both are given as emitted (deltas). Ids, dates, names, sources, signatures, text and tool
     calls are compared field by field; otids separately, since Letta's count differently
     (defect 12) and would otherwise hide every other difference.
+
+    ``source`` is what the chunks themselves carry (:func:`streamreel.testing.evidence.content_of`),
+    with the interface ``settings`` both sides ran with. streamreel's messages are first held to
+    it: every place they do not carry exactly that content is an unexplained disagreement. Then
+    a difference gets a defect's label only on positive evidence: streamreel's side of the row
+    is in the stream, and the defect's own sign is there (parallel calls for 5, a piece of a
+    stream's tool name for 6, arguments cut short for 13). ``source=None`` (a stream with no
+    chunks to read) skips both, and says so by leaving :attr:`Comparison.checked` false.
     """
     left: list[AgentMessage] = []
     empty: list[Row] = []
@@ -366,7 +516,16 @@ def compare_with_letta(
     right = logical_messages(ours)
     rows = _rows(left, right)
     crashed = any(isinstance(m, ErrorMessage) and m.error.startswith(_CRASH) for m in letta)
-    comparison = Comparison(left, right, rows)
+    comparison = Comparison(left, right, rows, checked=source is not None)
+    evidence = None
+    if source is not None:
+        chosen = settings or InterfaceSettings()
+        evidence = _Evidence.of(source, chosen, expect_reasoning_content)
+        for detail in source_mismatches(
+            ours, source, chosen, expect_reasoning_content=expect_reasoning_content
+        ):
+            row = Row("source")
+            comparison.disagreements.append(Disagreement(row, None, UNEXPLAINED, detail))
     for row in empty:
         assert isinstance(row.left, ReasoningMessage)
         if row.left.signature:
@@ -377,12 +536,33 @@ def compare_with_letta(
     for row in rows:
         if row.kind == "same":
             continue
-        comparison.disagreements.append(
-            _explain(row, crashed, right, left, expect_reasoning_content)
-        )
+        found = _explain(row, crashed, right, left, expect_reasoning_content)
+        comparison.disagreements.append(_confirmed(found, evidence))
     # Letta gives every delta of a logical message the otid of the moment; compare per message.
     paired = [(r.left, r.right) for r in rows if r.left is not None and r.right is not None]
     comparison.otids_differ = any(
         getattr(a, "otid", None) != getattr(b, "otid", None) for a, b in paired
     ) or len(set(_otids(letta))) != len(set(_otids(ours)))
     return comparison
+
+
+def compare_interactions(
+    letta: InteractionResult,
+    ours: InteractionResult,
+    *,
+    settings: InterfaceSettings,
+    expect_reasoning_content: bool = False,
+    recorded: Interaction | None = None,
+) -> Comparison:
+    """:func:`compare_with_letta` on one replayed interaction, held to its own chunks.
+
+    ``ours`` is streamreel's replay of it (its chunk records are the source); ``recorded`` is
+    the cassette's interaction, needed only when the body came whole (a JSON reply).
+    """
+    return compare_with_letta(
+        letta.messages,
+        ours.messages,
+        source=interaction_content(ours, recorded),
+        settings=settings,
+        expect_reasoning_content=expect_reasoning_content,
+    )

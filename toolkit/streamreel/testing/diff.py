@@ -41,6 +41,7 @@ from streamreel.core.cassette import Cassette
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import InteractionResult, ReplayResult
+from streamreel.core.wording import counted
 from streamreel.playback.factories import load_factory
 from streamreel.playback.replay import ParserFactory, ReasoningChoice, replay, replay_chunk_file
 from streamreel.testing.transcript import Placeholders, align, field_changes, line_kind, stable_wire
@@ -265,7 +266,13 @@ def diff_cassette(
     """Replay one cassette through both sides and compare; an unreadable one is an ``error``."""
     name = str(cassette.path if isinstance(cassette, Cassette) else cassette)
     try:
-        if isinstance(cassette, str | Path) and not is_chunk_file(cassette):
+        if isinstance(cassette, str | Path) and is_chunk_file(cassette):
+            from streamreel.cassettes.chunkfile import read_chunk_file
+
+            # A file whose lines cannot all be read (too long, not UTF-8) is unreadable, not a
+            # stream both sides fail the same way on: read it once through first.
+            read_chunk_file(cassette)
+        elif isinstance(cassette, str | Path):
             from streamreel.cassettes.storage import load_cassette
 
             cassette = load_cassette(cassette)
@@ -317,7 +324,8 @@ def render_text(diffs: Sequence[CassetteDiff], *, left: str, right: str) -> list
         if not diff.differs:
             count = sum(len(i.rows) for i in diff.interactions)
             lines.append(
-                f"{diff.path}: same ({len(diff.interactions)} interactions, {count} messages)"
+                f"{diff.path}: same ({counted(len(diff.interactions), 'interaction')}, "
+                f"{counted(count, 'message')})"
             )
             continue
         for interaction in diff.interactions:

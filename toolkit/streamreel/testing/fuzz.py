@@ -60,13 +60,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from streamreel.cassettes.discovery import is_chunk_file
-from streamreel.core.cassette import BodyChunk, Cassette, Interaction, RecordedResponse
+from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.chunks import ChatCompletionChunk, StreamFault
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import ErrorMessage
+from streamreel.core.mutations import Edit, edited_response
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamDecoder, chunks_from_json_body, detect_stream
 from streamreel.core.results import ReplayResult
+from streamreel.core.wording import counted as _count
 from streamreel.playback.replay import (
     AnyParser,
     FollowingServerFlags,
@@ -78,6 +80,7 @@ from streamreel.playback.replay import (
     is_native,
     replay,
 )
+from streamreel.testing.shrinking import shrink_items
 from streamreel.testing.transcript import Placeholders, stable_wire
 
 __all__ = [
@@ -108,9 +111,17 @@ few enough that one replay stays in the tens of milliseconds."""
 
 # -- cut points --------------------------------------------------------------------------------
 
+_SAMPLED = 256 * 1024
+"""Longer bodies and runs have their interesting cut points found in windows only."""
+_WINDOWS = 64
+_WINDOW = 16 * 1024
+
 _ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}|\\.", re.DOTALL)
 _LITERAL = re.compile(r"true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_KEY = re.compile(r'"(?:[^"\\\n]|\\.)*"\s*:')
+# A key is short: bounding its length keeps the scan linear and, above all, bounds the regex
+# engine's memory, which grows with every repetition of an alternation (a 10 MB string value
+# once took a gigabyte to find it was not a key).
+_KEY = re.compile(r'"(?:[^"\\\n]|\\.){0,256}"\s*:')
 _FIELD = re.compile(r"^(?:data|event|id|retry):", re.MULTILINE)
 _MARK = re.compile(r'["\r\n:,{}\[\]]')
 _CONTINUATION = re.compile(r"[\x80-\xbf]")
@@ -121,8 +132,19 @@ def interesting_cuts(data: bytes | str) -> list[int]:
 
     For bytes the positions are byte offsets (the text is read as Latin-1, one character per
     byte, so the patterns see the bytes as they are); for text, character offsets. Every
-    position is in ``1 .. len(data) - 1``, sorted, without repeats.
+    position is in ``1 .. len(data) - 1``, sorted, without repeats. Past 256 KiB, only
+    evenly spaced windows are searched, so memory stays a small part of the data's size.
     """
+    if len(data) > _SAMPLED:
+        # A long body or run is seen through evenly spaced windows: a random split draws only a
+        # few thousand points from these, and a set of every escape in megabytes of text would
+        # cost far more memory than the text itself.
+        step = len(data) // _WINDOWS
+        found_in: set[int] = set()
+        for start in range(0, len(data), step):
+            window = data[start : start + _WINDOW]
+            found_in.update(start + p for p in interesting_cuts(window))
+        return sorted(p for p in found_in if 0 < p < len(data))
     text = data.decode("latin-1") if isinstance(data, bytes) else data
     found: set[int] = set()
     for match in _ESCAPE.finditer(text):
@@ -477,10 +499,6 @@ class Split:
         return lines
 
 
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
 def _around(data: bytes | str, position: int, context: int) -> str:
     before, after = data[max(0, position - context) : position], data[position : position + context]
     return f"{before!r}|{after!r}"
@@ -520,29 +538,7 @@ def finest_split(layout: Layout) -> Split:
 
 
 def _recut_response(response: RecordedResponse, cuts: Sequence[int]) -> RecordedResponse:
-    original = response.body_chunks()
-    body = b"".join(piece.data for piece in original)
-    # Each new read arrives when the recorded read holding its last byte did.
-    ends: list[tuple[int, float]] = []
-    total = 0
-    for piece in original:
-        total += len(piece.data)
-        ends.append((total, piece.offset_ms))
-    chunks: list[BodyChunk] = []
-    position, cursor = 0, 0
-    for data in split_at(body, cuts):
-        position += len(data)
-        while cursor < len(ends) - 1 and ends[cursor][0] < position:
-            cursor += 1
-        chunks.append(BodyChunk(ends[cursor][1] if ends else 0.0, data))
-    return RecordedResponse(
-        status=response.status,
-        reason=response.reason,
-        headers=response.headers,
-        body=body,
-        chunks=chunks,
-        error=response.error,
-    )
+    return edited_response(response, [Edit(c, action="cut") for c in cuts], keep_reads=False)
 
 
 def recut_cassette(cassette: Cassette, split: Split) -> Cassette:
@@ -805,27 +801,12 @@ def compare_views(
 def shrink(split: Split, fails: Callable[[Split], bool], *, budget: int = 400) -> tuple[Split, int]:
     """The smallest split found that still ``fails``, and how many candidates were tried.
 
-    Delta debugging on the cut points: try dropping large groups first, halve the group size
-    when none can go, and finish one cut at a time. ``budget`` bounds the number of replays.
+    Delta debugging on the cut points (:func:`streamreel.testing.shrinking.shrink_items`);
+    ``budget`` bounds the number of replays.
     """
-    cuts = split.cuts()
-    tried = 0
-    size = max(1, len(cuts) // 2)
-    while cuts and tried < budget:
-        removed = False
-        start = 0
-        while start < len(cuts) and tried < budget:
-            candidate = cuts[:start] + cuts[start + size :]
-            tried += 1
-            if fails(Split.from_cuts(candidate)):
-                cuts = candidate
-                removed = True
-            else:
-                start += size
-        if size == 1 and not removed:
-            break
-        if not removed or size > 1:
-            size = max(1, size // 2)
+    cuts, tried = shrink_items(
+        split.cuts(), lambda candidate: fails(Split.from_cuts(candidate)), budget=budget
+    )
     return Split.from_cuts(cuts), tried
 
 

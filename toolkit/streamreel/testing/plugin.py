@@ -53,6 +53,12 @@ Command-line options
     Any shape replay drives will do, ``process(stream)`` over the SDK's own stream included.
 ``--streamreel-settings KEY=VALUE``
     Set one interface knob for every replay (repeatable).
+``--streamreel-fuzz``
+    Collect the cassettes beneath the paths given as a fuzz campaign: one item per cassette
+    and seed, cassette and hazard, and (with ``--streamreel-diff-against``) a diff per
+    cassette, for pytest-xdist to spread (:mod:`streamreel.testing.campaign`, which also
+    lists ``--streamreel-fuzz-seed``, ``-seeds``, ``-examples``, ``--streamreel-hazards``,
+    ``--streamreel-reader`` and ``--streamreel-failures``).
 
 Precedence
 ----------
@@ -235,6 +241,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+
+    campaign = parser.getgroup("streamreel-fuzz", "streamreel: fuzz campaigns as test items")
+    campaign.addoption(
+        "--streamreel-fuzz",
+        action="store_true",
+        default=False,
+        help="Collect the cassettes beneath the given paths as fuzz items: one per cassette "
+        "and seed, cassette and hazard (and a diff with --streamreel-diff-against).",
+    )
+    campaign.addoption(
+        "--streamreel-fuzz-seed", metavar="S", type=int, default=0, help="First seed (0)."
+    )
+    campaign.addoption(
+        "--streamreel-fuzz-seeds",
+        metavar="N",
+        type=int,
+        default=1,
+        help="Seeds of random splits per cassette, one item each (1; 0 for none).",
+    )
+    campaign.addoption(
+        "--streamreel-fuzz-examples",
+        metavar="N",
+        type=int,
+        default=20,
+        help="Random splits per seed item (20).",
+    )
+    campaign.addoption(
+        "--streamreel-hazards",
+        metavar="all|NAME,...",
+        default="all",
+        help="Hazards, one item each per cassette that has something to rewrite (all).",
+    )
+    campaign.addoption(
+        "--streamreel-reader",
+        metavar="MODULE:FACTORY",
+        default=None,
+        help="Read the bytes with this reader (called with the StreamKind; feed/close).",
+    )
+    campaign.addoption(
+        "--streamreel-diff-against",
+        metavar="MODULE:FACTORY",
+        default=None,
+        help="Also one item per cassette: the parser under test against this one.",
+    )
+    campaign.addoption(
+        "--streamreel-failures",
+        metavar="DIR",
+        default=None,
+        help="Where failing hazards' reproducing cassettes go (streamreel-failures/ in the "
+        "rootdir).",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not parent.config.getoption("streamreel_fuzz"):
+        return None
+    from streamreel.testing.campaign import CampaignFile, wanted
+
+    if not wanted(file_path):
+        return None
+    return CampaignFile.from_parent(parent, path=file_path)
 
 
 def pytest_configure(config: pytest.Config) -> None:

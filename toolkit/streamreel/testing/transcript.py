@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ __all__ = [
     "line_kind",
     "serialize_stream",
     "stable_wire",
+    "without_loopback",
 ]
 
 # Which wire keys hold volatile values, and the placeholder family each belongs to. The same
@@ -147,12 +149,30 @@ def stable_wire(message: AgentMessage | UsageStatistics, placeholders: Placehold
     return _dumps(placeholders.replace(wire_dict(message)))
 
 
+_LOOPBACK = re.compile(
+    r"(?P<scheme>\bhttps?://)(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?", re.IGNORECASE
+)
+
+
+def without_loopback(text: str) -> str:
+    """``text`` with every loopback address and port in a URL shown as ``<loopback>``.
+
+    A server on loopback (the emulator, a local model server) listens on a port picked for
+    the run, so a snapshot that kept it would change every time it is recorded again.
+    """
+    return _LOOPBACK.sub(r"\g<scheme><loopback>", text)
+
+
 def interaction_header(result: InteractionResult, placeholders: Placeholders) -> dict[str, Any]:
     """The header line of one interaction: what was asked and how the stream went."""
     request = result.request
     # A chunk file has no request, and its "url" is the file's path, which differs between
     # checkouts: only its name is stable.
-    asked = f"{request.method} {request.url}" if request.method else Path(request.url).name
+    asked = (
+        without_loopback(f"{request.method} {request.url}")
+        if request.method
+        else Path(request.url).name
+    )
     header: dict[str, Any] = {
         "interaction": result.index,
         "request": asked,
@@ -164,7 +184,7 @@ def interaction_header(result: InteractionResult, placeholders: Placeholders) ->
         "message_id": placeholders.name("message", result.message_id),
     }
     if result.errors:
-        header["errors"] = [error.describe() for error in result.errors]
+        header["errors"] = [without_loopback(error.describe()) for error in result.errors]
     return header
 
 

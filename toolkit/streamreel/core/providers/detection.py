@@ -405,6 +405,12 @@ def detect_stream(
         if found_provider == "gemini" and found_api == "messages":
             found_provider = "anthropic"  # Claude served by Vertex AI speaks Messages
     raw, text = _head(response.body)
+    if found_api in ("messages", "complete") and found_provider != "bedrock":
+        # Anthropic's formats name themselves in their first event: a proxy, a gateway or the
+        # emulator on loopback serving one does not make it another provider's stream.
+        sniffed = _api_from_body(text)
+        if sniffed == (found_api, "anthropic"):
+            found_provider = "anthropic"
     if found_api is None and api is None:
         sniffed = _api_from_body(text)
         if sniffed is not None:

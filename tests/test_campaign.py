@@ -1,0 +1,133 @@
+"""Fuzz campaigns as pytest items: collection, failures with their cassette, xdist, diffs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamreel.core.hazards import HAZARDS
+from test_hazards import USER_READER
+from test_plugin import NO_SYRUPY
+
+pytest_plugins = ["pytester"]
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+CHOSEN = ("openai-line-separator-escaped.yaml", "openai-tool-name-split.yaml")
+
+DIFFERENT_PARSER = """
+from streamreel.playback.replay import default_parser
+
+
+class Loud:
+    def __init__(self, settings):
+        self.inner = default_parser(settings)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def process_chunk(self, chunk, *args, **kwargs):
+        for choice in chunk.choices:
+            if choice.delta.content:
+                choice.delta.content = choice.delta.content.upper()
+        return self.inner.process_chunk(chunk, *args, **kwargs)
+"""
+
+
+@pytest.fixture
+def campaign(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\n")
+    folder = pytester.path / "cassettes"
+    folder.mkdir()
+    for name in CHOSEN:
+        shutil.copy(CASSETTES / name, folder / name)
+    (folder / "README.md").write_text("not a cassette\n", encoding="utf-8")
+    (pytester.path / "userreader.py").write_text(USER_READER, encoding="utf-8")
+    (pytester.path / "loud.py").write_text(DIFFERENT_PARSER, encoding="utf-8")
+    pytester.syspathinsert()
+    return pytester
+
+
+def test_one_item_per_cassette_and_seed_and_hazard(campaign: pytest.Pytester) -> None:
+    result = campaign.runpytest(
+        "--streamreel-fuzz", "cassettes", "--streamreel-fuzz-seeds", "2", "--collect-only",
+        "-q", *NO_SYRUPY,
+    )  # fmt: skip
+    items = [line for line in result.outlines if "::" in line]
+    assert len(CHOSEN) * 2 < len(items) < len(CHOSEN) * (2 + len(HAZARDS))
+    assert "cassettes/openai-tool-name-split.yaml::seed-1" in items
+    assert "cassettes/openai-tool-name-split.yaml::hazard-sse-crlf" in items
+
+
+def test_an_unreadable_cassette_is_one_failing_item(campaign: pytest.Pytester) -> None:
+    (campaign.path / "cassettes" / "broken.yaml").write_text("interactions: [1, 2\n")
+    result = campaign.runpytest("--streamreel-fuzz", "cassettes/broken.yaml", *NO_SYRUPY)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*broken.yaml: cannot read the cassette:*"])
+
+
+def test_without_the_flag_no_cassette_is_collected(campaign: pytest.Pytester) -> None:
+    result = campaign.runpytest("cassettes", "--collect-only", "-q", *NO_SYRUPY)
+    assert not [line for line in result.outlines if "::" in line]
+
+
+def test_streamreels_own_interface_passes_the_campaign(campaign: pytest.Pytester) -> None:
+    result = campaign.runpytest(
+        "--streamreel-fuzz", "cassettes", "--streamreel-fuzz-examples", "4", *NO_SYRUPY
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0
+    assert outcomes["passed"] >= len(CHOSEN) * 10
+    assert "skipped" not in outcomes  # a hazard with nothing to rewrite is no item
+
+
+def test_a_failing_hazard_is_a_failing_test_with_its_cassette(campaign: pytest.Pytester) -> None:
+    result = campaign.runpytest(
+        "--streamreel-fuzz", "cassettes", "--streamreel-reader", "userreader:MyReader",
+        "--streamreel-fuzz-seeds", "0", "--junitxml", "report.xml", *NO_SYRUPY,
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1 and outcomes["passed"] > 10
+    written = (
+        campaign.path / "streamreel-failures"
+        / "openai-line-separator-escaped.raw-line-separator.yaml"
+    )  # fmt: skip
+    assert written.exists()
+    result.stdout.fnmatch_lines(
+        [
+            "*openai-line-separator-escaped.yaml::hazard-raw-line-separator*",
+            f"*reproducing cassette written to {written}*",
+        ]
+    )
+    report = (campaign.path / "report.xml").read_text(encoding="utf-8")
+    assert 'name="reproduction"' in report and str(written) in report
+
+
+def test_xdist_spreads_the_campaign_and_reports_the_same_failures(
+    campaign: pytest.Pytester,
+) -> None:
+    args = (
+        "--streamreel-fuzz", "cassettes", "--streamreel-reader", "userreader:MyReader",
+        "--streamreel-fuzz-examples", "4", "-p", "no:randomly", *NO_SYRUPY,
+    )  # fmt: skip
+    alone = campaign.runpytest_subprocess(*args, "-p", "xdist", "-n", "0", "-rf")
+    spread = campaign.runpytest_subprocess(*args, "-p", "xdist", "-n", "2", "-rf")
+
+    def failures(lines: list[str]) -> list[str]:
+        return sorted(line.split(" - ")[0] for line in lines if line.startswith("FAILED"))
+
+    assert failures(alone.outlines) == failures(spread.outlines)
+    assert failures(alone.outlines) == [
+        "FAILED cassettes/openai-line-separator-escaped.yaml::hazard-raw-line-separator"
+    ]
+    assert "2 workers" in spread.stdout.str()
+
+
+def test_a_diff_item_per_cassette(campaign: pytest.Pytester) -> None:
+    result = campaign.runpytest(
+        "--streamreel-fuzz", "cassettes", "--streamreel-diff-against", "loud:Loud",
+        "--streamreel-hazards", "sse-crlf", "--streamreel-fuzz-seeds", "0", "-rf", *NO_SYRUPY,
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["FAILED cassettes/openai-line-separator-escaped.yaml::diff*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1  # the tool-name cassette has no content to shout

@@ -1,0 +1,236 @@
+"""A fuzz campaign as pytest items: one per cassette and seed, cassette and hazard, and diff.
+
+``pytest --streamreel-fuzz cassettes/`` collects every cassette beneath the paths given as one
+:class:`CampaignFile`, whose items are:
+
+* ``seed-S`` (``--streamreel-fuzz-seeds N`` of them from ``--streamreel-fuzz-seed``): random
+  splits of that seed (:func:`streamreel.testing.fuzz.fuzz_cassette`,
+  ``--streamreel-fuzz-examples`` splits each);
+* ``hazard-NAME`` for each hazard chosen by ``--streamreel-hazards`` that has something to
+  rewrite in the cassette (:func:`streamreel.testing.hazards.check_hazard`); a cassette that
+  cannot be read is one failing item, ``read``;
+* ``diff``, with ``--streamreel-diff-against MODULE:FACTORY``: the cassette replayed through
+  the parser under test and through that one (:func:`streamreel.testing.diff.diff_cassette`).
+
+The parser under test is ``--streamreel-parser`` (default: streamreel's interface), and
+``--streamreel-reader`` reads the bytes. Because each item is independent and named after its
+cassette and its case, pytest-xdist spreads a campaign over cores (``-n``) and machines
+(``--tx``), and ``--lf`` reruns exactly what failed. A failing hazard's shrunk, scrubbed
+cassette is written into ``--streamreel-failures`` (default ``streamreel-failures/`` in the
+rootdir), and its path is in the failure report and in the item's ``user_properties``
+(``reproduction``), which JUnit XML reports carry.
+
+Items of one cassette share what they can: the cassette is read once per process, at
+collection (to know which hazards have something to rewrite), and the recording's own replay
+is taken once for all its hazards, when the first of them runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from streamreel.cassettes.discovery import SKIPPED_FOLDERS, is_cassette, is_chunk_file
+from streamreel.core.cassette import Cassette
+from streamreel.core.parser import InterfaceSettings
+from streamreel.core.results import ReplayResult
+from streamreel.playback.replay import DecoderFactory, ParserFactory
+
+if TYPE_CHECKING:
+    from streamreel.testing.hazards import Site
+
+__all__ = ["CampaignFailure", "CampaignFile", "CaseItem", "Settings", "wanted"]
+
+
+class CampaignFailure(Exception):
+    """A case that failed: the report's lines, and the reproducing cassette when one was written."""
+
+    def __init__(self, lines: list[str], reproduction: Path | None = None) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.reproduction = reproduction
+
+
+def wanted(path: Path) -> bool:
+    """Whether pytest should collect ``path`` as a campaign file."""
+    if not (is_cassette(path) or is_chunk_file(path)):
+        return False
+    return not any(part in SKIPPED_FOLDERS or part.startswith(".") for part in path.parts[:-1])
+
+
+class Settings:
+    """The campaign's options, read once per session from the command line."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from streamreel.testing.diff import apply_knobs, load_factory
+
+        self.seed = int(config.getoption("streamreel_fuzz_seed"))
+        self.seeds = int(config.getoption("streamreel_fuzz_seeds"))
+        self.examples = int(config.getoption("streamreel_fuzz_examples"))
+        self.hazards: str = config.getoption("streamreel_hazards")
+        against = config.getoption("streamreel_diff_against")
+        reader = config.getoption("streamreel_reader")
+        self.against: str | None = against
+        self.against_factory: ParserFactory | None = load_factory(against) if against else None
+        self.reader: DecoderFactory | None = load_factory(reader) if reader else None  # type: ignore[assignment]
+        folder = config.getoption("streamreel_failures")
+        self.failures = Path(folder) if folder else config.rootpath / "streamreel-failures"
+        from streamreel.testing.plugin import _options
+
+        options = _options(config)
+        self.parser: ParserFactory | None = options.parser
+        self.settings = apply_knobs(
+            InterfaceSettings(use_assistant_message=True), dict(options.knobs)
+        )
+
+
+_SETTINGS = pytest.StashKey[Settings]()
+
+
+def _settings(config: pytest.Config) -> Settings:
+    found = config.stash.get(_SETTINGS, None)
+    if found is None:
+        found = config.stash[_SETTINGS] = Settings(config)
+    return found
+
+
+class CampaignFile(pytest.File):
+    """One cassette of the campaign; its items are the cases."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        from streamreel.core.errors import StreamreelError
+        from streamreel.core.hazards import select_hazards
+        from streamreel.testing.hazards import hazard_sites
+
+        chosen = _settings(self.config)
+        try:
+            cassette, provider, api = self.loaded
+        except StreamreelError as exc:
+            yield CaseItem.from_parent(self, name="read", case=("unreadable", str(exc)))
+            return
+        for seed in range(chosen.seed, chosen.seed + chosen.seeds):
+            yield CaseItem.from_parent(self, name=f"seed-{seed}", case=("seed", seed))
+        for hazard in select_hazards(chosen.hazards):
+            # A hazard with nothing to rewrite here is no item at all: on a big campaign a
+            # skipped item costs the workers and the controller about what a run one does.
+            found = hazard_sites(
+                cassette, hazard, provider=provider, api=api, decoder=chosen.reader
+            )
+            if found:
+                self.sites[hazard.name] = found
+                name = f"hazard-{hazard.name}"
+                yield CaseItem.from_parent(self, name=name, case=("hazard", hazard.name))
+        if chosen.against is not None:
+            yield CaseItem.from_parent(self, name="diff", case=("diff", chosen.against))
+
+    @cached_property
+    def sites(self) -> dict[str, list[Site]]:
+        """Each collected hazard's sites, found once at collection."""
+        return {}
+
+    @cached_property
+    def loaded(self) -> tuple[Cassette, str | None, str | None]:
+        from streamreel.testing.hazards import load_for_fuzzing
+
+        return load_for_fuzzing(self.path)
+
+    @cached_property
+    def baseline(self) -> ReplayResult:
+        from streamreel.playback.replay import replay
+
+        chosen = _settings(self.config)
+        cassette, provider, api = self.loaded
+        return replay(
+            cassette,
+            parser=chosen.parser,
+            settings=chosen.settings,
+            decoder=chosen.reader,
+            provider=provider,
+            api=api,
+        )
+
+
+class CaseItem(pytest.Item):
+    """One case of one cassette: a seed of random splits, a hazard, or a diff."""
+
+    def __init__(self, *, case: tuple[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    @property
+    def campaign(self) -> CampaignFile:
+        assert isinstance(self.parent, CampaignFile)
+        return self.parent
+
+    def runtest(self) -> None:
+        kind, value = self.case
+        if kind == "unreadable":
+            raise CampaignFailure([f"{self.path}: cannot read the cassette: {value}"])
+        if kind == "seed":
+            self._seed(int(value))
+        elif kind == "hazard":
+            self._hazard(str(value))
+        else:
+            self._diff()
+
+    def _seed(self, seed: int) -> None:
+        from streamreel.testing.fuzz import fuzz_cassette
+
+        chosen = _settings(self.config)
+        cassette, provider, api = self.campaign.loaded
+        report = fuzz_cassette(
+            cassette,
+            seed=seed,
+            examples=chosen.examples,
+            parser=chosen.parser,
+            settings=chosen.settings,
+            provider=provider,
+            api=api,
+        )
+        if report.error is not None or report.failed:
+            raise CampaignFailure(report.describe())
+
+    def _hazard(self, name: str) -> None:
+        from streamreel.core.hazards import HAZARDS
+        from streamreel.testing.hazards import check_hazard, save_reproduction
+
+        chosen = _settings(self.config)
+        cassette, provider, api = self.campaign.loaded
+        hazard = HAZARDS[name]
+        options: dict[str, Any] = {"provider": provider, "api": api, "decoder": chosen.reader}
+        outcome = check_hazard(
+            cassette,
+            hazard,
+            parser=chosen.parser,
+            settings=chosen.settings,
+            baseline=self.campaign.baseline,
+            sites=self.campaign.sites.get(name),
+            **options,
+        )
+        if outcome.failed:
+            written = save_reproduction(outcome, chosen.failures)
+            self.user_properties.append(("reproduction", str(written)))
+            lines = [*outcome.describe(), f"  reproducing cassette written to {written}"]
+            raise CampaignFailure(lines, written)
+
+    def _diff(self) -> None:
+        from streamreel.testing.diff import Side, diff_cassette, render_text
+
+        chosen = _settings(self.config)
+        left = Side("parser under test", chosen.parser, chosen.settings)
+        right = Side(str(chosen.against), chosen.against_factory, chosen.settings)
+        found = diff_cassette(self.path, left=left, right=right)
+        if found.error is not None or found.differs:
+            raise CampaignFailure(render_text([found], left=left.label, right=right.label))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CampaignFailure):
+            return "\n".join(excinfo.value.lines)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name}::{self.name}"

@@ -17,10 +17,13 @@ import click
 import pytest
 from chunkfactory import MESSAGE_ID, tool_stream
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from streamreel.cli import main
 from streamreel.cli.collector import collector_paused
 from streamreel.cli.render import write_blocks
 from streamreel.core.chunks import parse_chunk
+from streamreel.core.errors import StreamreelError
 from streamreel.core.messages import (
     AgentMessage,
     AssistantMessage,
@@ -39,6 +42,7 @@ from streamreel.core.messages import (
     wire_dict,
 )
 from streamreel.core.parser import InterfaceSettings, StreamParser
+from streamreel.core.providers.openai_chat import ChatCompletionsAdapter
 from streamreel.playback.replay import replay_chunk_file
 
 DATE = datetime(2024, 5, 1, 2, 3, 4, 567890, tzinfo=timezone(timedelta(hours=2)))
@@ -225,3 +229,119 @@ def test_a_lean_chunk_file_replay_gives_the_same_messages_without_the_payload(
     assert [r.index for r in kept.chunks] == [r.index for r in whole.chunks]
     assert all(r.data == b"" and not r.produced and not r.messages for r in kept.chunks)
     assert kept.features == whole.features
+
+
+_ABSENT = object()
+_junk = st.sampled_from([_ABSENT, None, True, -1, 1.0, "1", [], {}, "\ud800", "a\u00e9"])
+
+
+def _mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``valid`` seven times in eight, else something a chunk should not hold there (or
+    nothing): the odd value sends a chunk down the decoded path, and is the exception."""
+    return st.integers(0, 7).flatmap(lambda n: _junk if n == 0 else valid)
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not _ABSENT}
+
+
+_texts = st.sampled_from([_ABSENT, None, "", "x", "\u2028"])
+_fragments = st.builds(
+    _present,
+    index=_mostly(st.integers(0, 3)),
+    id=_mostly(st.sampled_from([_ABSENT, "call_1"])),
+    function=_mostly(st.builds(_present, name=_mostly(_texts), arguments=_mostly(_texts))),
+)
+_deltas = st.builds(
+    _present,
+    content=_mostly(st.one_of(_texts, st.just([{"type": "text", "text": "t"}]))),
+    refusal=_mostly(st.sampled_from([_ABSENT, _ABSENT, None, "no"])),
+    role=_mostly(st.sampled_from([_ABSENT, "assistant"])),
+    reasoning=_mostly(_texts),
+    tool_calls=_mostly(
+        st.sampled_from([_ABSENT, None]) | st.lists(_fragments, min_size=1, max_size=2)
+    ),
+)
+_choices = st.builds(
+    _present,
+    index=_mostly(st.integers(0, 2)),
+    delta=_mostly(_deltas),
+    finish_reason=_mostly(st.sampled_from([_ABSENT, None, None, "stop"])),
+    logprobs=_mostly(st.sampled_from([_ABSENT, None, {"content": [1.5]}])),
+)
+_chat_chunks = st.builds(
+    _present,
+    id=_mostly(st.sampled_from([_ABSENT, "chatcmpl-1"])),
+    created=_mostly(st.sampled_from([_ABSENT, 1748779200, "2025-06-01T12:00:00Z"])),
+    choices=_mostly(st.lists(_choices, min_size=1, max_size=2)),
+    usage=_mostly(st.sampled_from([_ABSENT, None, {"prompt_tokens": 3}])),
+    x_groq=st.sampled_from([_ABSENT] * 7 + [{"usage": {"prompt_tokens": 2}}]),
+    error=st.sampled_from([_ABSENT] * 7 + [None, {"message": "m"}]),
+)
+
+
+def _adapted(chunks: list[str], names: list[str], *, fast: bool) -> list[object]:
+    adapter = ChatCompletionsAdapter()
+    out: list[object] = []
+    for text, name in zip(chunks, names, strict=True):
+        try:
+            produced = adapter.event_text(name, text) if fast else None
+            if produced is None:
+                produced = adapter.event(name, json.loads(text))
+            out.append(produced)
+        except StreamreelError as exc:
+            out.append(("raised", type(exc).__name__, str(exc)))
+    out.append(adapter.done())
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    chunks=st.lists(_chat_chunks.map(json.dumps), min_size=1, max_size=4),
+    names=st.lists(st.sampled_from(["", "message", "error"]), min_size=4, max_size=4),
+)
+def test_a_chat_chunk_validated_from_its_text_is_the_chunk_the_decoded_path_gives(
+    chunks: list[str], names: list[str]
+) -> None:
+    named = names[: len(chunks)]
+    assert _adapted(chunks, named, fast=True) == _adapted(chunks, named, fast=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"choices":[{"index":0,"delta":{"refusal":"no"}}]}',
+        '{"choices":[{"index":0,"delta":{"tool_calls":[{"id":"a"}]}}]}',
+        '{"choices":[],"x_groq":{"usage":{"prompt_tokens":3}}}',
+        '{"choices":[],"x\\u005fgroq":{"usage":{"prompt_tokens":3}}}',
+        '{"choices":[{"delta":{"content":[{"type":"text","text":"t"}]}}]}',
+        '{"choices":[{"index":"1","delta":{}}]}',
+        '{"choices":[{"index":1.0,"delta":{}}]}',
+        '{"choices":[{"index":true,"delta":{}}]}',
+        '{"choices":[{"delta":{"content":"\\ud800"}}]}',
+        '{"error":{"message":"m"},"choices":[]}',
+    ],
+)
+def test_a_chunk_that_needs_normalising_is_left_to_the_decoded_path(text: str) -> None:
+    assert ChatCompletionsAdapter().event_text("", text) is None
+    assert _adapted([text], [""], fast=True) == _adapted([text], [""], fast=False)
+
+
+def test_the_fast_chat_path_takes_an_ordinary_chunk() -> None:
+    text = json.dumps(
+        {
+            "id": "c",
+            "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "a"}]}}],
+        }
+    )
+    assert ChatCompletionsAdapter().event_text("", text) is not None
+
+
+def test_a_tool_call_read_from_text_still_numbers_the_calls_after_it() -> None:
+    # The second chunk's call has no index: it takes the one after the first chunk's call.
+    first = '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"id":"a"}]}}]}'
+    second = '{"choices":[{"index":0,"delta":{"tool_calls":[{"id":"b"}]}}]}'
+    fast = _adapted([first, second], ["", ""], fast=True)
+    assert fast == _adapted([first, second], ["", ""], fast=False)
+    [chunk] = fast[1]  # type: ignore[misc]
+    assert chunk.choices[0].delta.tool_calls[0].index == 3  # type: ignore[attr-defined]

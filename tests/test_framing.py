@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamreel.core.errors import StreamDecodeError, StreamreelError
-from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
+from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder, stripped_loads
 
 Decoder = NDJSONDecoder | JSONArrayDecoder
 
@@ -266,3 +266,31 @@ def test_arbitrary_bytes_give_values_or_our_error_whatever_the_split(
     # Totality: only values or streamreel's errors come out, and what comes out (values before
     # the fault, then the fault) does not depend on where the body was cut.
     assert outcome(factory, split_at(body, cuts)) == outcome(factory, [body])
+
+
+def _outcome(load: Callable[[str], Any], text: str) -> tuple[str, object]:
+    try:
+        return "value", load(text)
+    except Exception as exc:  # the same kind of error, with the same message
+        return type(exc).__name__, str(exc)
+
+
+json_texts = st.one_of(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+        max_leaves=8,
+    ).map(json.dumps),
+    st.text(alphabet='{}[]",:0123456789.eE+-truefalsn \t\n\ufeffa\\', max_size=24),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=json_texts, tail=st.sampled_from(["", " ", "x", "]", "\ufeff"]))
+def test_stripped_loads_decodes_and_fails_exactly_as_json_loads(text: str, tail: str) -> None:
+    for candidate in (text, text + tail, tail + text):
+        assert _outcome(stripped_loads, candidate) == _outcome(json.loads, candidate)

@@ -94,6 +94,30 @@ def test_unchosen_interactions_are_skipped_unread(
     assert read == []  # neither the count nor the metadata reads an interaction
 
 
+def test_a_vcrpy_cassette_is_counted_by_the_pass_that_reads_its_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vcrpy writes no metadata, so the info pass reads to the end and counts on the way: a
+    # replay (count, then every interaction) passes over the file twice, not three times.
+    path = _big(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(text[text.index("interactions:") :], encoding="utf-8")
+    passes: list[Path] = []
+    original = reader_module._Pass.__init__
+
+    def counting(self: object, path: Path, *args: object, **kwargs: object) -> None:
+        passes.append(path)
+        original(self, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module._Pass, "__init__", counting)
+    reader = CassetteReader(plain)
+    assert reader.count() == 6
+    read = [interaction for _, interaction in reader.interactions()]
+    assert len(passes) == 2
+    assert read == load_cassette(plain).interactions
+
+
 def _peak(action: Callable[[], object]) -> int:
     gc.collect()
     tracemalloc.start()

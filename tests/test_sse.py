@@ -67,6 +67,18 @@ def test_a_lone_cr_at_a_piece_end_still_ends_the_line() -> None:
     assert decode(b"data: a\r", b"data: b\r\r") == [SSEEvent(data="a\nb")]
 
 
+def test_other_unicode_line_breaks_inside_a_whole_body_do_not_end_lines() -> None:
+    # A vcrpy cassette hands the decoder a whole body at once; only CR, LF and CRLF end lines.
+    value = "a\u2028b\u2029c\x85d\x0be\x0cf\x1cg"
+    body = f'data: {{"t": "{value}"}}\n\ndata: x\r\rdata: y\r\n\r\n'.encode()
+    assert decode(body) == [
+        SSEEvent(data=f'{{"t": "{value}"}}'),
+        SSEEvent(data="x"),
+        SSEEvent(data="y"),
+    ]
+    assert bytewise(body) == decode(body)
+
+
 def test_comment_lines_are_ignored() -> None:
     body = b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: x\n: inside\n\n"
     assert decode(body) == [SSEEvent(data="x")]

@@ -27,6 +27,7 @@ anchor in a skipped interaction is such a case too. Each interaction is held to 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Callable, Collection, Iterator
@@ -243,6 +244,11 @@ class CassetteReader:
 
     def count(self) -> int:
         """How many interactions the file holds, without reading them."""
+        if self._count is None and self._info is None:
+            # A cassette without streamreel's metadata (vcrpy's own) is counted by the pass
+            # that reads its info, which a replay needs next: one pass over the file, not two.
+            with contextlib.suppress(Exception):  # left for info to report, as load_cassette does
+                self._info = self._read_info()
         if self._count is None:
             try:
                 self._count = self._read_count()

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import is_dataclass
 from datetime import UTC, datetime
+from json import encoder as json_encoder
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
@@ -350,11 +351,33 @@ def wire_dict(message: AgentMessage | UsageStatistics) -> dict[str, Any]:
 
 # One encoder for every message: json.dumps with separators builds a new encoder per call.
 _WIRE_ENCODER = json.JSONEncoder(separators=(",", ":"))
+# And JSONEncoder.encode builds a new C encoder per call: this one is made once. A wire object
+# is a tree of fresh dicts and lists, never circular, so it keeps no markers. The arguments:
+# markers, default, string encoder, indent, key and item separators, sort_keys, skipkeys,
+# allow_nan, as json.dumps(separators=(",", ":")) passes them.
+_MAKE_C_ENCODER: Any = getattr(json_encoder, "c_make_encoder", None)
+_WIRE_C_ENCODER: Any = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None,
+        _WIRE_ENCODER.default,
+        json_encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+)
 
 
 def to_wire(message: AgentMessage | UsageStatistics) -> str:
     """Compact, ASCII-escaped JSON: one message as it appears after ``data: ``."""
-    return _WIRE_ENCODER.encode(wire_dict(message))
+    if _WIRE_C_ENCODER is None:  # pragma: no cover - a Python without the C accelerator
+        return _WIRE_ENCODER.encode(wire_dict(message))
+    return "".join(_WIRE_C_ENCODER(wire_dict(message), 0))
 
 
 def parse_wire(text: str | dict[str, Any]) -> AgentMessage | UsageStatistics:

@@ -507,6 +507,9 @@ class _Driver:
         # Checked once: a runtime protocol check walks the protocol's members, and per chunk
         # that cost more than parsing the chunk.
         self._draining: Draining | None = parser if isinstance(parser, Draining) else None
+        # streamreel's own interface, not a subclass: its parser is fed directly, and what one
+        # chunk completes comes back at once instead of through the interface's queue.
+        self._feed = parser.parser.feed if type(parser) is StreamingServerInterface else None
         if self._draining is not None:
             parser.stream_start()
             return
@@ -539,6 +542,10 @@ class _Driver:
         self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
     ) -> list[AgentMessage]:
         self._note_calls(chunk)
+        if self._feed is not None:
+            return self._feed(
+                chunk, message_id=message_id, message_date=date, expect_reasoning_content=expect
+            )
         if self._draining is not None:  # the parser lives here: no hop through a loop
             self.parser.process_chunk(chunk, message_id, date, expect)
             return self._draining.drain()
@@ -971,12 +978,14 @@ class _Step:
         self, outputs: Iterable[ChatCompletionChunk | StreamFault], record: ChunkRecord | None
     ) -> None:
         at = record.index if record is not None else None
+        # Looked up once, not per chunk: a one-piece body (a vcrpy cassette) is all one call.
+        tally = self.tally if record is not None else None
+        produced = record.produced if record is not None and tally is None else None
         for output in outputs:
-            if record is not None:
-                if self.tally is not None:
-                    self.tally.add(output)
-                else:
-                    record.produced.append(output)
+            if tally is not None:
+                tally.add(output)
+            elif produced is not None:
+                produced.append(output)
             if isinstance(self.driver, _NativeDriver):
                 # The chunks are decoded for their records (features, the chunk view); the
                 # parser reads the SDK's stream instead, and reports faults through it.

@@ -20,8 +20,6 @@ from typing import Any, ClassVar, Protocol, TypeAlias
 
 from streamreel.core.chunks import (
     ChatCompletionChunk,
-    Choice,
-    ChunkDelta,
     FunctionDelta,
     StreamFault,
     ToolCallFragment,
@@ -217,21 +215,30 @@ class Stamp:
         output_tokens: int | None = None,
     ) -> ChatCompletionChunk:
         """A chunk with one choice, stamped with this stream's identity."""
-        delta = ChunkDelta(
-            role=role,
-            content=content,
-            reasoning_content=reasoning,
-            reasoning_content_signature=signature,
-            redacted_reasoning_content=redacted,
-            tool_calls=tool_calls,
-        )
-        return ChatCompletionChunk(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=[Choice(index=index, delta=delta, finish_reason=finish_reason)],
-            usage=usage,
-            output_tokens=output_tokens,
+        # One validation of the nested mapping, not one per model: the same instances, fields
+        # and fields set as building the delta, the choice and the chunk one by one.
+        return ChatCompletionChunk.model_validate(
+            {
+                "id": self.id,
+                "created": self.created,
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": index,
+                        "delta": {
+                            "role": role,
+                            "content": content,
+                            "reasoning_content": reasoning,
+                            "reasoning_content_signature": signature,
+                            "redacted_reasoning_content": redacted,
+                            "tool_calls": tool_calls,
+                        },
+                        "finish_reason": finish_reason,
+                    }
+                ],
+                "usage": usage,
+                "output_tokens": output_tokens,
+            }
         )
 
     def usage_chunk(self, usage: Usage) -> ChatCompletionChunk:

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from streamreel.core.chunks import ChatCompletionChunk, Choice, ChunkDelta, StreamFault, parse_chunk
 from streamreel.core.providers._adapter import (
     AdapterBase,
@@ -93,6 +95,43 @@ class ChatCompletionsAdapter(AdapterBase):
         if name == "error" or error is not None:
             return self._on_error(data, error)
         return self._on_chunk(data)
+
+    def event_text(self, name: str, text: str) -> list[Output] | None:
+        """What :meth:`event` gives for this JSON text, validated straight from the text; or
+        None when the chunk needs :meth:`event`'s work (or its errors), which the caller then
+        does as usual.
+
+        Most chunks need no normalising: no error object, no Groq usage, no refusal, no content
+        parts, no tool call without an index. For those, pydantic-core reads the text in one
+        pass instead of json.loads building a dict for a second pass to validate. Strict
+        validation takes only what the lax validation of the decoded dict takes, with the same
+        values; a ``\\u00`` escape could spell a key the checks look for, so it goes the usual
+        way too.
+        """
+        if name == "error" or '"error"' in text or '"x_groq"' in text or "\\u00" in text:
+            return None
+        try:
+            chunk = ChatCompletionChunk.model_validate_json(text, strict=True)
+        except ValidationError:
+            return None
+        if not chunk.choices:
+            return [] if chunk.usage is None else [chunk]
+        for choice in chunk.choices:
+            if choice.delta.refusal is not None:
+                return None
+            for fragment in choice.delta.tool_calls or ():
+                if fragment.index is None:
+                    return None
+        out: list[Output] = [chunk]
+        for choice in chunk.choices:
+            state = self._choices.setdefault(choice.index, _ChoiceState())
+            for fragment in choice.delta.tool_calls or ():
+                if fragment.index is not None and fragment.index >= state.next_tool_index:
+                    state.next_tool_index = fragment.index + 1
+            if choice.finish_reason is not None:
+                self._finish_seen = True
+                out.extend(self._flush_refusal(choice.index))
+        return out
 
     def done(self) -> list[Output]:
         self._done = True

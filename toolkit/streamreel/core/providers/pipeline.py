@@ -49,7 +49,7 @@ from typing import Any
 from streamreel.core.chunks import StreamFault
 from streamreel.core.errors import StreamDecodeError, StreamreelError, preview
 from streamreel.core.eventstream import EventStreamDecoder, EventStreamMessage
-from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder
+from streamreel.core.framing import JSONArrayDecoder, NDJSONDecoder, stripped_loads
 from streamreel.core.providers._adapter import Adapter, Output, Stamp, error_fault
 from streamreel.core.providers.anthropic import MessagesAdapter, message_events
 from streamreel.core.providers.anthropic_complete import CompleteAdapter
@@ -119,7 +119,7 @@ def make_adapter(kind: StreamKind) -> Adapter:
 
 def _decode_data(data: str, event: str, ordinal: int) -> Any:
     try:
-        return json.loads(data)
+        return stripped_loads(data)  # the caller strips it
     except json.JSONDecodeError as exc:
         reason = f"{exc.msg} at column {exc.colno}"
     except (ValueError, RecursionError) as exc:
@@ -140,6 +140,8 @@ class StreamDecoder:
         self._status = status
         streamed = self._framing not in ("json", "none")
         self._adapter: Adapter | None = make_adapter(kind) if streamed else None
+        # Chat Completions chunks can be validated from their text (see its event_text).
+        self._chat = self._adapter if isinstance(self._adapter, ChatCompletionsAdapter) else None
         self._sse = SSEDecoder() if self._framing == "sse" else None
         self._ndjson = NDJSONDecoder() if self._framing == "ndjson" else None
         self._array = JSONArrayDecoder() if self._framing == "json-array" else None
@@ -238,6 +240,10 @@ class StreamDecoder:
         try:
             if data == "[DONE]":
                 return self._adapter.done()
+            if self._chat is not None:
+                fast = self._chat.event_text(event.event, data)
+                if fast is not None:
+                    return fast
             return self._adapter.event(event.event, _decode_data(data, event.event, ordinal))
         except StreamreelError as exc:
             raise exc.located(chunk=ordinal) from None

@@ -232,3 +232,19 @@ def test_arbitrary_bytes_never_fail_and_never_depend_on_the_split(
     body: bytes, cuts: list[int]
 ) -> None:
     assert decode(*split_at(body, cuts)) == decode(body)
+
+
+@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n"])
+def test_a_data_line_of_megabytes_is_copied_once_as_its_value(end: bytes) -> None:
+    import tracemalloc
+
+    body = b"data: " + b"x" * 4_000_000 + end
+    tracemalloc.start()
+    try:
+        events = SSEDecoder().feed(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [len(event.data) for event in events] == [4_000_000]
+    # The decoded piece and the value: not a third copy as a line of its own.
+    assert peak < 2.5 * len(body), f"{peak:,} bytes traced for a {len(body):,}-byte line"

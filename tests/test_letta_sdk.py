@@ -326,6 +326,30 @@ def test_replay_with_letta_0_16_8_matches_letta_on_the_corpus_streams(
     assert checked > 30
 
 
+def test_letta_0_16_8_s_parallel_calls_merge_each_whole_in_the_order_they_came(
+    letta16: sdk.LettaSdkInterface,
+) -> None:
+    path = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    _, deltas = cli_jsonl(path, "--parser", "letta@0.16.8", "--no-merge")
+    # Letta gives every delta of both calls one otid, and the calls' deltas alternate.
+    assert len({d["otid"] for d in deltas}) == 1
+    ids = [d["tool_call"]["tool_call_id"] for d in deltas]
+    assert ids[:2] == list(dict.fromkeys(ids)) and ids[1] != ids[0]
+    code, merged = cli_jsonl(path, "--parser", "letta@0.16.8", "--merge")
+    assert code == 0, merged
+    assert [
+        (
+            m["tool_call"]["tool_call_id"],
+            m["tool_call"]["name"],
+            json.loads(m["tool_call"]["arguments"]),
+        )
+        for m in merged
+    ] == [
+        (ids[0], "get_weather", {"city": "Lisbon", "unit": "celsius"}),
+        (ids[1], "get_weather", {"city": "Porto", "unit": "celsius"}),
+    ]
+
+
 def test_diff_against_letta_0_16_8_names_it(letta16: sdk.LettaSdkInterface) -> None:
     from click.testing import CliRunner
     from streamreel.cli import main

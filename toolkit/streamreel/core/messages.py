@@ -32,6 +32,7 @@ from pydantic_core import to_jsonable_python
 __all__ = [
     "AgentMessage",
     "AssistantMessage",
+    "DeltaKey",
     "ErrorMessage",
     "ForeignMessage",
     "HiddenReasoningMessage",
@@ -52,6 +53,7 @@ __all__ = [
     "parse_wire",
     "to_sse",
     "to_wire",
+    "tool_call_id",
     "trusted",
     "wire_dict",
 ]
@@ -481,17 +483,55 @@ def _combine_foreign(group: list[ForeignMessage]) -> ForeignMessage:
     return ForeignMessage(message_type=group[0].message_type, data=data)
 
 
-def delta_key(message: AgentMessage) -> tuple[str, str, str] | None:
+DeltaKey: TypeAlias = tuple[str, ...]
+"""What the deltas of one logical message share: type, id and otid, and for a foreign parser's
+tool call the call's own id too."""
+
+# Where a foreign message names the tool call it is a delta of: Letta's ``tool_call`` and
+# ``tool_calls`` objects (or a one-call list), then a field of the message itself.
+_CALL_HOLDERS = ("tool_call", "tool_calls", "function_call")
+_CALL_ID_FIELDS = ("tool_call_id", "id", "call_id")
+
+
+def tool_call_id(data: dict[str, Any]) -> str | None:
+    """The id of the tool call a foreign message's fields carry, if any.
+
+    Letta 0.16.8 puts it in ``tool_call.tool_call_id`` (and ``tool_calls``); a parser of one's
+    own may write ``tool_call.id``, ``tool_calls: [{"id": ...}]`` or ``tool_call_id`` beside
+    the other fields. A list of several calls names no single call.
+    """
+    for holder in _CALL_HOLDERS:
+        value = data.get(holder)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, dict):
+            for name in _CALL_ID_FIELDS:
+                found = value.get(name)
+                if isinstance(found, str) and found:
+                    return found
+    for name in ("tool_call_id", "call_id"):
+        found = data.get(name)
+        if isinstance(found, str) and found:
+            return found
+    return None
+
+
+def delta_key(message: AgentMessage) -> DeltaKey | None:
     """What the deltas of one logical message share (type, id, otid); None if never merged.
 
     A foreign parser's messages are deltas when they carry a string ``id`` and ``otid``, as
-    Letta's do.
+    Letta's do. One carrying a tool call's id (:func:`tool_call_id`) is keyed by that id too:
+    Letta 0.16.8 gives every tool-call delta of a step one otid, parallel calls included, so
+    only the call's id tells their deltas apart.
     """
     if isinstance(message, _MERGEABLE) and message.otid is not None:
         return (message.message_type, message.id, message.otid)
     if isinstance(message, ForeignMessage):
         ident, otid = message.data.get("id"), message.data.get("otid")
         if isinstance(ident, str) and isinstance(otid, str):
+            call = tool_call_id(message.data)
+            if call is not None:
+                return (message.message_type, ident, otid, call)
             return (message.message_type, ident, otid)
     return None
 
@@ -501,22 +541,33 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
 
     A logical message takes the place of its first delta. Its deltas need not be adjacent:
     parallel tool calls interleave, and the inner thoughts of a call can sit between two of its
-    argument deltas. Messages without an otid (the non-streaming path) are never joined. The
-    result does not depend on where the provider split the stream: it is what tests, snapshots
-    and diffs compare. Each message's text is joined once, so merging is linear in the stream.
+    argument deltas. A foreign parser's tool-call deltas join by their call's id as well (see
+    :func:`delta_key`); one naming no call continues the latest call of its type, id and otid,
+    and the deltas before a call first names itself belong to that call. Messages without an
+    otid (the non-streaming path) are never joined. The result does not depend on where the
+    provider split the stream: it is what tests, snapshots and diffs compare. Each message's
+    text is joined once, so merging is linear in the stream.
     """
     slots: list[AgentMessage | list[_Mergeable]] = []
-    groups: dict[tuple[str, str, str], list[_Mergeable]] = {}
+    groups: dict[DeltaKey, list[_Mergeable]] = {}
+    latest: dict[DeltaKey, DeltaKey] = {}  # (type, id, otid) -> the key of its latest call
     for message in messages:
         key = delta_key(message)
-        if key is not None:
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = []
-                slots.append(group)
-            group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
-        else:
+        if key is None:
             slots.append(message)
+            continue
+        if len(key) > 3:
+            shared = key[:3]
+            if shared not in latest and shared in groups and key not in groups:
+                groups[key] = groups[shared]  # the deltas that came before the call's id
+            latest[shared] = key
+        else:
+            key = latest.get(key, key)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+            slots.append(group)
+        group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
     return [_merged(slot) if isinstance(slot, list) else slot for slot in slots]
 
 

@@ -49,7 +49,7 @@ try:
     import ipywidgets as widgets
 except ImportError as exc:  # the widget stack is the [notebook] extra
     raise MissingExtraError("the notebook widgets", "ipywidgets", "notebook") from exc
-from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
+from streamreel.core.messages import AgentMessage, DeltaKey, delta_key, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
 from streamreel.core.wording import counted as _plural
@@ -254,7 +254,7 @@ class _Timeline:
         self.frames: list[Frame] = []
         self.deltas: list[AgentMessage] = []
         self.starts: list[int] = []
-        last_key: tuple[str, str, str] | None = None
+        last_key: DeltaKey | None = None
         clock = 0.0
         for step, interaction in enumerate(interactions):
             records: list[ChunkRecord | None] = list(interaction.chunks)

@@ -51,6 +51,7 @@ __all__ = [
     "name_uuid",
     "otid_for",
     "parse_wire",
+    "reports_error",
     "to_sse",
     "to_wire",
     "tool_call_id",
@@ -242,6 +243,21 @@ def foreign_message(message: object) -> AgentMessage:
     if not isinstance(kind, str):
         kind = type(message).__name__
     return ForeignMessage(message_type=kind, data=data)
+
+
+# How a foreign parser says its stream ended in an error: an error record of its own (Letta's
+# ``error_message``), or a stop record whose reason is ``error`` (Letta 0.16.8 yields one before
+# it raises).
+_ERROR_TYPES = frozenset({"error_message", "error"})
+
+
+def reports_error(message: AgentMessage) -> bool:
+    """Whether ``message`` says the stream ended in an error (streamreel's or a foreign one)."""
+    if isinstance(message, ErrorMessage):
+        return True
+    if isinstance(message, ForeignMessage):
+        return message.message_type in _ERROR_TYPES or message.data.get("stop_reason") == "error"
+    return False
 
 
 _LETTA_TYPES = Annotated[

@@ -102,6 +102,39 @@ def test_every_position_shows_the_merge_of_what_arrived() -> None:
         assert wires(player.messages) == wires(merge_deltas(arrived)), position
 
 
+class _OneOtidCalls:
+    """Plain dicts sharing one otid across two interleaved calls, as Letta 0.16.8 makes them."""
+
+    def process(self, stream: Any) -> Any:
+        ids: dict[int, str] = {}
+        for chunk in stream:
+            for choice in chunk.choices:
+                for call in choice.delta.tool_calls or ():
+                    ids.setdefault(call.index, call.id or "")
+                    yield {
+                        "message_type": "tool_call_message", "id": "m", "otid": "o",
+                        "tool_call": {"id": ids[call.index], "arguments": call.function.arguments},
+                    }  # fmt: skip
+
+
+@pytest.mark.parametrize("parser", [None, lambda settings: _OneOtidCalls()], ids=["own", "dicts"])
+def test_interleaved_parallel_calls_play_as_two_messages_growing_together(parser: Any) -> None:
+    path = Path(__file__).resolve().parent.parent / "cassettes" / "openai-parallel-tool-calls.yaml"
+    result = replay(path, parser=parser)
+    player = StreamPlayer(result)
+    arrived = []
+    wrote_first = False
+    for position, frame in enumerate(player.frames, start=1):
+        assert frame.chunk is not None
+        arrived.extend(frame.chunk.messages)
+        player.slider.value = position
+        assert wires(player.messages) == wires(merge_deltas(arrived)), position
+        wrote_first = wrote_first or (len(player.messages) == 2 and player.highlighted == (0,))
+    assert len(player.messages) == len(result.merged) == 2
+    assert wrote_first  # the first call grows again once the second has begun
+    player.close()
+
+
 def test_the_current_chunk_highlights_the_message_it_wrote_to() -> None:
     result = replay(build(send_message("Plan it.", "Hello there, friend!")))
     player = StreamPlayer(result)

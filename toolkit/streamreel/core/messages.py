@@ -11,8 +11,9 @@ An error inside a stream is an :class:`ErrorMessage`, written as Letta's server 
 on the wire: ``{"error": "..."}``.
 
 Streams are made of *deltas*: many messages sharing one ``otid`` that together form one logical
-message. :func:`merge_deltas` joins adjacent deltas of one logical message; two streams that differ
-only in where the provider split them merge to the same list.
+message. :func:`merge_deltas` joins the deltas of each logical message, adjacent or not (a foreign
+parser's tool calls by their call's id too); two streams that differ only in where the provider
+split them merge to the same list.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pydantic_core import to_jsonable_python
 __all__ = [
     "AgentMessage",
     "AssistantMessage",
+    "DeltaGroups",
     "DeltaKey",
     "ErrorMessage",
     "ForeignMessage",
@@ -552,6 +554,40 @@ def delta_key(message: AgentMessage) -> DeltaKey | None:
     return None
 
 
+class DeltaGroups:
+    """Which logical message each delta of a stream belongs to, numbered by first appearance.
+
+    The grouping :func:`merge_deltas` makes, one delta at a time, for views that show the
+    merge as the stream arrives (the player). :meth:`place` gives the number of the logical
+    message a delta belongs to, a new one for a delta that starts one or is never merged.
+    """
+
+    __slots__ = ("_groups", "_latest", "count")
+
+    def __init__(self) -> None:
+        self._groups: dict[DeltaKey, int] = {}
+        self._latest: dict[DeltaKey, DeltaKey] = {}  # (type, id, otid) -> its latest call's key
+        self.count = 0
+
+    def place(self, message: AgentMessage) -> int:
+        key = delta_key(message)
+        if key is not None:
+            if len(key) > 3:
+                shared = key[:3]
+                if shared not in self._latest and shared in self._groups:
+                    # The deltas that came before the call named itself are the call's.
+                    self._groups.setdefault(key, self._groups[shared])
+                self._latest[shared] = key
+            else:
+                key = self._latest.get(key, key)
+            found = self._groups.get(key)
+            if found is not None:
+                return found
+            self._groups[key] = self.count
+        self.count += 1
+        return self.count - 1
+
+
 def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
     """Join the deltas of each logical message (same type, id and otid) into one message.
 
@@ -564,30 +600,21 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
     provider split the stream: it is what tests, snapshots and diffs compare. Each message's
     text is joined once, so merging is linear in the stream.
     """
-    slots: list[AgentMessage | list[_Mergeable]] = []
-    groups: dict[DeltaKey, list[_Mergeable]] = {}
-    latest: dict[DeltaKey, DeltaKey] = {}  # (type, id, otid) -> the key of its latest call
+    slots: list[list[Any]] = []
+    place = DeltaGroups().place
     for message in messages:
-        key = delta_key(message)
-        if key is None:
-            slots.append(message)
-            continue
-        if len(key) > 3:
-            shared = key[:3]
-            if shared not in latest and shared in groups and key not in groups:
-                groups[key] = groups[shared]  # the deltas that came before the call's id
-            latest[shared] = key
+        slot = place(message)
+        if slot == len(slots):
+            slots.append([message])
         else:
-            key = latest.get(key, key)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = []
-            slots.append(group)
-        group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
-    return [_merged(slot) if isinstance(slot, list) else slot for slot in slots]
+            slots[slot].append(message)
+    return [_merged(slot) for slot in slots]
 
 
 def _merged(group: list[Any]) -> AgentMessage:
-    if isinstance(group[0], ForeignMessage):
-        return _combine_foreign(group) if len(group) > 1 else group[0]
+    first: AgentMessage = group[0]
+    if len(group) == 1:
+        return first
+    if isinstance(first, ForeignMessage):
+        return _combine_foreign(group)
     return _combine(group)

@@ -53,3 +53,32 @@ def test_fuzz_with_jobs_prints_the_same_report() -> None:
     assert one.exit_code == two.exit_code == 0
     assert one.output == two.output
     assert len(one.output.splitlines()) == 1 + len(expand([CASSETTES]))
+
+
+def test_audit_with_jobs_prints_the_same_findings_and_fixes_the_same_files(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from test_audit import FORMATS
+
+    folders = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for make in FORMATS.values():
+            make(folder)
+        folders.append(folder)
+    runner = CliRunner()
+    one = runner.invoke(main, ["audit", "--history", str(folders[0])])
+    shutil.copytree(folders[0], tmp_path / "again")  # the same files, audited in workers
+    two = runner.invoke(main, ["audit", "--history", "-j", "2", str(tmp_path / "again")])
+    assert one.exit_code == two.exit_code == 1
+    assert one.stdout.replace(str(folders[0]), "F") == two.stdout.replace(
+        str(tmp_path / "again"), "F"
+    )
+    fixed = runner.invoke(main, ["audit", "--fix", "-j", "2", str(folders[1])])
+    assert fixed.exit_code == 1 and fixed.stderr.count("fixed, rewritten") == 2
+    after = runner.invoke(main, ["audit", str(folders[1])])
+    reported = {line.split(":")[0] for line in after.stdout.splitlines()}
+    assert reported == {str(folders[1] / "session.har"), str(folders[1] / "nock.json")}

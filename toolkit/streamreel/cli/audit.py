@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from streamreel.cli.exits import Exit
+from streamreel.cli.pool import jobs_option, ordered_map
+from streamreel.cli.progress import bar
 from streamreel.core.wording import counted as _count
 
 if TYPE_CHECKING:
-    from streamreel.cassettes.audit import FixOutcome
+    from streamreel.cassettes.audit import AuditOptions, Finding, FixOutcome
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -52,6 +55,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     show_default=True,
     help="Report requests whose conversation repeats an earlier request's whole conversation.",
 )
+@jobs_option
 def audit_command(
     paths: tuple[Path, ...],
     fix: bool,
@@ -59,6 +63,7 @@ def audit_command(
     as_json: bool,
     max_size: int,
     history: bool,
+    jobs: int,
 ) -> None:
     """Scan PATHS (cassettes, or folders of them) for credentials and waste.
 
@@ -72,7 +77,7 @@ def audit_command(
     format they were read in; HAR and nock files are never rewritten. Exits with status 0 when
     nothing was found, 1 when something was (fixed or not), 3 when a file could not be read.
     """
-    from streamreel.cassettes.audit import AuditOptions, Finding, audit_file, fix_file
+    from streamreel.cassettes.audit import AuditOptions
     from streamreel.cassettes.discovery import expand
 
     fix = fix or fix_copy
@@ -82,15 +87,17 @@ def audit_command(
         raise click.UsageError(f"{empty[0]}: expected cassettes in this folder, got none")
     options = AuditOptions(max_bytes=max_size, history=history)
     findings: list[Finding] = []
-    for file in files:
-        found = audit_file(file, options)
-        findings.extend(found)
-        if not as_json:
-            for finding in found:
-                # A file that cannot be read is an error, and errors go to stderr.
-                click.echo(finding.line(), err=finding.kind == "unreadable")
-        if fix and any(f.kind == "secret" for f in found):
-            _report_fix(fix_file(file, options, copy=fix_copy))
+    work = partial(_audit_one, options, fix, fix_copy)
+    with bar(len(files), "audit", unit="file") as meter:
+        for found, fixed in ordered_map(work, files, jobs=jobs):
+            meter.update()
+            findings.extend(found)
+            if not as_json:
+                for finding in found:
+                    # A file that cannot be read is an error, and errors go to stderr.
+                    click.echo(finding.line(), err=finding.kind == "unreadable")
+            if fixed is not None:
+                _report_fix(fixed)
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     kinds = {f.kind for f in findings}
@@ -100,6 +107,18 @@ def audit_command(
         raise SystemExit(Exit.UNREADABLE)
     if findings:
         raise SystemExit(Exit.FAILED)
+
+
+def _audit_one(
+    options: AuditOptions, fix: bool, fix_copy: bool, path: Path
+) -> tuple[list[Finding], FixOutcome | None]:
+    """One file's findings, and what fixing it did: one job of ``-j``, run in any process."""
+    from streamreel.cassettes.audit import audit_file, fix_file
+
+    found = audit_file(path, options)
+    if fix and any(f.kind == "secret" for f in found):
+        return found, fix_file(path, options, copy=fix_copy)
+    return found, None
 
 
 def _report_fix(outcome: FixOutcome) -> None:

@@ -181,31 +181,11 @@ def test_dataclasses_models_and_dicts_are_held_as_json_in_their_own_field_order(
     assert [m.data for m in merged if isinstance(m, ForeignMessage)][1]["content"] == "hello"
 
 
-class OneOtidCalls:
-    """Plain dicts as Letta 0.16.8 makes them: every tool-call delta of the step one otid."""
-
-    def process(self, stream: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        ids: dict[int, str] = {}
-        for chunk in stream:
-            for choice in chunk.choices:
-                for call in choice.delta.tool_calls or ():
-                    ids.setdefault(call.index, call.id or "")
-                    yield {
-                        "message_type": "tool_call_message",
-                        "id": "step",
-                        "otid": "step-calls",
-                        "tool_call": {
-                            "id": ids[call.index],
-                            "name": call.function.name,
-                            "arguments": call.function.arguments,
-                        },
-                    }
-
-
 def test_a_dict_parser_s_interleaved_calls_sharing_an_otid_merge_each_whole() -> None:
+    from sdkparsers import one_otid_calls
     from streamreel.testing.snapshot import serialize_stream
 
-    result = replay(OPENAI_CHAT, parser=lambda settings: OneOtidCalls())
+    result = replay(OPENAI_CHAT, parser=one_otid_calls)
     deltas = _data(result.messages)
     firsts = [d["tool_call"]["id"] for d in deltas if d["tool_call"]["name"]]
     assert len(set(firsts)) == 2 and deltas[1]["tool_call"]["id"] == firsts[1]  # interleaved

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipywidgets.widgets.widget import _instances
+from sdkparsers import one_otid_calls
 from streamreel.cassettes.storage import save_cassette
 from streamreel.core.cassette import BodyChunk
 from streamreel.core.errors import ConfigurationError
@@ -102,22 +103,7 @@ def test_every_position_shows_the_merge_of_what_arrived() -> None:
         assert wires(player.messages) == wires(merge_deltas(arrived)), position
 
 
-class _OneOtidCalls:
-    """Plain dicts sharing one otid across two interleaved calls, as Letta 0.16.8 makes them."""
-
-    def process(self, stream: Any) -> Any:
-        ids: dict[int, str] = {}
-        for chunk in stream:
-            for choice in chunk.choices:
-                for call in choice.delta.tool_calls or ():
-                    ids.setdefault(call.index, call.id or "")
-                    yield {
-                        "message_type": "tool_call_message", "id": "m", "otid": "o",
-                        "tool_call": {"id": ids[call.index], "arguments": call.function.arguments},
-                    }  # fmt: skip
-
-
-@pytest.mark.parametrize("parser", [None, lambda settings: _OneOtidCalls()], ids=["own", "dicts"])
+@pytest.mark.parametrize("parser", [None, one_otid_calls], ids=["own", "dicts"])
 def test_interleaved_parallel_calls_play_as_two_messages_growing_together(parser: Any) -> None:
     path = Path(__file__).resolve().parent.parent / "cassettes" / "openai-parallel-tool-calls.yaml"
     result = replay(path, parser=parser)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from streamreel.cassettes.discovery import expand
 from streamreel.cassettes.storage import load_cassette
@@ -669,7 +670,7 @@ def test_jobs_give_the_same_report_in_the_same_order(
     assert "--hazards all --reader userreader:MyReader" in one.output  # how to reproduce
 
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = conftest.CORPUS  # ../shared/corpus beside the project, or $STREAMREEL_CORPUS
 CORPUS_FILES = expand([CORPUS]) if CORPUS.is_dir() else []
 
 

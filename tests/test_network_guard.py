@@ -106,9 +106,9 @@ def test_under_ci_a_replay_test_that_reaches_beyond_loopback_fails_naming_host_a
                 f"from test_net.py::{name}: expected only loopback*"
             ]
         )
-    result.stdout.fnmatch_lines(
-        ["FAILED test_net.py::test_swallowed - *tried to connect beyond loopback (192.0.2.1:80)*"]
-    )
+    # pytest before 8.3 leaves a failure raised after the test body out of its summary line.
+    result.stdout.fnmatch_lines(["FAILED test_net.py::test_swallowed*"])
+    result.stdout.fnmatch_lines(["*tried to connect beyond loopback (192.0.2.1:80)*"])
     assert "--streamreel-network allow" in result.stdout.str()
 
 

@@ -49,6 +49,28 @@ class AsyncItems:
             yield describe(item)
 
 
+class OneOtidCalls:
+    """OpenAI chat tool-call fragments as plain dicts sharing one id and otid, each naming its
+    call (``tool_call.id``), as Letta 0.16.8 gives every tool-call delta of a step one otid."""
+
+    def process(self, stream: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        ids: dict[int, str] = {}
+        for chunk in stream:
+            for choice in chunk.choices:
+                for call in choice.delta.tool_calls or ():
+                    ids.setdefault(call.index, call.id or "")
+                    yield {
+                        "message_type": "tool_call_message",
+                        "id": "step",
+                        "otid": "step-calls",
+                        "tool_call": {
+                            "id": ids[call.index],
+                            "name": call.function.name,
+                            "arguments": call.function.arguments,
+                        },
+                    }
+
+
 class BodyReads:
     """Sees the transport: one message saying how many reads the body came in."""
 
@@ -66,3 +88,7 @@ def async_items(settings: object) -> AsyncItems:
 
 def body_reads(settings: object) -> BodyReads:
     return BodyReads()
+
+
+def one_otid_calls(settings: object) -> OneOtidCalls:
+    return OneOtidCalls()

@@ -78,6 +78,20 @@ class BodyReads:
         return [{"reads": len(interaction.response.body_chunks())}]
 
 
+class StopsOnError:
+    """Ends every stream as Letta 0.16.8 does when its SDK raises: a stop record, then an error."""
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> list[dict[str, Any]]:
+        return [
+            {"message_type": "stop_reason", "stop_reason": "error"},
+            {"message_type": "error_message", "message": "the SDK could not read the stream"},
+        ]
+
+
+def stops_on_error(settings: object) -> StopsOnError:
+    return StopsOnError()
+
+
 def sync_items(settings: object) -> SyncItems:
     return SyncItems()
 

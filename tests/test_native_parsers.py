@@ -507,3 +507,16 @@ def test_a_whole_reply_is_refused_to_process_but_handed_to_process_exchange() ->
     [entry] = streamed_only.errors
     assert entry.kind == "unsupported" and "process_exchange" in entry.message
     assert _data(replay(_whole_reply(), parser=body_reads).messages) == [{"reads": 1}]
+
+
+def test_a_foreign_parsers_own_error_record_makes_replay_exit_1() -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    ok = CliRunner().invoke(main, ["replay", str(OPENAI_CHAT), "--parser", "sdkparsers:body_reads"])
+    failed = CliRunner().invoke(
+        main, ["replay", str(OPENAI_CHAT), "--parser", "sdkparsers:stops_on_error"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert failed.exit_code == 1, failed.output
+    assert "the SDK could not read the stream" in failed.output

@@ -49,11 +49,47 @@ class AsyncItems:
             yield describe(item)
 
 
+class OneOtidCalls:
+    """OpenAI chat tool-call fragments as plain dicts sharing one id and otid, each naming its
+    call (``tool_call.id``), as Letta 0.16.8 gives every tool-call delta of a step one otid."""
+
+    def process(self, stream: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        ids: dict[int, str] = {}
+        for chunk in stream:
+            for choice in chunk.choices:
+                for call in choice.delta.tool_calls or ():
+                    ids.setdefault(call.index, call.id or "")
+                    yield {
+                        "message_type": "tool_call_message",
+                        "id": "step",
+                        "otid": "step-calls",
+                        "tool_call": {
+                            "id": ids[call.index],
+                            "name": call.function.name,
+                            "arguments": call.function.arguments,
+                        },
+                    }
+
+
 class BodyReads:
     """Sees the transport: one message saying how many reads the body came in."""
 
     def process_exchange(self, interaction: Interaction, kind: StreamKind) -> list[dict[str, Any]]:
         return [{"reads": len(interaction.response.body_chunks())}]
+
+
+class StopsOnError:
+    """Ends every stream as Letta 0.16.8 does when its SDK raises: a stop record, then an error."""
+
+    def process_exchange(self, interaction: Interaction, kind: StreamKind) -> list[dict[str, Any]]:
+        return [
+            {"message_type": "stop_reason", "stop_reason": "error"},
+            {"message_type": "error_message", "message": "the SDK could not read the stream"},
+        ]
+
+
+def stops_on_error(settings: object) -> StopsOnError:
+    return StopsOnError()
 
 
 def sync_items(settings: object) -> SyncItems:
@@ -66,3 +102,7 @@ def async_items(settings: object) -> AsyncItems:
 
 def body_reads(settings: object) -> BodyReads:
     return BodyReads()
+
+
+def one_otid_calls(settings: object) -> OneOtidCalls:
+    return OneOtidCalls()

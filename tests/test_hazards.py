@@ -451,6 +451,41 @@ def test_hazards_that_add_an_error_require_an_error_message() -> None:
     assert "expected an error message" in outcome.difference[0]
 
 
+class _Reporting:
+    """A process(stream) parser that says the stream failed by ``report``, a record of its own."""
+
+    def __init__(self, report: dict[str, Any] | None) -> None:
+        self.report = report
+
+    def process(self, stream: Iterable[Any]) -> Iterable[dict[str, Any]]:
+        try:
+            for chunk in stream:
+                for choice in chunk.choices:
+                    for call in choice.delta.tool_calls or ():
+                        yield {"message_type": "part", "arguments": call.function.arguments}
+        except Exception:
+            if self.report is not None:
+                yield self.report
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"message_type": "error_message", "error": "the provider failed"},
+        {"message_type": "stop_reason", "stop_reason": "error"},
+    ],
+    ids=["error record", "error stop record"],
+)
+def test_a_foreign_parser_s_own_error_report_satisfies_a_hazard_that_adds_an_error(
+    report: dict[str, Any],
+) -> None:
+    cassette = load_cassette(CASSETTES / "openai-tool-name-split.yaml")
+    reporting = check_hazard(cassette, "error-after-content", parser=lambda s: _Reporting(report))
+    assert reporting.status == "passed", reporting.describe()
+    silent = check_hazard(cassette, "error-after-content", parser=lambda s: _Reporting(None))
+    assert silent.failed and "expected an error message" in silent.difference[0]
+
+
 def test_a_hazard_with_nothing_to_rewrite_is_not_applicable() -> None:
     cassette = load_cassette(CASSETTES / "openai-tool-name-split.yaml")
     assert check_hazard(cassette, "raw-line-separator").status == "not applicable"

@@ -326,6 +326,30 @@ def test_replay_with_letta_0_16_8_matches_letta_on_the_corpus_streams(
     assert checked > 30
 
 
+def test_letta_0_16_8_s_parallel_calls_merge_each_whole_in_the_order_they_came(
+    letta16: sdk.LettaSdkInterface,
+) -> None:
+    path = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    _, deltas = cli_jsonl(path, "--parser", "letta@0.16.8", "--no-merge")
+    # Letta gives every delta of both calls one otid, and the calls' deltas alternate.
+    assert len({d["otid"] for d in deltas}) == 1
+    ids = [d["tool_call"]["tool_call_id"] for d in deltas]
+    assert ids[:2] == list(dict.fromkeys(ids)) and ids[1] != ids[0]
+    code, merged = cli_jsonl(path, "--parser", "letta@0.16.8", "--merge")
+    assert code == 0, merged
+    assert [
+        (
+            m["tool_call"]["tool_call_id"],
+            m["tool_call"]["name"],
+            json.loads(m["tool_call"]["arguments"]),
+        )
+        for m in merged
+    ] == [
+        (ids[0], "get_weather", {"city": "Lisbon", "unit": "celsius"}),
+        (ids[1], "get_weather", {"city": "Porto", "unit": "celsius"}),
+    ]
+
+
 def test_diff_against_letta_0_16_8_names_it(letta16: sdk.LettaSdkInterface) -> None:
     from click.testing import CliRunner
     from streamreel.cli import main
@@ -367,3 +391,57 @@ def test_the_plugin_snapshots_through_letta_0_16_8(
     pytester.runpytest_inprocess(*chosen).assert_outcomes(passed=4)
     # And streamreel's own interface says something else.
     pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(failed=4)
+
+
+# -- fuzzing Letta 0.16.8: each call goes through the worker, so few examples and cassettes --
+
+# The SSE lines google-genai's reader (the SDK Letta 0.16.8 reads Gemini through) does not
+# take: it knows only lines that start with 'data: ' and parses any other line as JSON.
+GENAI_SSE_LINES = {"sse-bom", "sse-comments", "sse-id", "sse-retry", "sse-no-space"}
+
+
+def test_the_fuzzer_re_splits_the_bytes_letta_0_16_8_reads(letta16: sdk.LettaSdkInterface) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    path = ROOT / "cassettes" / "openai-parallel-tool-calls.yaml"
+    args = ["fuzz", str(path), "--parser", "letta@0.16.8", "--examples", "3", "--seed", "7"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "ok (3 splits, same merged messages)" in result.output
+
+
+def test_hazard_fuzzing_reports_where_letta_0_16_8_itself_fails(
+    letta16: sdk.LettaSdkInterface, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+    from streamreel.playback.factories import load_factory
+    from streamreel.testing.hazards import fuzz_hazards
+
+    anthropic = ROOT / "cassettes" / "anthropic-thinking-tool-use.yaml"
+    gemini = ROOT / "cassettes" / "gemini-sse-function-call.yaml"
+    parser = load_factory("letta@0.16.8")
+    # Letta ends a stream with an error event in a stop record and its own error, which count.
+    passed = fuzz_hazards(anthropic, "all", parser=parser)
+    assert "error-after-content" in {o.hazard for o in passed if o.status == "passed"}
+    assert not [o.describe() for o in passed if o.failed]
+    # On Gemini, spec-valid SSE lines break Letta's SDK: reported, with a cassette that shows it.
+    outcomes = fuzz_hazards(gemini, "all", parser=parser, save_to=tmp_path)
+    failed = {o.hazard: o for o in outcomes if o.failed}
+    assert "sse-comments" in failed and set(failed) <= GENAI_SSE_LINES
+    assert {"sse-lf", "sse-multiline-data", "split-lines"} <= {
+        o.hazard for o in outcomes if o.status == "passed"
+    }
+    written = failed["sse-comments"].written
+    assert written is not None
+    _, lines = cli_jsonl(written, "--parser", "letta@0.16.8")
+    assert "UnknownApiResponseError" in lines[-1]["error"]
+    # The command line says the same, and exits 1.
+    cli = CliRunner().invoke(
+        main,
+        ["fuzz", str(gemini), "--hazards", "all", "--parser", "letta@0.16.8",
+         "--failures", str(tmp_path / "cli")],
+    )  # fmt: skip
+    assert cli.exit_code == 1, cli.output
+    assert "gemini-sse-function-call.yaml: sse-comments: the merged messages change" in cli.output

@@ -10,6 +10,7 @@ from chunkfactory import MESSAGE_ID, run, tool_stream
 from streamreel.core.messages import (
     AssistantMessage,
     ErrorMessage,
+    ForeignMessage,
     HiddenReasoningMessage,
     ReasoningMessage,
     ToolCall,
@@ -21,6 +22,7 @@ from streamreel.core.messages import (
     parse_wire,
     to_sse,
     to_wire,
+    tool_call_id,
 )
 
 DATE = datetime(2024, 5, 1, 2, 3, 4, 567890, tzinfo=timezone(timedelta(hours=2)))
@@ -189,3 +191,59 @@ def test_name_uuid_is_uuid5_in_the_url_namespace() -> None:
 
     for name in ("streamreel:a.yaml#0", "caf\u00e9 \U0001f680", ""):
         assert name_uuid(name) == uuid.uuid5(uuid.NAMESPACE_URL, name)
+
+
+def _foreign(**data: object) -> ForeignMessage:
+    return ForeignMessage(message_type=str(data.get("message_type", "dict")), data=dict(data))
+
+
+def test_a_foreign_parser_s_parallel_calls_sharing_an_otid_merge_by_their_call_id() -> None:
+    # Letta 0.16.8 gives every tool-call delta of a step one otid: only the call id parts them.
+    def delta(call: str, **fields: str) -> ForeignMessage:
+        return _foreign(
+            id="m", otid="o", message_type="tool_call_message",
+            tool_call={"tool_call_id": call, **fields},
+        )  # fmt: skip
+
+    deltas = [
+        delta("a", name="weather"),
+        delta("b", name="clock"),
+        delta("a", arguments='{"city":'),
+        delta("b", arguments='{"zone":'),
+        delta("a", arguments='"Oslo"}'),
+        delta("b", arguments='"UTC"}'),
+    ]
+    merged = merge_deltas(deltas)
+    assert [m.data["tool_call"] for m in merged if isinstance(m, ForeignMessage)] == [
+        {"tool_call_id": "a", "name": "weather", "arguments": '{"city":"Oslo"}'},
+        {"tool_call_id": "b", "name": "clock", "arguments": '{"zone":"UTC"}'},
+    ]
+
+
+def test_a_foreign_call_id_is_found_wherever_the_message_s_own_data_puts_it() -> None:
+    assert tool_call_id({"tool_call": {"tool_call_id": "a"}}) == "a"
+    assert tool_call_id({"tool_call": {"id": "b", "name": "f"}}) == "b"
+    assert tool_call_id({"tool_calls": [{"id": "c"}]}) == "c"
+    assert tool_call_id({"tool_call_id": "d", "arguments": "{}"}) == "d"
+    assert tool_call_id({"tool_calls": [{"id": "c"}, {"id": "e"}]}) is None  # names no one call
+    assert tool_call_id({"content": "hi"}) is None
+
+
+def test_a_foreign_delta_naming_no_call_continues_the_latest_call_of_its_otid() -> None:
+    # The deltas before a call first names itself belong to it, as do those after that name none.
+    deltas = [
+        _foreign(id="m", otid="o", message_type="t", arguments="{"),
+        _foreign(id="m", otid="o", message_type="t", tool_call_id="a", arguments='"x"'),
+        _foreign(id="m", otid="o", message_type="t", arguments=":1"),
+        _foreign(id="m", otid="o", message_type="t", tool_call_id="b", arguments="{"),
+        _foreign(id="m", otid="o", message_type="t", arguments="}"),
+        _foreign(id="m", otid="o", message_type="t", tool_call_id="a", arguments="}"),
+    ]
+    merged = merge_deltas(deltas)
+    assert [(m.data["tool_call_id"], m.data["arguments"]) for m in merged] == [  # type: ignore[union-attr]
+        ("a", '{"x":1}'),
+        ("b", "{}"),
+    ]
+    # Without any call id, one otid is still one message.
+    plain = [_foreign(id="m", otid="o", content="he"), _foreign(id="m", otid="o", content="y")]
+    assert [m.data["content"] for m in merge_deltas(plain)] == ["hey"]  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ parsers running out of process). Replay prefers ``process_exchange``, then ``pro
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,6 +179,23 @@ def test_dataclasses_models_and_dicts_are_held_as_json_in_their_own_field_order(
     assert list(_data(messages)[3]) == ["z", "a"]
     merged = merge_deltas(messages)
     assert [m.data for m in merged if isinstance(m, ForeignMessage)][1]["content"] == "hello"
+
+
+def test_a_dict_parser_s_interleaved_calls_sharing_an_otid_merge_each_whole() -> None:
+    from sdkparsers import one_otid_calls
+    from streamreel.testing.snapshot import serialize_stream
+
+    result = replay(OPENAI_CHAT, parser=one_otid_calls)
+    deltas = _data(result.messages)
+    firsts = [d["tool_call"]["id"] for d in deltas if d["tool_call"]["name"]]
+    assert len(set(firsts)) == 2 and deltas[1]["tool_call"]["id"] == firsts[1]  # interleaved
+    merged = [m.data["tool_call"] for m in result.merged if isinstance(m, ForeignMessage)]
+    assert [(c["id"], c["name"]) for c in merged] == [(i, "get_weather") for i in firsts]
+    assert [json.loads(c["arguments"])["city"] for c in merged] == ["Lisbon", "Porto"]
+    # Snapshots show the same two calls, whole.
+    text = serialize_stream(result)
+    assert '"messages":2' in text
+    assert '"arguments":"{\\"city\\":\\"Porto\\",\\"unit\\":\\"celsius\\"}"' in text
 
 
 class Failing:
@@ -489,3 +507,16 @@ def test_a_whole_reply_is_refused_to_process_but_handed_to_process_exchange() ->
     [entry] = streamed_only.errors
     assert entry.kind == "unsupported" and "process_exchange" in entry.message
     assert _data(replay(_whole_reply(), parser=body_reads).messages) == [{"reads": 1}]
+
+
+def test_a_foreign_parsers_own_error_record_makes_replay_exit_1() -> None:
+    from click.testing import CliRunner
+    from streamreel.cli import main
+
+    ok = CliRunner().invoke(main, ["replay", str(OPENAI_CHAT), "--parser", "sdkparsers:body_reads"])
+    failed = CliRunner().invoke(
+        main, ["replay", str(OPENAI_CHAT), "--parser", "sdkparsers:stops_on_error"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert failed.exit_code == 1, failed.output
+    assert "the SDK could not read the stream" in failed.output

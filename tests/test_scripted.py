@@ -218,8 +218,7 @@ def test_parallel_tool_calls_stay_apart() -> None:
     result = _only(_replayed("openai-parallel-tool-calls"))
     assert not result.errors and result.complete
     assert {type(m) for m in result.messages} == {ToolCallMessage}
-    # The two calls' deltas alternate, and merge_deltas joins only adjacent deltas, so the
-    # merged list alternates too; grouping by otid gives each call whole.
+    # The two calls' deltas alternate; each call's deltas, gathered by otid, merge whole.
     otids = list(dict.fromkeys(m.otid for m in result.messages if isinstance(m, ToolCallMessage)))
     assert len(otids) == 2
     calls = []

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ipywidgets.widgets.widget import _instances
+from sdkparsers import one_otid_calls
 from streamreel.cassettes.storage import save_cassette
 from streamreel.core.cassette import BodyChunk
 from streamreel.core.errors import ConfigurationError
@@ -100,6 +101,24 @@ def test_every_position_shows_the_merge_of_what_arrived() -> None:
         )
         player.slider.value = position  # scrubbing is the same state change as stepping
         assert wires(player.messages) == wires(merge_deltas(arrived)), position
+
+
+@pytest.mark.parametrize("parser", [None, one_otid_calls], ids=["own", "dicts"])
+def test_interleaved_parallel_calls_play_as_two_messages_growing_together(parser: Any) -> None:
+    path = Path(__file__).resolve().parent.parent / "cassettes" / "openai-parallel-tool-calls.yaml"
+    result = replay(path, parser=parser)
+    player = StreamPlayer(result)
+    arrived = []
+    wrote_first = False
+    for position, frame in enumerate(player.frames, start=1):
+        assert frame.chunk is not None
+        arrived.extend(frame.chunk.messages)
+        player.slider.value = position
+        assert wires(player.messages) == wires(merge_deltas(arrived)), position
+        wrote_first = wrote_first or (len(player.messages) == 2 and player.highlighted == (0,))
+    assert len(player.messages) == len(result.merged) == 2
+    assert wrote_first  # the first call grows again once the second has begun
+    player.close()
 
 
 def test_the_current_chunk_highlights_the_message_it_wrote_to() -> None:

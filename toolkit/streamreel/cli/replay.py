@@ -32,7 +32,12 @@ from streamreel.cli.render import (
     write_blocks,
 )
 from streamreel.core.errors import ConfigurationError, StreamreelError
-from streamreel.core.messages import AgentMessage, ErrorMessage, UsageStatistics, merge_deltas
+from streamreel.core.messages import (
+    AgentMessage,
+    UsageStatistics,
+    merge_deltas,
+    reports_error,
+)
 from streamreel.core.results import ErrorEntry, InteractionResult, ReplayResult
 from streamreel.core.wording import counted
 from streamreel.playback.replay import ReplaySteps, replay_chunk_file
@@ -66,9 +71,7 @@ def _print(
     for interaction in results:
         with writing():
             _print_one(interaction, output_format, merge)
-        errors: list[AgentMessage] = [
-            m for m in interaction.messages if isinstance(m, ErrorMessage)
-        ]
+        errors: list[AgentMessage] = [m for m in interaction.messages if reports_error(m)]
         kept.append(dataclasses.replace(interaction, chunks=[], messages=errors))
     with writing():
         if output_format == "table":
@@ -136,7 +139,8 @@ def _status(result: ReplayResult) -> Exit:
         return Exit.UNSUPPORTED
     if kinds & _INCOMPLETE:
         return Exit.INCOMPLETE
-    if kinds & _FAILED or any(isinstance(m, ErrorMessage) for m in result.messages):
+    # A foreign parser's own error record (Letta 0.16.8's, say) is an error replayed too.
+    if kinds & _FAILED or any(reports_error(m) for m in result.messages):
         return Exit.FAILED
     return Exit.OK
 

@@ -11,8 +11,9 @@ An error inside a stream is an :class:`ErrorMessage`, written as Letta's server 
 on the wire: ``{"error": "..."}``.
 
 Streams are made of *deltas*: many messages sharing one ``otid`` that together form one logical
-message. :func:`merge_deltas` joins adjacent deltas of one logical message; two streams that differ
-only in where the provider split them merge to the same list.
+message. :func:`merge_deltas` joins the deltas of each logical message, adjacent or not (a foreign
+parser's tool calls by their call's id too); two streams that differ only in where the provider
+split them merge to the same list.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from pydantic_core import to_jsonable_python
 __all__ = [
     "AgentMessage",
     "AssistantMessage",
+    "DeltaGroups",
+    "DeltaKey",
     "ErrorMessage",
     "ForeignMessage",
     "HiddenReasoningMessage",
@@ -51,8 +54,10 @@ __all__ = [
     "name_uuid",
     "otid_for",
     "parse_wire",
+    "reports_error",
     "to_sse",
     "to_wire",
+    "tool_call_id",
     "trusted",
     "wire_dict",
 ]
@@ -241,6 +246,21 @@ def foreign_message(message: object) -> AgentMessage:
     if not isinstance(kind, str):
         kind = type(message).__name__
     return ForeignMessage(message_type=kind, data=data)
+
+
+# How a foreign parser says its stream ended in an error: an error record of its own (Letta's
+# ``error_message``), or a stop record whose reason is ``error`` (Letta 0.16.8 yields one before
+# it raises).
+_ERROR_TYPES = frozenset({"error_message", "error"})
+
+
+def reports_error(message: AgentMessage) -> bool:
+    """Whether ``message`` says the stream ended in an error (streamreel's or a foreign one)."""
+    if isinstance(message, ErrorMessage):
+        return True
+    if isinstance(message, ForeignMessage):
+        return message.message_type in _ERROR_TYPES or message.data.get("stop_reason") == "error"
+    return False
 
 
 _LETTA_TYPES = Annotated[
@@ -504,19 +524,91 @@ def _combine_foreign(group: list[ForeignMessage]) -> ForeignMessage:
     return ForeignMessage(message_type=group[0].message_type, data=data)
 
 
-def delta_key(message: AgentMessage) -> tuple[str, str, str] | None:
+DeltaKey: TypeAlias = tuple[str, ...]
+"""What the deltas of one logical message share: type, id and otid, and for a foreign parser's
+tool call the call's own id too."""
+
+# Where a foreign message names the tool call it is a delta of: Letta's ``tool_call`` and
+# ``tool_calls`` objects (or a one-call list), then a field of the message itself.
+_CALL_HOLDERS = ("tool_call", "tool_calls", "function_call")
+_CALL_ID_FIELDS = ("tool_call_id", "id", "call_id")
+
+
+def tool_call_id(data: dict[str, Any]) -> str | None:
+    """The id of the tool call a foreign message's fields carry, if any.
+
+    Letta 0.16.8 puts it in ``tool_call.tool_call_id`` (and ``tool_calls``); a parser of one's
+    own may write ``tool_call.id``, ``tool_calls: [{"id": ...}]`` or ``tool_call_id`` beside
+    the other fields. A list of several calls names no single call.
+    """
+    for holder in _CALL_HOLDERS:
+        value = data.get(holder)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, dict):
+            for name in _CALL_ID_FIELDS:
+                found = value.get(name)
+                if isinstance(found, str) and found:
+                    return found
+    for name in ("tool_call_id", "call_id"):
+        found = data.get(name)
+        if isinstance(found, str) and found:
+            return found
+    return None
+
+
+def delta_key(message: AgentMessage) -> DeltaKey | None:
     """What the deltas of one logical message share (type, id, otid); None if never merged.
 
     A foreign parser's messages are deltas when they carry a string ``id`` and ``otid``, as
-    Letta's do.
+    Letta's do. One carrying a tool call's id (:func:`tool_call_id`) is keyed by that id too:
+    Letta 0.16.8 gives every tool-call delta of a step one otid, parallel calls included, so
+    only the call's id tells their deltas apart.
     """
     if isinstance(message, _MERGEABLE) and message.otid is not None:
         return (message.message_type, message.id, message.otid)
     if isinstance(message, ForeignMessage):
         ident, otid = message.data.get("id"), message.data.get("otid")
         if isinstance(ident, str) and isinstance(otid, str):
+            call = tool_call_id(message.data)
+            if call is not None:
+                return (message.message_type, ident, otid, call)
             return (message.message_type, ident, otid)
     return None
+
+
+class DeltaGroups:
+    """Which logical message each delta of a stream belongs to, numbered by first appearance.
+
+    The grouping :func:`merge_deltas` makes, one delta at a time, for views that show the
+    merge as the stream arrives (the player). :meth:`place` gives the number of the logical
+    message a delta belongs to, a new one for a delta that starts one or is never merged.
+    """
+
+    __slots__ = ("_groups", "_latest", "count")
+
+    def __init__(self) -> None:
+        self._groups: dict[DeltaKey, int] = {}
+        self._latest: dict[DeltaKey, DeltaKey] = {}  # (type, id, otid) -> its latest call's key
+        self.count = 0
+
+    def place(self, message: AgentMessage) -> int:
+        key = delta_key(message)
+        if key is not None:
+            if len(key) > 3:
+                shared = key[:3]
+                if shared not in self._latest and shared in self._groups:
+                    # The deltas that came before the call named itself are the call's.
+                    self._groups.setdefault(key, self._groups[shared])
+                self._latest[shared] = key
+            else:
+                key = self._latest.get(key, key)
+            found = self._groups.get(key)
+            if found is not None:
+                return found
+            self._groups[key] = self.count
+        self.count += 1
+        return self.count - 1
 
 
 def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
@@ -524,26 +616,28 @@ def merge_deltas(messages: Iterable[AgentMessage]) -> list[AgentMessage]:
 
     A logical message takes the place of its first delta. Its deltas need not be adjacent:
     parallel tool calls interleave, and the inner thoughts of a call can sit between two of its
-    argument deltas. Messages without an otid (the non-streaming path) are never joined. The
-    result does not depend on where the provider split the stream: it is what tests, snapshots
-    and diffs compare. Each message's text is joined once, so merging is linear in the stream.
+    argument deltas. A foreign parser's tool-call deltas join by their call's id as well (see
+    :func:`delta_key`); one naming no call continues the latest call of its type, id and otid,
+    and the deltas before a call first names itself belong to that call. Messages without an
+    otid (the non-streaming path) are never joined. The result does not depend on where the
+    provider split the stream: it is what tests, snapshots and diffs compare. Each message's
+    text is joined once, so merging is linear in the stream.
     """
-    slots: list[AgentMessage | list[_Mergeable]] = []
-    groups: dict[tuple[str, str, str], list[_Mergeable]] = {}
+    slots: list[list[Any]] = []
+    place = DeltaGroups().place
     for message in messages:
-        key = delta_key(message)
-        if key is not None:
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = []
-                slots.append(group)
-            group.append(message)  # type: ignore[arg-type]  # a key means a mergeable type
+        slot = place(message)
+        if slot == len(slots):
+            slots.append([message])
         else:
-            slots.append(message)
-    return [_merged(slot) if isinstance(slot, list) else slot for slot in slots]
+            slots[slot].append(message)
+    return [_merged(slot) for slot in slots]
 
 
 def _merged(group: list[Any]) -> AgentMessage:
-    if isinstance(group[0], ForeignMessage):
-        return _combine_foreign(group) if len(group) > 1 else group[0]
+    first: AgentMessage = group[0]
+    if len(group) == 1:
+        return first
+    if isinstance(first, ForeignMessage):
+        return _combine_foreign(group)
     return _combine(group)

@@ -34,6 +34,7 @@ message pane is redrawn at most every few tens of milliseconds when chunks come 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import itertools
 import weakref
@@ -49,7 +50,7 @@ try:
     import ipywidgets as widgets
 except ImportError as exc:  # the widget stack is the [notebook] extra
     raise MissingExtraError("the notebook widgets", "ipywidgets", "notebook") from exc
-from streamreel.core.messages import AgentMessage, delta_key, merge_deltas
+from streamreel.core.messages import AgentMessage, DeltaGroups, merge_deltas
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.results import ChunkRecord, InteractionResult, ReplayResult
 from streamreel.core.wording import counted as _plural
@@ -206,10 +207,11 @@ class Frame:
 
     ``produced`` holds the positions, in the merged messages, that this chunk wrote to;
     ``released`` counts the stream's messages (deltas) emitted up to and with it. A frame keeps
-    no messages of its own: merging only ever changes the last merged message, so the merged
-    messages after any frame are the final ones cut to ``merged_count``, the last of them
-    rebuilt from its deltas released so far when the frame is shown. A frame costs O(1) memory
-    however long the stream; keeping a merged copy per frame grew with the square of it.
+    no messages of its own: the merged messages after any frame are the final ones cut to
+    ``merged_count``, those whose deltas go on past the frame (the last, and parallel calls
+    still streaming) rebuilt from their deltas released so far when the frame is shown. A frame
+    costs O(1) memory however long the stream; keeping a merged copy per frame grew with the
+    square of it.
     """
 
     step: int
@@ -244,17 +246,18 @@ def _releases(interaction: InteractionResult) -> list[int]:
 class _Timeline:
     """Every frame of the given interactions played one after another, and how to merge them.
 
-    ``deltas`` is the stream's messages in the order they were emitted and ``starts`` where
-    each merged message's run of deltas begins in it (the player merges a delta into the
-    message before it when both are deltas of one logical message). Both hold references
-    only, so the timeline is linear in the stream.
+    ``deltas`` is the stream's messages in the order they were emitted and ``members``, per
+    merged message, the positions in it of that message's deltas, grouped as
+    :func:`~streamreel.core.messages.merge_deltas` groups them (parallel calls interleave, so a
+    message's deltas need not be adjacent). Both hold references and numbers only, so the
+    timeline is linear in the stream.
     """
 
     def __init__(self, interactions: Sequence[InteractionResult]) -> None:
         self.frames: list[Frame] = []
         self.deltas: list[AgentMessage] = []
-        self.starts: list[int] = []
-        last_key: tuple[str, str, str] | None = None
+        self.members: list[list[int]] = []
+        place = DeltaGroups().place
         clock = 0.0
         for step, interaction in enumerate(interactions):
             records: list[ChunkRecord | None] = list(interaction.chunks)
@@ -267,13 +270,13 @@ class _Timeline:
             for record, cut in zip(records, cuts, strict=True):
                 touched: list[int] = []
                 for message in interaction.messages[released:cut]:
-                    key = delta_key(message)
-                    if key is None or key != last_key:
-                        self.starts.append(len(self.deltas))
-                    last_key = key
+                    slot = place(message)
+                    if slot == len(self.members):
+                        self.members.append([])
+                    self.members[slot].append(len(self.deltas))
                     self.deltas.append(message)
-                    if not touched or touched[-1] != len(self.starts) - 1:
-                        touched.append(len(self.starts) - 1)
+                    if slot not in touched:
+                        touched.append(slot)
                 released = cut
                 offset = record.offset_ms if record is not None else previous_offset
                 delay = max(offset - previous_offset, 0.0)
@@ -287,20 +290,28 @@ class _Timeline:
                         at_ms=clock,
                         delay_ms=delay,
                         produced=tuple(touched),
-                        merged_count=len(self.starts),
+                        merged_count=len(self.members),
                         released=len(self.deltas),
                     )
                 )
 
     def merged_at(self, index: int, released: int) -> AgentMessage:
         """Merged message ``index`` as it stood once ``released`` deltas had been emitted."""
-        start = self.starts[index]
-        end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.deltas)
-        run = self.deltas[start : min(end, released)]
+        members = self.members[index]
+        run = [self.deltas[i] for i in members[: bisect.bisect_left(members, released)]]
         return run[0] if len(run) == 1 else merge_deltas(run)[0]
 
     def final(self) -> list[AgentMessage]:
-        return [self.merged_at(index, len(self.deltas)) for index in range(len(self.starts))]
+        return [self.merged_at(index, len(self.deltas)) for index in range(len(self.members))]
+
+    def shown(self, frame: Frame, final: Sequence[AgentMessage]) -> list[AgentMessage]:
+        """The merged messages after ``frame``: the final ones, but those with deltas still to
+        come rebuilt from the deltas released so far."""
+        released = frame.released
+        return [
+            final[index] if members[-1] < released else self.merged_at(index, released)
+            for index, members in enumerate(self.members[: frame.merged_count])
+        ]
 
 
 _SPEEDS: list[tuple[str, float]] = [
@@ -462,9 +473,7 @@ class StreamPlayer(_Closable):
             return []
         if self._shown[0] != self._position:
             # Derived when shown, and kept while the position stays: a render reads it often.
-            count = frame.merged_count
-            last = self._timeline.merged_at(count - 1, frame.released)
-            self._shown = (self._position, [*self.final_messages[: count - 1], last])
+            self._shown = (self._position, self._timeline.shown(frame, self.final_messages))
         return list(self._shown[1])
 
     @property

@@ -23,6 +23,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streamreel.core.cassette import Cassette
+from streamreel.core.messages import (
+    AgentMessage,
+    DeltaKey,
+    ForeignMessage,
+    delta_key,
+    foreign_message,
+    merge_deltas,
+    wire_dict,
+)
 from streamreel.core.providers import StreamKind
 from streamreel.playback.replay import replay
 from streamreel.testing.compat import DEFECTS, UNEXPLAINED, Comparison, compare_interactions
@@ -124,19 +133,22 @@ def current_view(
 ) -> tuple[ContentView, str | None]:
     """Letta 0.16.8's messages (wire dicts) as content, and its error record's text if any.
 
-    Tool-call deltas join by their ``tool_call_id`` (a delta without one continues the latest
-    call); stop reasons and usage records carry no content. ``whole_names``: the interface
+    The messages are read merged (:func:`~streamreel.core.messages.merge_deltas`), as every
+    view of them is: each tool call whole, by its ``tool_call_id``, in the order the calls
+    first came. Stop reasons and usage records carry no content. ``whole_names``: the interface
     repeats the whole name on every delta of a call (Anthropic's, Gemini's), where OpenAI's
-    passes the name's fragments on as they came.
+    passes the name's fragments on as they came, so only a call's first name is kept.
     """
+    deltas = [foreign_message(dict(message)) for message in messages]
+    if whole_names:
+        deltas = _named_once(deltas)
     words: list[str] = []
     thinking: list[str] = []
     hidden: list[str] = []
-    calls: dict[str, list[str]] = {}
-    order: list[str] = []
-    latest: str | None = None
+    calls: list[tuple[str | None, str, Any]] = []
     error: str | None = None
-    for message in messages:
+    for merged in merge_deltas(deltas):
+        message = wire_dict(merged)
         kind = message.get("message_type")
         if kind == "assistant_message":
             words.append(_text(message.get("content")))
@@ -146,27 +158,35 @@ def current_view(
             hidden.append(str(message.get("hidden_reasoning") or ""))
         elif kind in ("tool_call_message", "approval_request_message"):
             call = message.get("tool_call") or {}
-            key = call.get("tool_call_id") or latest or f"#{len(order)}"
-            if key not in calls:
-                calls[key] = ["", ""]
-                order.append(key)
-            name = call.get("name") or ""
-            if not (whole_names and calls[key][0]):
-                calls[key][0] += name
-            calls[key][1] += call.get("arguments") or ""
-            latest = key
+            name = str(call.get("name") or "")
+            calls.append((call.get("tool_call_id"), name, _decoded(call.get("arguments"))))
         elif kind == "error_message":
             error = str(message.get("error") or "")
     view = ContentView(
         words="".join(words),
         thinking="".join(thinking),
         hidden="".join(hidden),
-        calls=tuple(
-            (None if key.startswith("#") else key, calls[key][0], _decoded(calls[key][1]))
-            for key in order
-        ),
+        calls=tuple(calls),
     )
     return view, error
+
+
+def _named_once(deltas: list[AgentMessage]) -> list[AgentMessage]:
+    """The deltas with a call's name dropped from every delta of it but the first that has it."""
+    named: set[DeltaKey] = set()
+    kept: list[AgentMessage] = []
+    for delta in deltas:
+        key = delta_key(delta)
+        call = delta.data.get("tool_call") if isinstance(delta, ForeignMessage) else None
+        if key is None or not isinstance(call, dict) or not call.get("name"):
+            kept.append(delta)
+        elif key in named and isinstance(delta, ForeignMessage):
+            unnamed = {k: v for k, v in call.items() if k != "name"}
+            kept.append(delta.model_copy(update={"data": {**delta.data, "tool_call": unnamed}}))
+        else:
+            named.add(key)
+            kept.append(delta)
+    return kept
 
 
 def stream_view(source: StreamContent) -> ContentView:

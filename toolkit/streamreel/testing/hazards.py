@@ -32,6 +32,7 @@ from typing import Any, Literal
 from streamreel.core.cassette import Cassette, Interaction, RecordedResponse
 from streamreel.core.errors import StreamDecodeError, StreamreelError, UnsupportedStreamError
 from streamreel.core.hazards import HAZARDS, select_hazards
+from streamreel.core.messages import reports_error
 from streamreel.core.mutations import Edit, Hazard, applies, edited_response
 from streamreel.core.parser import InterfaceSettings
 from streamreel.core.providers import StreamKind, detect_stream
@@ -144,18 +145,17 @@ def mutate(cassette: Cassette, sites: Iterable[Site]) -> Cassette:
 class _View:
     messages: dict[int, list[str]]
     usage: str
+    errors: dict[int, int]  # interaction -> where its first error report is among its messages
 
 
 def _view(result: ReplayResult) -> _View:
-    return _View(merged_view(result), result.usage.model_dump_json())
-
-
-def _is_error(line: str) -> bool:
-    return line.startswith('{"error":')
-
-
-def _before_error(lines: Sequence[str]) -> list[str]:
-    return list(lines[: next((i for i, line in enumerate(lines) if _is_error(line)), len(lines))])
+    errors: dict[int, int] = {}
+    for interaction in result.interactions:
+        for at, message in enumerate(interaction.merged):
+            if reports_error(message):
+                errors[interaction.index] = at
+                break
+    return _View(merged_view(result), result.usage.model_dump_json(), errors)
 
 
 def _difference(
@@ -166,14 +166,15 @@ def _difference(
         a = expected.messages.get(interaction, [])
         b = got.messages.get(interaction, [])
         if adds_error and interaction in mutated:
-            wanted = _before_error(a)
-            if not any(_is_error(line) for line in b):
+            # A foreign parser's error report counts too: its error record, or a stop record
+            # whose reason is an error (Letta 0.16.8's), whichever comes first.
+            if interaction not in got.errors:
                 return [
                     f"interaction {interaction}: expected an error message after the "
                     f"recorded messages, got none ({len(b)} messages)"
                 ]
-            b = _before_error(b)
-            a = wanted
+            b = b[: got.errors[interaction]]
+            a = a[: expected.errors.get(interaction, len(a))]
         for index in range(max(len(a), len(b))):
             left = a[index] if index < len(a) else None
             right = b[index] if index < len(b) else None

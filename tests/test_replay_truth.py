@@ -281,6 +281,19 @@ def test_a_folder_expands_recursively_to_cassettes_and_chunk_files(folder: Path)
     ]  # fmt: skip
 
 
+def test_a_folder_walk_skips_installed_packages_whatever_their_folder_is_named(
+    folder: Path,
+) -> None:
+    venv = folder / "venv"  # a virtualenv is known by its pyvenv.cfg, not its name
+    (venv / "lib" / "site").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    (venv / "lib" / "site" / "direct_url.json").write_text("{}", encoding="utf-8")
+    for name in ("site-packages", "node_modules"):
+        (folder / name).mkdir()
+        (folder / name / "package.json").write_text("{}", encoding="utf-8")
+    assert expand([folder]) == [folder / "b.yaml", folder / "sub" / "chunks.jsonl"]
+
+
 def test_a_file_of_unknown_kind_is_told_by_its_first_line() -> None:
     assert looks_like_chunk_lines('\n{"choices": []}\n')
     assert looks_like_chunk_lines("data: {}\n")

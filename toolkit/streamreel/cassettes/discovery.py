@@ -12,6 +12,9 @@ way, so a file one of them replays is never one another one skips:
   order of their paths relative to the folder. Hidden files and folders (a name starting with
   ``.``, such as ``.venv`` or ``.git``) and syrupy's ``__snapshots__`` folders are skipped: the
   latter hold ``.jsonl`` snapshots of messages, not chunk files, and would replay as garbage.
+  So are installed packages, whose JSON and YAML files are never recordings: a virtualenv
+  (a folder holding ``pyvenv.cfg``, whatever its name, such as ``venv``), ``site-packages``
+  and ``node_modules``.
   The rule is recursive everywhere because cassettes are commonly filed by provider or test
   module in sub-folders; ``recursive=False`` keeps to the folder's own files.
 * A file named explicitly is always kept, whatever its suffix: the user asked for it.
@@ -42,7 +45,9 @@ CASSETTE_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".har")
 CHUNK_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
 """Suffixes of chunk files: one ``chat.completion.chunk`` a line, ``data: ``-prefixed or not."""
 
-SKIPPED_FOLDERS: frozenset[str] = frozenset({"__snapshots__", "__pycache__", "node_modules"})
+SKIPPED_FOLDERS: frozenset[str] = frozenset(
+    {"__snapshots__", "__pycache__", "node_modules", "site-packages"}
+)
 """Folder names a folder walk never enters (besides hidden ones)."""
 
 FileKind = Literal["cassette", "chunks"]
@@ -94,6 +99,10 @@ def file_kind(path: str | os.PathLike[str], head: str | None = None) -> FileKind
     return "chunks" if looks_like_chunk_lines(head) else "cassette"
 
 
+def _is_virtualenv(folder: Path) -> bool:
+    return (folder / "pyvenv.cfg").is_file()
+
+
 def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
@@ -109,7 +118,7 @@ def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
         except OSError:
             continue
         if is_dir:
-            if recursive and entry.name not in SKIPPED_FOLDERS:
+            if recursive and entry.name not in SKIPPED_FOLDERS and not _is_virtualenv(path):
                 yield from _walk(path, recursive)
         elif is_file:
             yield path

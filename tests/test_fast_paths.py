@@ -320,6 +320,8 @@ def test_a_chat_chunk_validated_from_its_text_is_the_chunk_the_decoded_path_give
         '{"choices":[{"index":true,"delta":{}}]}',
         '{"choices":[{"delta":{"content":"\\ud800"}}]}',
         '{"error":{"message":"m"},"choices":[]}',
+        # A numeric string: older pydantic reads it as a timestamp in strict JSON.
+        '{"created":"1","choices":[{}]}',
     ],
 )
 def test_a_chunk_that_needs_normalising_is_left_to_the_decoded_path(text: str) -> None:

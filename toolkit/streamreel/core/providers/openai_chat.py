@@ -36,6 +36,7 @@ A payload that is not a chunk raises :class:`~streamreel.core.errors.ChunkError`
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -113,6 +114,10 @@ class ChatCompletionsAdapter(AdapterBase):
         try:
             chunk = ChatCompletionChunk.model_validate_json(text, strict=True)
         except ValidationError:
+            return None
+        if isinstance(chunk.created, datetime):
+            # Only a string makes one here, and older pydantic releases read a numeric string
+            # as a timestamp in strict JSON where the lax path reads it as the number.
             return None
         if not chunk.choices:
             return [] if chunk.usage is None else [chunk]

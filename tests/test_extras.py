@@ -22,6 +22,7 @@ from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
+from install_support import build_wheel, clean_env
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,12 +255,7 @@ def _top_levels(found: Distribution) -> Iterator[Path]:
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv with the built wheel and nothing of the extras; returns its ``bin``."""
     work = tmp_path_factory.mktemp("bare")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(work / "wheels"), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (wheel,) = (work / "wheels").glob("streamreel-*.whl")
+    wheel = build_wheel(work)
     env_dir = work / "venv"
     venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -280,12 +276,6 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin"
 
 
-def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHON"))}
-    env["CI"] = "true"
-    return env
-
-
 def test_a_bare_install_has_no_extra_and_replays_a_bundled_cassette(
     bare: Path, tmp_path: Path
 ) -> None:
@@ -298,7 +288,7 @@ def test_a_bare_install_has_no_extra_and_replays_a_bundled_cassette(
     where, present = json.loads(
         subprocess.run(
             [bare / "python", "-c", probe], capture_output=True, text=True, check=True,
-            cwd=tmp_path, env=_clean_env(),
+            cwd=tmp_path, env=clean_env(),
         ).stdout
     )  # fmt: skip
     assert where.startswith(str(bare.parent)), "the wheel's copy, not the source tree"
@@ -307,13 +297,13 @@ def test_a_bare_install_has_no_extra_and_replays_a_bundled_cassette(
     (tmp_path / "cassettes" / BUNDLED.name).write_bytes(BUNDLED.read_bytes())
     done = subprocess.run(
         [bare / "streamreel", "replay", f"cassettes/{BUNDLED.name}", "--format", "jsonl"],
-        capture_output=True, text=True, cwd=tmp_path, env=_clean_env(), check=False,
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(), check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert '"message_type":"assistant_message"' in done.stdout
     serve = subprocess.run(
         [bare / "streamreel", "serve", f"cassettes/{BUNDLED.name}"],
-        capture_output=True, text=True, cwd=tmp_path, env=_clean_env(), check=False,
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(), check=False,
     )  # fmt: skip
     assert serve.returncode == 1
     _names_extra("serve", serve.stderr)

@@ -15,7 +15,6 @@ which copy the sample project imports.
 
 from __future__ import annotations
 
-import os
 import shutil
 import site
 import subprocess
@@ -26,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from install_support import build_wheel, clean_env, tracked_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "cassettes" / "openai-send-message-inner-thoughts.yaml"
@@ -37,22 +37,6 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str] | None = None) -
     )
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def _tracked_files() -> list[Path]:
-    """The files of the project that git tracks (relative), or every file outside caches."""
-    try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-        ).stdout.decode()
-    except (OSError, subprocess.CalledProcessError):
-        skipped = {".git", ".venv", "build", "dist", "__pycache__", ".nox"}
-        return [
-            path.relative_to(ROOT)
-            for path in ROOT.rglob("*")
-            if path.is_file() and not skipped.intersection(path.relative_to(ROOT).parts)
-        ]
-    return [Path(name) for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
 def _test_environment_paths() -> list[str]:
@@ -70,20 +54,7 @@ def _test_environment_paths() -> list[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel, built from a copy of the tracked sources only."""
-    work = tmp_path_factory.mktemp("build")
-    source = work / "source"
-    for relative in _tracked_files():
-        target = source / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / relative, target)
-    wheels = work / "wheels"
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", wheels, source],
-        cwd=work,
-    )  # fmt: skip
-    (wheel,) = wheels.glob("streamreel-*.whl")
-    return wheel
+    return build_wheel(tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +78,12 @@ def installed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin"
 
 
-def _clean_env() -> dict[str, str]:
-    # Nothing from this test run may leak into the user's: no PYTHONPATH, no pytest options.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHON"))}
-    env["CI"] = "true"
-    return env
-
-
 def test_the_wheel_holds_exactly_the_tracked_package_sources(built: Path) -> None:
     with zipfile.ZipFile(built) as wheel:
         names = {name for name in wheel.namelist() if ".dist-info/" not in name}
     tracked = {
         relative.relative_to("toolkit").as_posix()
-        for relative in _tracked_files()
+        for relative in tracked_files()
         if relative.parts[:2] == ("toolkit", "streamreel")
     }
     assert names == tracked
@@ -144,7 +108,7 @@ def test_the_command_runs_from_the_install(installed: Path, tmp_path: Path) -> N
     out = _run(
         [installed / "streamreel", "replay", BUNDLED.name, "--format", "jsonl"],
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
     )
     assert '"message_type":"assistant_message"' in out
 
@@ -179,10 +143,10 @@ def _snapshot_suite(
         "-p",
         "no:cacheprovider",
     ]
-    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=_clean_env())
+    first = _run([*pytest_cmd, "--snapshot-update"], cwd=project, env=clean_env())
     assert f"{passed} passed" in first, first
     assert len(list((project / "tests" / "__snapshots__").rglob("*.jsonl"))) == snapshots
-    second = _run(pytest_cmd, cwd=project, env=_clean_env())
+    second = _run(pytest_cmd, cwd=project, env=clean_env())
     assert f"{passed} passed" in second, second
     return pytest_cmd
 
@@ -202,7 +166,7 @@ def test_a_project_with_its_own_toolkit_package_runs_the_plugin(
     # The fixtures come from the plugin registered under streamreel's own name.
     blocked = subprocess.run(
         [str(arg) for arg in [*pytest_cmd, "-p", "no:streamreel"]],
-        cwd=project, env=_clean_env(), capture_output=True, text=True,
+        cwd=project, env=clean_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert blocked.returncode == 1 and "fixture 'replay' not found" in blocked.stdout
 
@@ -215,13 +179,11 @@ def test_the_readme_sdk_parser_runs_in_a_project_of_its_own(
     project = sdk_parser_project(tmp_path / "sdk-project")
     _snapshot_suite(installed, project, passed=3, snapshots=2)
     replay, diff, fuzz = commands_mentioning("myagent.sdk_parsing")
-    out = _run([installed / "streamreel", *replay.split()[1:]], cwd=project, env=_clean_env())
+    out = _run([installed / "streamreel", *replay.split()[1:]], cwd=project, env=clean_env())
     assert '"get_weather"' in out
     compared = subprocess.run(
         [str(installed / "streamreel"), *diff.split()[1:]],
-        cwd=project, env=_clean_env(), capture_output=True, text=True,
+        cwd=project, env=clean_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert compared.returncode == 1 and "differ" in compared.stdout, compared.stderr
-    assert "ok" in _run(
-        [installed / "streamreel", *fuzz.split()[1:]], cwd=project, env=_clean_env()
-    )
+    assert "ok" in _run([installed / "streamreel", *fuzz.split()[1:]], cwd=project, env=clean_env())

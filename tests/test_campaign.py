@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import shutil
 from pathlib import Path
 
@@ -131,3 +133,76 @@ def test_a_diff_item_per_cassette(campaign: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["FAILED cassettes/openai-line-separator-escaped.yaml::diff*"])
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] == 1  # the tool-name cassette has no content to shout
+
+
+WATCHER = """
+import gc, json
+from pathlib import Path
+
+from streamreel.testing.campaign import CampaignFile
+
+seen = []
+
+
+def pytest_runtest_call(item):
+    holding = sorted({
+        other.parent.path.name
+        for other in item.session.items
+        if isinstance(other.parent, CampaignFile)
+        and {"loaded", "baseline"} & set(vars(other.parent))
+    })
+    seen.append({"item": item.nodeid, "holding": holding, "frozen": gc.get_freeze_count()})
+
+
+def pytest_sessionfinish(session):
+    Path("watched.json").write_text(json.dumps(seen))
+"""
+
+
+def test_a_campaign_holds_one_cassette_at_a_time_and_sets_collection_aside(
+    campaign: pytest.Pytester,
+) -> None:
+    # What a campaign keeps while it runs is what every full pass of the garbage collector
+    # walks, in every worker: one file's cassette and replay, not the whole folder's, and
+    # what collection built set aside (gc.freeze) once collection is over.
+    (campaign.path / "conftest.py").write_text(WATCHER, encoding="utf-8")
+    result = campaign.runpytest_subprocess(
+        "--streamreel-fuzz", "cassettes", "--streamreel-fuzz-examples", "2", *NO_SYRUPY
+    )
+    assert result.ret == 0
+    watched = json.loads((campaign.path / "watched.json").read_text(encoding="utf-8"))
+    assert len(watched) > 2 * len(CHOSEN)
+    for record in watched:
+        this_file = record["item"].split("::")[0].rsplit("/", 1)[-1]
+        assert record["holding"] in ([], [this_file]), record
+        assert record["frozen"] > 1000, record
+    # Each file really was read, and let go when the next one began.
+    assert {tuple(record["holding"]) for record in watched} >= {(name,) for name in CHOSEN}
+
+
+def test_a_campaign_run_inside_another_session_leaves_its_heap_alone(
+    campaign: pytest.Pytester,
+) -> None:
+    before = gc.get_freeze_count()
+    result = campaign.runpytest(
+        "--streamreel-fuzz", "cassettes", "--streamreel-fuzz-seeds", "0",
+        "--streamreel-hazards", "sse-crlf", *NO_SYRUPY,
+    )  # fmt: skip
+    result.assert_outcomes(passed=len(CHOSEN))
+    assert gc.get_freeze_count() == before
+
+
+def test_whether_a_hazard_has_sites_agrees_with_finding_them() -> None:
+    from streamreel.testing.hazards import hazard_sites, hazards_with_sites, load_for_fuzzing
+
+    for path in sorted(CASSETTES.glob("*.yaml")):
+        cassette, provider, api = load_for_fuzzing(path)
+        found = {
+            hazard.name: hazard_sites(cassette, hazard, provider=provider, api=api)
+            for hazard in HAZARDS.values()
+        }
+        chosen = hazards_with_sites(cassette, HAZARDS.values(), provider=provider, api=api)
+        assert [hazard.name for hazard in chosen] == [name for name in found if found[name]]
+        for hazard in HAZARDS.values():
+            # Asked again (the readings of the body are remembered), the same sites.
+            assert hazard_sites(cassette, hazard, provider=provider, api=api) == found[hazard.name]

@@ -26,8 +26,12 @@ def test_the_cpu_bound_time_is_the_busiest_worker_or_all_work_over_the_cores() -
 
 def test_the_report_compares_speed_and_failures() -> None:
     one = CampaignRun(0, 20.0, {"controller": 10.0}, 400, ("FAILED a",), cores=2)
-    many = CampaignRun(2, 12.0, {"controller": 1.0, "gw0": 5.0, "gw1": 5.0}, 400, ("FAILED a",), 2)
+    many = CampaignRun(
+        2, 12.0, {"controller": 1.0, "gw0": 5.0, "gw1": 5.0}, 400, ("FAILED a",), 2, 1.25
+    )
     rows = "\n".join(campaign_rows(one, many, size=100))
+    assert "pytest start-up here: 1.25 s CPU a process" in rows
+    assert "-n 2 starts 3 processes" in rows
     assert "speed-up at 2 workers: 1.82x CPU-bound, 1.67x wall" in rows
     assert "failures: 1 at -n 0, 1 at -n 2: the same" in rows
     assert "1,000 cassettes at -n 2: about 55 s CPU-bound (100 s in one process)" in rows
@@ -53,3 +57,4 @@ def test_bench_runs_a_small_campaign_both_ways(
     assert "-n 0 (one process)" in result.output and "-n 2" in result.output
     # Each copy of the cassette fails the line-separator hazard, whichever way it runs.
     assert "failures: 3 at -n 0, 3 at -n 2: the same" in result.output
+    assert "pytest start-up here:" in result.output

@@ -74,6 +74,7 @@ __all__ = [
     "SCALING_TARGET",
     "BenchError",
     "Measure",
+    "child_environment",
     "measure_cassette_cli",
     "measure_cassette_load",
     "measure_chunk_file_cli",
@@ -144,7 +145,8 @@ _BYTECODE = str(Path(tempfile.gettempdir()) / "streamreel-bench-bytecode")
 """Where the measured children keep their compiled bytecode (kept between runs, as pip's is)."""
 
 
-def _environment() -> dict[str, str]:
+def child_environment() -> dict[str, str]:
+    """The environment a measured child runs in."""
     # Measured as a pipe would run it: no colour, no progress display; and as an installed
     # package runs, from compiled bytecode (see the module docstring).
     environment = {**os.environ, "NO_COLOR": "1", "CI": "1", "PYTHONPYCACHEPREFIX": _BYTECODE}
@@ -157,7 +159,7 @@ def _run(command: Sequence[str], *, cwd: Path | None = None, ok: tuple[int, ...]
         list(command),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=_environment(),
+        env=child_environment(),
         cwd=cwd,
         check=False,
     )

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamreel.cassettes.discovery import expand
+from streamreel.cli.measures import child_environment
 
 __all__ = ["SPEEDUP_TARGET", "CampaignRun", "campaign_rows", "measure_campaign"]
 
@@ -49,9 +50,17 @@ import time
 from pathlib import Path
 
 
-def pytest_sessionfinish(session):
+def _note(suffix):
     name = os.environ.get("PYTEST_XDIST_WORKER", "controller")
-    Path(os.environ["STREAMREEL_CPU_LOG"], name).write_text(repr(time.process_time()))
+    Path(os.environ["STREAMREEL_CPU_LOG"], name + suffix).write_text(repr(time.process_time()))
+
+
+def pytest_configure(config):
+    _note(".start")
+
+
+def pytest_sessionfinish(session):
+    _note("")
 """
 
 
@@ -65,6 +74,9 @@ class CampaignRun:
     items: int
     failures: tuple[str, ...]
     cores: int
+    startup: float = 0.0
+    """CPU seconds a process spent before pytest was configured (the slowest process's): the
+    interpreter, pytest and every plugin the environment installs, paid once per process."""
 
     @property
     def cpu_bound(self) -> float:
@@ -93,7 +105,8 @@ def _run(project: Path, workers: int, extra: Sequence[str]) -> CampaignRun:
     ]  # fmt: skip
     # The working directory stays importable, for a parser or reader named MODULE:FACTORY.
     path = os.pathsep.join(p for p in (str(Path.cwd()), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "STREAMREEL_CPU_LOG": str(log), "PYTHONPATH": path}
+    # Run as an installed package runs, from compiled bytecode (see streamreel.cli.measures).
+    env = {**child_environment(), "STREAMREEL_CPU_LOG": str(log), "PYTHONPATH": path}
     start = time.perf_counter()
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -102,9 +115,11 @@ def _run(project: Path, workers: int, extra: Sequence[str]) -> CampaignRun:
         tail = "\n".join(lines[-15:] + done.stderr.splitlines()[-5:])
         raise RuntimeError(f"cannot run the campaign: pytest exited {done.returncode}:\n{tail}")
     failures = tuple(sorted(line.split(" - ")[0] for line in lines if line.startswith("FAILED")))
-    cpu = {path.name: float(path.read_text()) for path in log.iterdir()}
+    noted = {path.name: float(path.read_text()) for path in log.iterdir()}
+    cpu = {name: seconds for name, seconds in noted.items() if not name.endswith(".start")}
+    startup = max((s for name, s in noted.items() if name.endswith(".start")), default=0.0)
     items = _count(lines, "passed") + _count(lines, "failed")
-    return CampaignRun(workers, wall, cpu, items, failures, os.cpu_count() or 1)
+    return CampaignRun(workers, wall, cpu, items, failures, os.cpu_count() or 1, startup)
 
 
 def _count(lines: Sequence[str], word: str) -> int:
@@ -153,6 +168,12 @@ def campaign_rows(one: CampaignRun, many: CampaignRun, size: int) -> list[str]:
         rows.append(
             f"{label:<24} {run.wall:>8.2f} {run.cpu_bound:>12.2f}"
             f" {run.items / run.cpu_bound:>9.1f} {size / run.cpu_bound:>12.2f}"
+        )
+    if many.startup:
+        rows.append(
+            f"pytest start-up here: {many.startup:.2f} s CPU a process, before any collection"
+            f" (pytest and the plugins this environment installs); -n {many.workers} starts"
+            f" {many.workers + 1} processes, one after the other"
         )
     same = one.failures == many.failures
     rows.append(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from streamreel.core.errors import ConfigurationError
 from streamreel.core.mutations import (
@@ -37,6 +37,7 @@ from streamreel.core.mutations import (
     EditsOf,
     Hazard,
     json_structure,
+    remembered,
     sse_events,
     sse_lines,
 )
@@ -65,13 +66,13 @@ def _line_end_runs(body: bytes) -> list[tuple[int, int, int]]:
     return runs
 
 
-def _line_ends_as(eol: bytes) -> Callable[[bytes, Sequence[int]], list[Edit]]:
-    def edits(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-        return [
+def _line_ends_as(eol: bytes) -> EditsOf:
+    def edits(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+        return (
             Edit(start, stop, eol * count)
             for start, stop, count in _line_end_runs(body)
             if body[start:stop] != eol * count
-        ]
+        )
 
     return edits
 
@@ -85,45 +86,41 @@ def _eol_after(body: bytes, position: int) -> bytes:
     return match.group() if match else b"\n"
 
 
-def _event_starts(body: bytes) -> list[int]:
-    return [event.start for event in sse_events(body)]
-
-
 def _line_before_events(text: bytes) -> EditsOf:
-    def edits(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-        return [Edit(at, at, text + _eol_after(body, at)) for at in _event_starts(body)]
+    def edits(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+        return (
+            Edit(event.start, event.start, text + _eol_after(body, event.start))
+            for event in sse_events(body)
+        )
 
     return edits
 
 
-def _ids(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    return [
-        Edit(at, at, b"id: %d" % (number + 1) + _eol_after(body, at))
-        for number, at in enumerate(_event_starts(body))
-    ]
+def _ids(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+    return (
+        Edit(event.start, event.start, b"id: %d" % (number + 1) + _eol_after(body, event.start))
+        for number, event in enumerate(sse_events(body))
+    )
 
 
-def _comments(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
+def _comments(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     # A comment before every event and after every line inside one: ignored wherever it is.
-    found: list[Edit] = []
     for event in sse_events(body):
-        found.append(Edit(event.start, event.start, b": ping" + _eol_after(body, event.start)))
+        yield Edit(event.start, event.start, b": ping" + _eol_after(body, event.start))
         for line in event.lines[:-1]:
-            found.append(Edit(line.stop, line.stop, b":" + body[line.end : line.stop]))
-    return found
+            yield Edit(line.stop, line.stop, b":" + body[line.end : line.stop])
 
 
-def _no_space(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    return [
+def _no_space(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+    return (
         Edit(line.start + 5, line.start + 6)
         for line in sse_lines(body)
         if body[line.start : line.start + 6] == b"data: "
         and body[line.start + 6 : line.end][:1] not in (b" ", b"")
-    ]
+    )
 
 
-def _multiline_data(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    found: list[Edit] = []
+def _multiline_data(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     for line in sse_lines(body):
         value_start = line.start + 6
         if body[line.start : value_start] != b"data: " or body[value_start:][:1] not in b"{[":
@@ -131,8 +128,7 @@ def _multiline_data(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
         eol = body[line.end : line.stop] or b"\n"
         for after, char in json_structure(body, value_start, line.end):
             if char == b",":
-                found.append(Edit(after, after, eol + b"data: "))
-    return found
+                yield Edit(after, after, eol + b"data: ")
 
 
 # -- JSON text in any text framing --------------------------------------------------------------
@@ -190,7 +186,8 @@ def _is_json(text: bytes) -> bool:
     return True
 
 
-def _json_lines(body: bytes) -> list[tuple[int, int]]:
+@remembered
+def _json_lines(body: bytes) -> tuple[tuple[int, int], ...]:
     """Spans of the JSON texts in a text body: SSE data values, NDJSON lines, or the array."""
     spans = []
     for line in sse_lines(body):
@@ -198,17 +195,17 @@ def _json_lines(body: bytes) -> list[tuple[int, int]]:
         offset = 6 if text.startswith(b"data: ") else 5 if text.startswith(b"data:") else 0
         if text[offset:].lstrip()[:1] in (b"{", b"[") and _is_json(text[offset:]):
             spans.append((line.start + offset, line.end))
-    return spans
+    return tuple(spans)
 
 
-def _whitespace(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
+def _whitespace(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     # Inside an SSE data line or an NDJSON line a line end would end the line: spaces and tabs
     # only. (The JSON array framing gets line ends too, in _array_whitespace.)
-    return [
+    return (
         Edit(after, after, b" \t")
         for start, end in _json_lines(body)
         for after, _ in json_structure(body, start, end)
-    ]
+    )
 
 
 def _array_whitespace(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
@@ -222,22 +219,20 @@ _CHARACTER = re.compile(
 )
 
 
-def _split_characters(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    return [Edit(m.start() + 1, action="cut") for m in _CHARACTER.finditer(body)]
+def _split_characters(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+    return (Edit(m.start() + 1, action="cut") for m in _CHARACTER.finditer(body))
 
 
-def _coalesce(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    return [Edit(at, action="join") for at in boundaries]
+def _coalesce(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
+    return (Edit(at, action="join") for at in boundaries)
 
 
-def _split_lines(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    found = []
+def _split_lines(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     for line in sse_lines(body):
         if line.end - line.start >= 2:
-            found.append(Edit((line.start + line.end) // 2, action="cut"))
+            yield Edit((line.start + line.end) // 2, action="cut")
         if body[line.end : line.stop] == b"\r\n":
-            found.append(Edit(line.end + 1, action="cut"))
-    return found
+            yield Edit(line.end + 1, action="cut")
 
 
 def _split_preludes(body: bytes, boundaries: Sequence[int]) -> list[Edit]:

@@ -25,11 +25,13 @@ meaning: that is the decoders' job, and the hazards' tests check that the meanin
 from __future__ import annotations
 
 import bisect
+import collections
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from streamreel.core.cassette import BodyChunk, RecordedResponse
 
@@ -44,6 +46,7 @@ __all__ = [
     "apply_edits",
     "edited_response",
     "json_structure",
+    "remembered",
     "sse_events",
     "sse_lines",
 ]
@@ -153,7 +156,9 @@ def _moved(position: int, replacements: Sequence[Edit]) -> int:
     return position + shift
 
 
-EditsOf = Callable[[bytes, Sequence[int]], list[Edit]]
+EditsOf = Callable[[bytes, Sequence[int]], Iterable[Edit]]
+"""A hazard's sites in one body, in order; a generator may stand for a long list, so that
+asking whether there are any (a campaign's collection) stops at the first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +215,41 @@ class SSEEvent:
     data: bytes | None
 
 
-def sse_lines(body: bytes) -> list[SSELine]:
+_Reading = TypeVar("_Reading")
+
+
+def remembered(read: Callable[[bytes], _Reading]) -> Callable[[bytes], _Reading]:
+    """``read``, with its readings of the last few bodies kept.
+
+    Most hazards read a body's lines or events to place their edits, and a campaign asks every
+    hazard of the same body in turn. A body's bytes are the key; a reading must be immutable
+    (tuples), so no caller changes what the next one reads. Bodies over a MiB are read afresh:
+    holding several would cost more memory than reading them again costs time.
+    """
+    kept: collections.OrderedDict[bytes, _Reading] = collections.OrderedDict()
+
+    @functools.wraps(read)
+    def reading(body: bytes) -> _Reading:
+        if len(body) > _REMEMBERED_BODY:
+            return read(body)
+        found = kept.get(body)
+        if found is None:
+            found = kept[body] = read(body)
+            if len(kept) > _REMEMBERED:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(body)
+        return found
+
+    return reading
+
+
+_REMEMBERED = 8
+_REMEMBERED_BODY = 1 << 20
+
+
+@remembered
+def sse_lines(body: bytes) -> tuple[SSELine, ...]:
     """Every line of an SSE body, as the standard cuts them (CR, LF or CRLF)."""
     lines: list[SSELine] = []
     start = 0
@@ -219,10 +258,11 @@ def sse_lines(body: bytes) -> list[SSELine]:
         start = match.end()
     if start < len(body):
         lines.append(SSELine(start, len(body), len(body)))
-    return lines
+    return tuple(lines)
 
 
-def sse_events(body: bytes) -> list[SSEEvent]:
+@remembered
+def sse_events(body: bytes) -> tuple[SSEEvent, ...]:
     """The events of an SSE body in order; ``stop`` is after the blank line that ends each."""
     events: list[SSEEvent] = []
     current: list[SSELine] = []
@@ -235,7 +275,7 @@ def sse_events(body: bytes) -> list[SSEEvent]:
         current.append(line)
     if current:
         events.append(_event(body, current, current[-1].stop))
-    return events
+    return tuple(events)
 
 
 def _event(body: bytes, lines: list[SSELine], stop: int) -> SSEEvent:

@@ -24,7 +24,7 @@ volatile values are placeholders and chunk numbers in error texts are masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +53,7 @@ __all__ = [
     "check_hazard",
     "fuzz_hazards",
     "hazard_sites",
+    "hazards_with_sites",
     "is_reader_factory",
     "load_for_fuzzing",
     "mutate",
@@ -113,14 +114,57 @@ def hazard_sites(
     decoder: DecoderFactory | None = None,
 ) -> list[Site]:
     """Every site of ``hazard`` in the cassette's streamed bodies (those ``decoder`` reads)."""
-    sites: list[Site] = []
+    return [
+        Site(index, edit)
+        for index, edits in _edits(cassette, hazard, provider=provider, api=api, decoder=decoder)
+        for edit in edits
+    ]
+
+
+def hazards_with_sites(
+    cassette: Cassette,
+    hazards: Iterable[Hazard],
+    *,
+    provider: str | None = None,
+    api: str | None = None,
+    decoder: DecoderFactory | None = None,
+) -> list[Hazard]:
+    """The ``hazards`` that have something to rewrite in the cassette, in their order:
+    :func:`hazard_sites`, without keeping the sites. A campaign asks this of every cassette
+    when it collects, so the streamed bodies are found and joined once for all the hazards, and
+    a hazard that proposes its sites lazily is asked for its first only."""
+    bodies = [
+        (kind, b"".join(piece.data for piece in interaction.response.body_chunks()),
+         _boundaries(interaction.response))
+        for _, interaction, kind in _streamed(cassette, provider=provider, api=api)
+        if _reads(decoder, kind)
+    ]  # fmt: skip
+    return [
+        hazard
+        for hazard in hazards
+        if any(
+            next(iter(hazard.edits(body, boundaries)), None) is not None
+            for kind, body, boundaries in bodies
+            if applies(hazard, kind.framing, kind.api)
+        )
+    ]
+
+
+def _edits(
+    cassette: Cassette,
+    hazard: Hazard,
+    *,
+    provider: str | None,
+    api: str | None,
+    decoder: DecoderFactory | None,
+) -> Iterator[tuple[int, Iterable[Edit]]]:
+    """Each streamed interaction's edits, one interaction at a time."""
     for index, interaction, kind in _streamed(cassette, provider=provider, api=api):
         if not applies(hazard, kind.framing, kind.api) or not _reads(decoder, kind):
             continue
         response = interaction.response
         body = b"".join(piece.data for piece in response.body_chunks())
-        sites += [Site(index, edit) for edit in hazard.edits(body, _boundaries(response))]
-    return sites
+        yield index, hazard.edits(body, _boundaries(response))
 
 
 def mutate(cassette: Cassette, sites: Iterable[Site]) -> Cassette:

@@ -304,7 +304,27 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return CampaignFile.from_parent(parent, path=file_path)
 
 
+_SESSIONS: list[pytest.Config] = []
+"""The sessions open in this process, outermost first (pytester runs one inside another)."""
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Only a process's own session settles its heap: one run inside another (pytester's
+    # in-process runs) would set the outer session's objects aside too, for good.
+    if session.config.getoption("streamreel_fuzz") and _SESSIONS[:1] == [session.config]:
+        from streamreel.testing.campaign import settle
+
+        settle()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _SESSIONS:
+        _SESSIONS.remove(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _SESSIONS.append(config)
     config.addinivalue_line(
         "markers",
         "cassette(name, **options): the cassette the streamreel fixtures replay or record; "

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from streamreel.core.mutations import Edit, Hazard, SSEEvent, sse_events
+from streamreel.core.mutations import Edit, Hazard, SSEEvent, remembered, sse_events
 
 __all__ = ["API_HAZARDS"]
 
@@ -31,7 +31,11 @@ def _data(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _json_events(body: bytes) -> Iterator[tuple[SSEEvent, dict[str, Any]]]:
+@remembered
+def _json_events(body: bytes) -> tuple[tuple[SSEEvent, dict[str, Any]], ...]:
+    """The events whose data is a JSON object, decoded: each hazard here reads them all, so
+    they are decoded once per body. The objects are shared: read them, never change them."""
+    found = []
     for event in sse_events(body):
         if event.data is None:
             continue
@@ -40,7 +44,8 @@ def _json_events(body: bytes) -> Iterator[tuple[SSEEvent, dict[str, Any]]]:
         except ValueError:
             continue
         if isinstance(value, dict):
-            yield event, value
+            found.append((event, value))
+    return tuple(found)
 
 
 def _delta(value: dict[str, Any]) -> dict[str, Any] | None:
@@ -59,31 +64,26 @@ def _with_delta(value: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     return chunk
 
 
-def _empty_deltas(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    found = []
+def _empty_deltas(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     for event, value in _json_events(body):
         delta = _delta(value)
         if delta is not None and isinstance(delta.get("content"), str) and delta["content"]:
             eol = _eol(body, event)
             empty = _data(_with_delta(value, {"content": ""})) + eol + eol
-            found.append(Edit(event.start, event.start, empty))
-    return found
+            yield Edit(event.start, event.start, empty)
 
 
-def _repeated_usage(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    found = []
+def _repeated_usage(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     for event, value in _json_events(body):
         if isinstance(value.get("usage"), dict):
             eol = _eol(body, event)
             # Only the usage again: an error the chunk also carried (OpenRouter) is not repeated.
             kept = {key: item for key, item in value.items() if key not in ("choices", "error")}
             again = _data({**kept, "choices": []}) + eol + eol
-            found.append(Edit(event.stop, event.stop, again))
-    return found
+            yield Edit(event.stop, event.stop, again)
 
 
-def _escapes_cut(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
-    found = []
+def _escapes_cut(body: bytes, boundaries: Sequence[int]) -> Iterator[Edit]:
     for event, value in _json_events(body):
         delta = _delta(value)
         calls = delta.get("tool_calls") if delta is not None else None
@@ -105,8 +105,7 @@ def _escapes_cut(body: bytes, boundaries: Sequence[int]) -> list[Edit]:
         tail = {**value, "choices": [{**value["choices"][0], "delta": {"tool_calls": [rest]}}]}
         eol = _eol(body, event)
         written = _data(head) + eol + eol + _data(tail) + eol + eol
-        found.append(Edit(event.start, event.stop, written))
-    return found
+        yield Edit(event.start, event.stop, written)
 
 
 def _carries_text(value: dict[str, Any]) -> bool:

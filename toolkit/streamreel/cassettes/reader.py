@@ -17,6 +17,13 @@ interactions, but holds one at a time:
   an event pass that composes only the small top-level values; in streamreel's own files the
   metadata comes before the interactions, so reading it stops there.
 
+A file below :data:`WHOLE_BELOW` is not streamed: :func:`load_cassette` reads it in one pass
+of libyaml's C loader and composer, which is faster than even one streaming pass (whose composer
+runs in Python) and much faster than the two a cassette without streamreel's metadata needs
+(vcrpy writes ``version`` after the interactions, so its info pass reads to the end). Its
+memory, a few times the file's size, is small at that size. When that load fails, the file is
+streamed after all, so the interactions before a fault are still handed over before the error.
+
 Whatever the reader cannot stream exactly as :func:`load_cassette` reads it, it leaves to
 :func:`load_cassette`: JSON containers (HAR, nock, JSON cassettes), documents that are not a
 mapping with ``interactions``, formats that need migrating, and any error at all, so that a
@@ -58,7 +65,17 @@ from streamreel.cassettes.storage import (
 )
 from streamreel.core.cassette import FORMAT_VERSION, Cassette, CassetteInfo, Interaction
 
-__all__ = ["CassetteReader"]
+__all__ = ["WHOLE_BELOW", "CassetteReader"]
+
+WHOLE_BELOW = 8 * 1024 * 1024
+"""Files smaller than this (in bytes) are read whole, in one pass; larger ones are streamed.
+
+Whole, a file costs a few times its size in memory (about 4x for vcrpy's one-piece bodies, 12x
+for streamreel's recordings with their chunk boundaries, as Python objects), so at this size at
+most about 100 MB, and the recorded cassettes at hand are all below a megabyte; twice a
+benchmark's 2.5 MB cassette still reads whole, so replay time stays linear across the sizes
+users meet. Streaming keeps memory at one interaction's for anything bigger.
+"""
 
 
 class _Fallback(Exception):
@@ -210,7 +227,8 @@ def _streamable(path: Path) -> bool:
 class CassetteReader:
     """A cassette file read lazily: its metadata, its count, and its interactions one by one.
 
-    ``progress``, when given, is told how many bytes of the file have been read so far.
+    ``progress``, when given, is told how many bytes of the file have been read so far (for a
+    file read whole, its share of them as each interaction is handed over).
     """
 
     def __init__(
@@ -222,6 +240,7 @@ class CassetteReader:
         self._info: CassetteInfo | None = None
         self._count: int | None = None
         self._whole: Cassette | None = None
+        self._whole_tried = False
 
     @property
     def size(self) -> int:
@@ -232,9 +251,25 @@ class CassetteReader:
             self._whole = load_cassette(self.path)
         return self._whole
 
+    def _read_whole(self) -> bool:
+        """Whether the file is small enough to read whole (see :data:`WHOLE_BELOW`), and was."""
+        if not self._whole_tried:
+            self._whole_tried = True
+            try:
+                small = self.size < WHOLE_BELOW
+            except OSError:
+                small = False  # left for the streaming path to report, as it was
+            if small:
+                # A failure is reported by the streaming path, after the interactions before it.
+                with contextlib.suppress(Exception):
+                    self._whole = load_cassette(self.path)
+        return self._whole is not None
+
     @property
     def info(self) -> CassetteInfo:
         """The cassette-level metadata, as :func:`load_cassette` reports it."""
+        if self._info is None and self._read_whole():
+            self._info = self._loaded().info
         if self._info is None:
             try:
                 self._info = self._read_info()
@@ -243,7 +278,9 @@ class CassetteReader:
         return self._info
 
     def count(self) -> int:
-        """How many interactions the file holds, without reading them."""
+        """How many interactions the file holds, without reading them (unless it is small)."""
+        if self._count is None and self._read_whole():
+            self._count = len(self._loaded().interactions)
         if self._count is None and self._info is None:
             # A cassette without streamreel's metadata (vcrpy's own) is counted by the pass
             # that reads its info, which a replay needs next: one pass over the file, not two.
@@ -327,7 +364,7 @@ class CassetteReader:
         """Each interaction (or each one in ``chosen``) with its index, read one at a time."""
         _ = self.info  # checks the version and metadata first, as load_cassette does
         if self._whole is not None:
-            yield from self._from_whole(chosen, 0)
+            yield from self._told(self._from_whole(chosen, 0))
             return
         done = 0
         try:
@@ -336,6 +373,18 @@ class CassetteReader:
                 yield index, interaction
         except _StreamFailed:
             yield from self._from_whole(chosen, done)
+
+    def _told(
+        self, interactions: Iterator[tuple[int, Interaction]]
+    ) -> Iterator[tuple[int, Interaction]]:
+        """A file read whole tells ``progress`` each interaction's share of its bytes."""
+        if self.progress is None:
+            yield from interactions
+            return
+        size, total = self.size, len(self._loaded().interactions)
+        for index, interaction in interactions:
+            self.progress(size * (index + 1) // total)
+            yield index, interaction
 
     def _from_whole(
         self, chosen: Collection[int] | None, start: int

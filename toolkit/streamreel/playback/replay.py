@@ -812,9 +812,10 @@ class ReplaySteps:
 
     Iterating gives each interaction's result as soon as it is replayed, and a cassette given
     by its path is read one interaction at a time too
-    (:class:`~streamreel.cassettes.reader.CassetteReader`), so a caller that shows each result
-    and lets it go (the command line) holds one interaction, never the whole cassette or the
-    whole result. Unchosen ``interactions`` are skipped unread. :attr:`usage` is set once the
+    (:class:`~streamreel.cassettes.reader.CassetteReader`; a small one whole, in one pass), so
+    a caller that shows each result and lets it go (the command line) holds one interaction,
+    never the whole cassette or the whole result. Unchosen ``interactions`` are skipped unread
+    (in a file big enough to be streamed). :attr:`usage` is set once the
     iteration ends, and :attr:`tail` holds what the parser emitted only when closed (appended
     to the last result too); iterate once. ``progress`` is told how many bytes of the file
     have been read. ``lean`` results keep each chunk's place and timing but not its payload

@@ -248,3 +248,36 @@ def test_a_data_line_of_megabytes_is_copied_once_as_its_value(end: bytes) -> Non
     assert [len(event.data) for event in events] == [4_000_000]
     # The decoded piece and the value: not a third copy as a line of its own.
     assert peak < 2.5 * len(body), f"{peak:,} bytes traced for a {len(body):,}-byte line"
+
+
+tricky_lines = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["event", "event:", "event:x", "event:  two", "events: x", "data", "data:x", "id: 2"]
+        ),
+        st.builds(lambda s: "event:" + s, st.text(max_size=8)),
+        st.builds(lambda s: "data:" + s, st.text(max_size=8)),
+        st.builds(lambda s: "retry: " + s, st.sampled_from(["5", "12a", "", "٣"])),
+        sse_lines.map(lambda lines: "".join(lines[:1])),
+        st.just(""),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=tricky_lines, end=line_ends)
+def test_the_lines_read_in_one_split_give_what_the_field_reader_gives(
+    lines: list[str], end: str
+) -> None:
+    # A body of short lines is split once and its common lines (event, data, blank) are read
+    # inline; a body of long lines goes through the general field reader, line by line. Forced
+    # down that path, every body must give the same events.
+    from unittest import mock
+
+    from streamreel.core import sse
+
+    body = "".join(line.replace("\r", "").replace("\n", "") + end for line in lines).encode()
+    inline = decode(body)
+    with mock.patch.object(sse, "_LONG_LINE", 0):
+        assert decode(body) == inline

@@ -233,7 +233,8 @@ class StreamDecoder:
 
     def _on_sse(self, event: SSEEvent) -> list[Output]:
         assert self._adapter is not None
-        ordinal = self._next_ordinal()
+        ordinal = self._ordinal
+        self._ordinal = ordinal + 1
         data = event.data.strip()
         if not data:
             return []

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, assert_never
 
-from streamreel.core.chunks import StreamFault, ToolCallFragment, Usage
+from streamreel.core.chunks import StreamFault, ToolCallFragment
 from streamreel.core.providers._adapter import (
     AdapterBase,
     Output,
@@ -115,7 +115,9 @@ class GenerateContentAdapter(AdapterBase):
         self._next_index: dict[int, int] = {}  # per candidate: the next tool-call index
         self._open: set[int] = set()  # candidates seen without a finish reason yet
         self._closed: set[int] = set()
-        self._usage: Usage | None = None
+        # The latest usageMetadata's counts (prompt, completion, total): Gemini repeats it in
+        # every chunk, and only a finishing chunk reports it, so it is made into a Usage there.
+        self._counts: tuple[int | None, int | None, int | None] | None = None
 
     @property
     def finished(self) -> bool:
@@ -158,7 +160,7 @@ class GenerateContentAdapter(AdapterBase):
             called = self._next_index.get(index, 0) > 0
             self._open.discard(index)
             self._closed.add(index)
-            reported = self._usage if self.finished else None
+            reported = usage(*self._counts) if self.finished and self._counts else None
             finish = finish_reason(raw_reason, called=called)
             out.append(self._stamp.chunk(index=index, finish_reason=finish, usage=reported))
         return out
@@ -219,7 +221,7 @@ class GenerateContentAdapter(AdapterBase):
         completion = None
         if candidates is not None or thoughts is not None:
             completion = (candidates or 0) + (thoughts or 0)
-        self._usage = usage(
+        self._counts = (
             opt_int(raw, "promptTokenCount", where),
             completion,
             opt_int(raw, "totalTokenCount", where),

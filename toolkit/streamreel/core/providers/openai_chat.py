@@ -129,7 +129,7 @@ class ChatCompletionsAdapter(AdapterBase):
                     return None
         out: list[Output] = [chunk]
         for choice in chunk.choices:
-            state = self._choices.setdefault(choice.index, _ChoiceState())
+            state = self._state(choice.index)
             for fragment in choice.delta.tool_calls or ():
                 if fragment.index is not None and fragment.index >= state.next_tool_index:
                     state.next_tool_index = fragment.index + 1
@@ -137,6 +137,13 @@ class ChatCompletionsAdapter(AdapterBase):
                 self._finish_seen = True
                 out.extend(self._flush_refusal(choice.index))
         return out
+
+    def _state(self, index: int) -> _ChoiceState:
+        # Made only for a choice not seen yet: setdefault would build one per chunk.
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _ChoiceState()
+        return state
 
     def done(self) -> list[Output]:
         self._done = True
@@ -165,7 +172,7 @@ class ChatCompletionsAdapter(AdapterBase):
 
     def _normalise_choice(self, choice: dict[str, Any]) -> None:
         index = opt_int(choice, "index", f"{_WHERE} choice") or 0
-        state = self._choices.setdefault(index, _ChoiceState())
+        state = self._state(index)
         delta = opt_obj(choice, "delta", f"{_WHERE} choice")
         content = delta.get("content")
         if isinstance(content, list):

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from streamreel.core.errors import StreamDecodeError
 
-__all__ = ["SSEDecoder", "SSEEvent"]
+__all__ = ["EventFields", "SSEDecoder", "SSEEvent"]
 
 # Only these three end a line in an event stream.
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -70,8 +70,12 @@ class SSEEvent:
     retry: int | None = None
 
 
+EventFields = tuple[str, str, str, int | None]
+"""An event's ``event``, ``data``, ``id`` and ``retry``, as :class:`SSEEvent` holds them."""
+
+
 class SSEDecoder:
-    """Push bytes in, get :class:`SSEEvent` objects out."""
+    """Push bytes in, get :class:`SSEEvent` objects out (or their fields, as tuples)."""
 
     __slots__ = (
         "_after_cr",
@@ -105,6 +109,11 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Decode the next piece of the body; return the events it completed."""
+        return [SSEEvent(*fields) for fields in self.feed_fields(data)]
+
+    def feed_fields(self, data: bytes) -> list[EventFields]:
+        """:meth:`feed`, each event given as its fields: a reader of thousands of events (a
+        replay) is spared making an object of each."""
         self._check_open()
         return self._lines(self._text.decode(data))
 
@@ -115,6 +124,12 @@ class SSEDecoder:
         line had come: recorders that strip trailing whitespace from a body remove exactly
         those. Whether such an event is whole or was cut is for the caller to judge.
         """
+        return [
+            SSEEvent(*fields) for fields in self.close_fields(keep_unterminated=keep_unterminated)
+        ]
+
+    def close_fields(self, *, keep_unterminated: bool = False) -> list[EventFields]:
+        """:meth:`close`, each event given as its fields."""
         self._check_open()
         events = self._lines(self._text.decode(b"", final=True))
         if keep_unterminated:
@@ -136,7 +151,7 @@ class SSEDecoder:
                 " create a new SSEDecoder for each body"
             )
 
-    def _lines(self, text: str) -> list[SSEEvent]:
+    def _lines(self, text: str) -> list[EventFields]:
         if not text:
             return []
         if not self._started:
@@ -146,7 +161,7 @@ class SSEDecoder:
         if self._after_cr and text.startswith("\n"):
             text = text[1:]
         self._after_cr = text.endswith("\r")
-        events: list[SSEEvent] = []
+        events: list[EventFields] = []
         if len(text) > _LONG_LINE * (text.count("\n") + text.count("\r") + 1):
             # Lines of 64 KiB or more on average: read in place, one at a time, so a line of
             # megabytes is copied once, as its value, and not first as a line of its own.
@@ -171,12 +186,7 @@ class SSEDecoder:
                 elif not line:
                     if self._has_data:
                         events.append(
-                            SSEEvent(
-                                self._event or "message",
-                                "\n".join(data),
-                                self._last_id,
-                                self._retry,
-                            )
+                            (self._event or "message", "\n".join(data), self._last_id, self._retry)
                         )
                     self._event = ""
                     data.clear()
@@ -190,7 +200,7 @@ class SSEDecoder:
             self._line.append(rest)
         return events
 
-    def _lines_in_place(self, text: str, events: list[SSEEvent]) -> None:
+    def _lines_in_place(self, text: str, events: list[EventFields]) -> None:
         start = 0
         for match in _LINE_END.finditer(text):
             if self._line:
@@ -206,7 +216,7 @@ class SSEDecoder:
         if start < len(text):
             self._line.append(text[start:])
 
-    def _process(self, text: str, start: int, end: int) -> SSEEvent | None:
+    def _process(self, text: str, start: int, end: int) -> EventFields | None:
         """Process the line ``text[start:end]``, copying only its value, and that once."""
         if start == end:
             return self._dispatch()
@@ -237,16 +247,11 @@ class SSEDecoder:
             self._retry = int(value)
         return None
 
-    def _dispatch(self) -> SSEEvent | None:
+    def _dispatch(self) -> EventFields | None:
         if not self._has_data:
             self._reset_event()
             return None
-        event = SSEEvent(
-            event=self._event or "message",
-            data="\n".join(self._data),
-            id=self._last_id,
-            retry=self._retry,
-        )
+        event = (self._event or "message", "\n".join(self._data), self._last_id, self._retry)
         self._reset_event()
         return event
 

@@ -76,7 +76,7 @@ from streamreel.core.providers.openai_chat import (
     completion_chunks,
 )
 from streamreel.core.providers.openai_responses import ResponsesAdapter, response_events
-from streamreel.core.sse import SSEDecoder, SSEEvent
+from streamreel.core.sse import SSEDecoder
 
 __all__ = ["StreamDecoder", "chunks_from_json_body", "http_error_fault", "make_adapter"]
 
@@ -157,8 +157,8 @@ class StreamDecoder:
         out: list[Output] = []
         try:
             if self._sse is not None:
-                for event in self._sse.feed(data):
-                    out.extend(self._on_sse(event))
+                for name, text, _, _ in self._sse.feed_fields(data):
+                    out.extend(self._on_sse(name, text))
             elif self._ndjson is not None:
                 for value in self._ndjson.feed(data):
                     out.extend(self._on_value(value))
@@ -186,8 +186,8 @@ class StreamDecoder:
                     out.extend(chunks_from_json_body(self.kind, body, status=self._status))
                 return out
             if self._sse is not None:
-                for event in self._sse.close(keep_unterminated=True):
-                    out.extend(self._on_last_sse(event))
+                for name, text, _, _ in self._sse.close_fields(keep_unterminated=True):
+                    out.extend(self._on_last_sse(name, text))
             elif self._ndjson is not None:
                 for value in self._ndjson.close():
                     out.extend(self._on_value(value))
@@ -231,28 +231,29 @@ class StreamDecoder:
         self._ordinal += 1
         return ordinal
 
-    def _on_sse(self, event: SSEEvent) -> list[Output]:
+    def _on_sse(self, name: str, text: str) -> list[Output]:
+        """One SSE event, by its type and data."""
         assert self._adapter is not None
         ordinal = self._ordinal
         self._ordinal = ordinal + 1
-        data = event.data.strip()
+        data = text.strip()
         if not data:
             return []
         try:
             if data == "[DONE]":
                 return self._adapter.done()
             if self._chat is not None:
-                fast = self._chat.event_text(event.event, data)
+                fast = self._chat.event_text(name, data)
                 if fast is not None:
                     return fast
-            return self._adapter.event(event.event, _decode_data(data, event.event, ordinal))
+            return self._adapter.event(name, _decode_data(data, name, ordinal))
         except StreamreelError as exc:
             raise exc.located(chunk=ordinal) from None
 
-    def _on_last_sse(self, event: SSEEvent) -> list[Output]:
+    def _on_last_sse(self, name: str, text: str) -> list[Output]:
         """The event the body ended inside: whole if its data decodes, else cut off."""
         try:
-            return self._on_sse(event)
+            return self._on_sse(name, text)
         except StreamDecodeError:
             return []  # the missing terminator is reported as an incomplete stream
 

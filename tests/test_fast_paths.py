@@ -347,3 +347,107 @@ def test_a_tool_call_read_from_text_still_numbers_the_calls_after_it() -> None:
     assert fast == _adapted([first, second], ["", ""], fast=False)
     [chunk] = fast[1]  # type: ignore[misc]
     assert chunk.choices[0].delta.tool_calls[0].index == 3  # type: ignore[attr-defined]
+
+
+_texts = st.one_of(st.none(), st.text(max_size=6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stamp=st.tuples(_texts, _texts, st.one_of(st.none(), st.integers(0, 2**40))),
+    index=st.integers(0, 3),
+    role=_texts,
+    content=_texts,
+    reasoning=_texts,
+    signature=_texts,
+    redacted=_texts,
+    call=st.one_of(st.none(), st.tuples(st.integers(0, 3), _texts, _texts, _texts)),
+    finish=_texts,
+    counts=st.one_of(st.none(), st.tuples(st.integers(0, 9), st.integers(0, 9))),
+    output_tokens=st.one_of(st.none(), st.integers(0, 99)),
+)
+def test_a_chunk_an_adapter_makes_is_the_one_its_models_built_one_by_one_give(
+    stamp: tuple[str | None, str | None, int | None],
+    index: int,
+    role: str | None,
+    content: str | None,
+    reasoning: str | None,
+    signature: str | None,
+    redacted: str | None,
+    call: tuple[int, str | None, str | None, str | None] | None,
+    finish: str | None,
+    counts: tuple[int, int] | None,
+    output_tokens: int | None,
+) -> None:
+    # Adapters validate one nested mapping with the chunk model's own validator; what they
+    # get must equal, print, dump and have the fields set of the models made one by one.
+    from streamreel.core.chunks import (
+        ChatCompletionChunk,
+        Choice,
+        ChunkDelta,
+        FunctionDelta,
+        ToolCallFragment,
+        Usage,
+    )
+    from streamreel.core.providers._adapter import Stamp, tool_call, usage
+
+    made = Stamp()
+    made.id, made.model, made.created = stamp
+    fragments = None
+    expected_fragments = None
+    if call is not None:
+        at, call_id, name, arguments = call
+        fragments = [tool_call(at, id=call_id, name=name, arguments=arguments)]
+        expected_fragments = [
+            ToolCallFragment(
+                index=at,
+                id=call_id,
+                type="function" if call_id is not None or name is not None else None,
+                function=FunctionDelta(name=name, arguments=arguments),
+            )
+        ]
+    used = usage(*counts) if counts is not None else None
+    chunk = made.chunk(
+        index=index,
+        role=role,
+        content=content,
+        reasoning=reasoning,
+        signature=signature,
+        redacted=redacted,
+        tool_calls=fragments,
+        finish_reason=finish,
+        usage=used,
+        output_tokens=output_tokens,
+    )
+    expected = ChatCompletionChunk(
+        id=stamp[0],
+        model=stamp[1],
+        created=stamp[2],
+        choices=[
+            Choice(
+                index=index,
+                delta=ChunkDelta(
+                    role=role,
+                    content=content,
+                    reasoning_content=reasoning,
+                    reasoning_content_signature=signature,
+                    redacted_reasoning_content=redacted,
+                    tool_calls=expected_fragments,
+                ),
+                finish_reason=finish,
+            )
+        ],
+        usage=Usage(**used.model_dump()) if used is not None else None,
+        output_tokens=output_tokens,
+    )
+    assert chunk == expected
+    assert repr(chunk) == repr(expected)
+    assert chunk.model_dump_json() == expected.model_dump_json()
+    pairs: list[tuple[Any, Any]] = [(chunk, expected), (chunk.choices[0], expected.choices[0])]
+    pairs.append((chunk.choices[0].delta, expected.choices[0].delta))
+    if fragments is not None and expected_fragments is not None:
+        pairs.append((fragments[0], expected_fragments[0]))
+        pairs.append((fragments[0].function, expected_fragments[0].function))
+    for got, want in pairs:
+        assert type(got) is type(want)
+        assert got.model_fields_set == want.model_fields_set

@@ -20,10 +20,10 @@ from typing import Any, ClassVar, Protocol, TypeAlias
 
 from streamreel.core.chunks import (
     ChatCompletionChunk,
-    FunctionDelta,
     StreamFault,
     ToolCallFragment,
     Usage,
+    validator,
 )
 from streamreel.core.errors import ChunkError
 
@@ -217,7 +217,7 @@ class Stamp:
         """A chunk with one choice, stamped with this stream's identity."""
         # One validation of the nested mapping, not one per model: the same instances, fields
         # and fields set as building the delta, the choice and the chunk one by one.
-        return ChatCompletionChunk.model_validate(
+        return validator(ChatCompletionChunk).validate_python(  # type: ignore[no-any-return]
             {
                 "id": self.id,
                 "created": self.created,
@@ -254,11 +254,15 @@ def tool_call(
     arguments: str | None = None,
 ) -> ToolCallFragment:
     """One tool-call fragment; the first fragment of a call carries its id and name."""
-    return ToolCallFragment(
-        index=index,
-        id=id,
-        type="function" if id is not None or name is not None else None,
-        function=FunctionDelta(name=name, arguments=arguments),
+    # One validation of the nested mapping, as in Stamp.chunk: the fragment and its function
+    # have every field set, as building them one by one does.
+    return validator(ToolCallFragment).validate_python(  # type: ignore[no-any-return]
+        {
+            "index": index,
+            "id": id,
+            "type": "function" if id is not None or name is not None else None,
+            "function": {"name": name, "arguments": arguments},
+        }
     )
 
 

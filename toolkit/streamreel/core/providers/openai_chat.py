@@ -41,7 +41,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streamreel.core.chunks import ChatCompletionChunk, Choice, ChunkDelta, StreamFault, parse_chunk
+from streamreel.core.chunks import (
+    ChatCompletionChunk,
+    Choice,
+    ChunkDelta,
+    StreamFault,
+    parse_chunk,
+    validator,
+)
 from streamreel.core.providers._adapter import (
     AdapterBase,
     Output,
@@ -112,7 +119,9 @@ class ChatCompletionsAdapter(AdapterBase):
         if name == "error" or '"error"' in text or '"x_groq"' in text or "\\u00" in text:
             return None
         try:
-            chunk = ChatCompletionChunk.model_validate_json(text, strict=True)
+            chunk: ChatCompletionChunk = validator(ChatCompletionChunk).validate_json(
+                text, strict=True
+            )
         except ValidationError:
             return None
         if isinstance(chunk.created, datetime):

@@ -185,8 +185,14 @@ class StreamParser:
             self._begin_call(message_id, message_index)
         self._date = message_date
         self._name = name
-        self._count_usage(chunk, message_id)
-        choice = self._agent_choice(chunk)
+        if chunk.usage is not None or chunk.output_tokens is not None:
+            self._count_usage(chunk, message_id)
+        choices = chunk.choices
+        # Nearly every chunk has one choice, the agent's: taken here without a call.
+        if len(choices) == 1 and choices[0].index == self._choice:
+            choice: Choice | None = choices[0]
+        else:
+            choice = self._agent_choice(chunk)
         if choice is None:
             return out
         delta = choice.delta

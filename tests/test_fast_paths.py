@@ -451,3 +451,18 @@ def test_a_chunk_an_adapter_makes_is_the_one_its_models_built_one_by_one_give(
     for got, want in pairs:
         assert type(got) is type(want)
         assert got.model_fields_set == want.model_fields_set
+
+
+@pytest.mark.parametrize(("cls", "values"), _EXAMPLES)
+def test_only_the_kinds_the_replay_command_picks_out_can_report_an_error(
+    cls: type[Any], values: dict[str, Any]
+) -> None:
+    # streamreel replay keeps each interaction's error messages by type first, then asks
+    # reports_error: a message of any other kind must never report one.
+    from streamreel.cli.replay import MAY_REPORT_ERROR
+    from streamreel.core.messages import ForeignMessage, reports_error
+
+    assert not issubclass(cls, MAY_REPORT_ERROR)
+    assert not reports_error(cls(**values))
+    assert reports_error(ErrorMessage(error="boom"))
+    assert reports_error(ForeignMessage(message_type="error_message", data={}))

@@ -34,6 +34,8 @@ from streamreel.cli.render import (
 from streamreel.core.errors import ConfigurationError, StreamreelError
 from streamreel.core.messages import (
     AgentMessage,
+    ErrorMessage,
+    ForeignMessage,
     UsageStatistics,
     merge_deltas,
     reports_error,
@@ -53,6 +55,9 @@ _UNSUPPORTED = frozenset({"unsupported"})
 _INCOMPLETE = frozenset({"incomplete", "truncated", "decode"})
 # A provider error replayed, or the parser under test giving up on a stream: an error shown.
 _FAILED = frozenset({"http", "stream", "parser"})
+# The only kinds of message that can report an error (see reports_error): one check per message,
+# in C, picks them out of an interaction's thousands before reports_error looks at them.
+MAY_REPORT_ERROR = (ErrorMessage, ForeignMessage)
 
 
 def _print(
@@ -71,7 +76,9 @@ def _print(
     for interaction in results:
         with writing():
             _print_one(interaction, output_format, merge)
-        errors: list[AgentMessage] = [m for m in interaction.messages if reports_error(m)]
+        errors: list[AgentMessage] = [
+            m for m in interaction.messages if isinstance(m, MAY_REPORT_ERROR) and reports_error(m)
+        ]
         kept.append(dataclasses.replace(interaction, chunks=[], messages=errors))
     with writing():
         if output_format == "table":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
+import pytest
 from chunkfactory import chunk, tool_stream
 from click.testing import CliRunner
 from streamreel.cli import main
@@ -225,3 +227,38 @@ def test_the_help_listing_says_what_each_command_says_of_itself() -> None:
         command = main.get_command(click.Context(main), name)
         assert command is not None and command.name == name
         assert (command.help or "").splitlines()[0] == entry.summary, name
+
+
+SEEING_PARSER = """
+import os
+
+from streamreel.playback.replay import default_parser
+
+seen = []
+
+
+def factory(settings):
+    seen.append(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+    return default_parser(settings)
+"""
+
+
+def test_a_command_runs_without_pydantic_plugins_unless_the_environment_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding pydantic's plugins scans every installed distribution, and streamreel's own
+    # validation of each chunk is nothing a plugin should trace: off for the command, then put
+    # back as it was; a value the user set (even empty, which keeps plugins on) is theirs.
+    (tmp_path / "seeing.py").write_text(SEEING_PARSER, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import seeing  # type: ignore[import-not-found]
+
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    args = ["replay", str(source), "--parser", "seeing:factory"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""
+    assert seeing.seen == ["__all__", ""]

@@ -262,7 +262,8 @@ NOT_FOR_A_CHUNK_FILE = {
     "asyncio", "concurrent.futures", "demjson3", "html", "httpx", "ipywidgets", "pytest",
     "syrupy", "vcr", "yaml", "streamreel.cassettes.reader", "streamreel.cassettes.storage",
     "streamreel.cli.diff", "streamreel.core.providers.pipeline", "streamreel.testing",
-    "streamreel.testing.diff",
+    "streamreel.testing.diff", "streamreel.core.providers.detection",
+    "streamreel.core.providers.server_flags", "streamreel.core.providers.tool_results",
 }  # fmt: skip
 
 

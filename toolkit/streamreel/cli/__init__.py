@@ -7,8 +7,10 @@ it lists are kept here (``tests/test_cli.py`` checks them against each command's
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import click
@@ -113,7 +115,8 @@ class _LazyGroup(click.Group):
         # The convention of streamreel.cli.exits: Ctrl-C and a reader that went away end the
         # run at once, with the status a shell would show for the signal and no traceback.
         try:
-            return super().invoke(ctx)
+            with _pydantic_plugins_off():
+                return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("\nstreamreel: interrupted", err=True)
             raise click.exceptions.Exit(Exit.INTERRUPTED) from None
@@ -129,6 +132,30 @@ class _LazyGroup(click.Group):
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+_PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
+
+
+@contextlib.contextmanager
+def _pydantic_plugins_off() -> Iterator[None]:
+    """Run a command without pydantic's plugins, unless the user's environment says otherwise.
+
+    streamreel validates every provider chunk with pydantic, for itself: a validation plugin
+    (an observability SDK's, say) would trace each of them, and finding the plugins scans every
+    installed distribution's entry points the first time a model is validated, which in a big
+    environment cost a one-chunk replay a seventh of its run. ``PYDANTIC_DISABLE_PLUGINS`` set to
+    anything, even empty, is left as it is; the setting is the command's own and is undone
+    when it ends.
+    """
+    if _PLUGINS_SWITCH in os.environ:
+        yield
+        return
+    os.environ[_PLUGINS_SWITCH] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop(_PLUGINS_SWITCH, None)
 
 
 @click.group(

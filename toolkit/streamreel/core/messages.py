@@ -177,7 +177,7 @@ class ForeignMessage(BaseModel):
     without one).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     message_type: str
     data: dict[str, Any]
 

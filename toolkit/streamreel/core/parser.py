@@ -61,7 +61,7 @@ import enum
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, assert_never
+from typing import Any, Literal, assert_never
 
 from pydantic import TypeAdapter
 
@@ -240,13 +240,16 @@ class StreamParser:
         """The usage record for everything fed so far (one step per LLM call)."""
         prompt = sum(u.prompt_tokens for u in self._usage.values())
         completion = sum(u.completion_tokens for u in self._usage.values())
-        return UsageStatistics(
-            completion_tokens=completion,
-            prompt_tokens=prompt,
-            total_tokens=prompt + completion,
-            step_count=len(self._usage),
-            run_ids=run_ids,
-        )
+        counts: dict[str, Any] = {
+            "completion_tokens": completion,
+            "prompt_tokens": prompt,
+            "total_tokens": prompt + completion,
+            "step_count": len(self._usage),
+        }
+        if run_ids is not None:  # the caller's: validated
+            return UsageStatistics(**counts, run_ids=run_ids)
+        # Counted here, all ints: built as the messages are (a replay then validates no usage).
+        return trusted(UsageStatistics, **counts, run_ids=None)
 
     # -- LLM calls --------------------------------------------------------------------------
 

@@ -67,10 +67,9 @@ from streamreel.core.messages import (
     UsageStatistics,
     foreign_message,
     name_uuid,
+    trusted,
 )
 from streamreel.core.parser import InterfaceSettings, StreamParser
-from streamreel.core.providers.server_flags import letta_server_flags
-from streamreel.core.providers.tool_results import ToolResult, tool_results
 from streamreel.core.results import (
     ChunkRecord,
     ErrorEntry,
@@ -93,6 +92,7 @@ if TYPE_CHECKING:
 
     from streamreel.cassettes.reader import CassetteReader
     from streamreel.core.providers import StreamKind
+    from streamreel.core.providers.tool_results import ToolResult
 
 __all__ = [
     "AnyParser",
@@ -458,7 +458,7 @@ class _NativeDriver:
         parser = self.parser
         if isinstance(parser, CountingUsage):
             return parser.usage()
-        return UsageStatistics(step_count=steps)
+        return trusted(UsageStatistics, step_count=steps)
 
     def close(self) -> list[AgentMessage]:
         if self._loop is not None:
@@ -637,7 +637,7 @@ class _Driver:
         parser = self.parser
         if isinstance(parser, CountingUsage):
             return self.call(parser.usage)
-        return UsageStatistics(step_count=steps)
+        return trusted(UsageStatistics, step_count=steps)
 
     def close(self) -> list[AgentMessage]:
         self.call(self.parser.step_yield)
@@ -1156,6 +1156,9 @@ def _replay_interaction(
         )  # fmt: skip
     # Off by default: content then reads as inner monologue. On, content is parsed as DeepSeek's
     # JSON tool call (and still reads as monologue when it is not JSON).
+    from streamreel.core.providers.server_flags import letta_server_flags
+    from streamreel.core.providers.tool_results import tool_results
+
     if expect_reasoning_content == "auto":
         flags = letta_server_flags(kind, interaction.request)
         expect = flags.expect_reasoning_content

@@ -124,14 +124,7 @@ def test_a_vcrpy_cassette_is_counted_by_the_pass_that_reads_its_info(
     text = path.read_text(encoding="utf-8")
     plain = tmp_path / "plain.yaml"
     plain.write_text(text[text.index("interactions:") :], encoding="utf-8")
-    passes: list[Path] = []
-    original = reader_module._Pass.__init__
-
-    def counting(self: object, path: Path, *args: object, **kwargs: object) -> None:
-        passes.append(path)
-        original(self, path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_module._Pass, "__init__", counting)
+    passes, _ = _reads(monkeypatch)
     reader = CassetteReader(plain)
     assert reader.count() == 6
     read = [interaction for _, interaction in reader.interactions()]

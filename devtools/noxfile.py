@@ -5,7 +5,9 @@ sessions, each in a virtualenv of its own made from nothing, so a passing run ne
 whatever happens to be installed on the machine:
 
 * ``newest``: ``.[test]`` as ``pip install`` resolves it today (the newest openai, anthropic,
-  httpx2, syrupy, pytest...), then the whole suite;
+  httpx2, syrupy, pytest...), then the whole suite, then ``streamreel bench --check``: the speed
+  targets, as ratios taken in one run with each ratio's noise allowance, so a busy machine
+  slows both sides of a ratio rather than failing it;
 * ``floors``: the same, but every runtime dependency, every extra and every SDK the tests drive
   pinned at the lowest version ``pyproject.toml`` allows. A floor that does not pass here is not a
   floor: raise it in ``pyproject.toml``. Only the tools that check the project rather than serve
@@ -62,6 +64,8 @@ def newest(session: nox.Session) -> None:
     """The suite on what ``pip install`` gives today."""
     session.install("-e", f"{ROOT}[test]")
     _suite(session)
+    if not session.posargs:  # a run of chosen tests is not a release check
+        session.run("streamreel", "bench", "--check")
 
 
 @nox.session(venv_params=["--seed"])

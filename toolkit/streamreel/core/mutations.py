@@ -25,7 +25,6 @@ meaning: that is the decoders' job, and the hazards' tests check that the meanin
 from __future__ import annotations
 
 import bisect
-import collections
 import functools
 import itertools
 import re
@@ -226,20 +225,11 @@ def remembered(read: Callable[[bytes], _Reading]) -> Callable[[bytes], _Reading]
     (tuples), so no caller changes what the next one reads. Bodies over a MiB are read afresh:
     holding several would cost more memory than reading them again costs time.
     """
-    kept: collections.OrderedDict[bytes, _Reading] = collections.OrderedDict()
+    kept = functools.lru_cache(maxsize=_REMEMBERED)(read)
 
     @functools.wraps(read)
     def reading(body: bytes) -> _Reading:
-        if len(body) > _REMEMBERED_BODY:
-            return read(body)
-        found = kept.get(body)
-        if found is None:
-            found = kept[body] = read(body)
-            if len(kept) > _REMEMBERED:
-                kept.popitem(last=False)
-        else:
-            kept.move_to_end(body)
-        return found
+        return read(body) if len(body) > _REMEMBERED_BODY else kept(body)
 
     return reading
 

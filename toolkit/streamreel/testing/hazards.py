@@ -24,7 +24,7 @@ volatile values are placeholders and chunk numbers in error texts are masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -116,8 +116,9 @@ def hazard_sites(
     """Every site of ``hazard`` in the cassette's streamed bodies (those ``decoder`` reads)."""
     return [
         Site(index, edit)
-        for index, edits in _edits(cassette, hazard, provider=provider, api=api, decoder=decoder)
-        for edit in edits
+        for index, kind, body, boundaries in _bodies(cassette, provider, api, decoder)
+        if applies(hazard, kind.framing, kind.api)
+        for edit in hazard.edits(body, boundaries)
     ]
 
 
@@ -133,38 +134,36 @@ def hazards_with_sites(
     :func:`hazard_sites`, without keeping the sites. A campaign asks this of every cassette
     when it collects, so the streamed bodies are found and joined once for all the hazards, and
     a hazard that proposes its sites lazily is asked for its first only."""
-    bodies = [
-        (kind, b"".join(piece.data for piece in interaction.response.body_chunks()),
-         _boundaries(interaction.response))
-        for _, interaction, kind in _streamed(cassette, provider=provider, api=api)
-        if _reads(decoder, kind)
-    ]  # fmt: skip
+    bodies = _bodies(cassette, provider, api, decoder)
     return [
         hazard
         for hazard in hazards
         if any(
             next(iter(hazard.edits(body, boundaries)), None) is not None
-            for kind, body, boundaries in bodies
+            for _, kind, body, boundaries in bodies
             if applies(hazard, kind.framing, kind.api)
         )
     ]
 
 
-def _edits(
+def _bodies(
     cassette: Cassette,
-    hazard: Hazard,
-    *,
     provider: str | None,
     api: str | None,
     decoder: DecoderFactory | None,
-) -> Iterator[tuple[int, Iterable[Edit]]]:
-    """Each streamed interaction's edits, one interaction at a time."""
-    for index, interaction, kind in _streamed(cassette, provider=provider, api=api):
-        if not applies(hazard, kind.framing, kind.api) or not _reads(decoder, kind):
-            continue
-        response = interaction.response
-        body = b"".join(piece.data for piece in response.body_chunks())
-        yield index, hazard.edits(body, _boundaries(response))
+) -> list[tuple[int, StreamKind, bytes, list[int]]]:
+    """Each streamed interaction that ``decoder`` reads: its index, kind, whole body and the
+    offsets where its recorded pieces ended."""
+    return [
+        (
+            index,
+            kind,
+            b"".join(piece.data for piece in interaction.response.body_chunks()),
+            _boundaries(interaction.response),
+        )
+        for index, interaction, kind in _streamed(cassette, provider=provider, api=api)
+        if _reads(decoder, kind)
+    ]
 
 
 def mutate(cassette: Cassette, sites: Iterable[Site]) -> Cassette:

@@ -262,3 +262,86 @@ def test_a_command_runs_without_pydantic_plugins_unless_the_environment_says_oth
     assert CliRunner().invoke(main, args).exit_code == 0
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""
     assert seeing.seen == ["__all__", ""]
+
+
+# A fresh interpreter, as a user's command starts: which loader pydantic's first validator found,
+# and what the process holds once the command is over.
+LOADER_PROBE = """
+import gc, json, sys
+from streamreel.cli import main
+paused = []
+import importlib
+real_import = importlib.import_module
+def watching(name, *args, **kwargs):
+    if name == "streamreel.cli.replay":
+        paused.append(not gc.isenabled())
+    return real_import(name, *args, **kwargs)
+importlib.import_module = watching
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    importlib.import_module = real_import
+during = "pydantic.plugin._loader" in sys.modules
+import pydantic.plugin._loader as loader
+print(json.dumps({
+    "loader_imported_by_the_command": during,
+    "loader_after": type(loader).__name__ + ":" + str(hasattr(loader, "importlib_metadata")),
+    "collector_paused_for_command_imports": paused,
+    "collector_enabled_after": gc.isenabled(),
+}))
+"""
+
+
+@pytest.mark.parametrize("user_setting", [None, ""])
+def test_a_command_never_imports_pydantics_plugin_loader_unless_plugins_are_on(
+    tmp_path: Path, user_setting: str | None
+) -> None:
+    # The loader's import (importlib.metadata, email, zipfile...) was a sixth of a one-chunk
+    # replay. With plugins off a stand-in answers pydantic's one question instead; with the
+    # user's own setting the real loader runs. Either way the real one is there afterwards.
+    import subprocess
+    import sys
+
+    source = write_chunks(tmp_path / "s.jsonl", tool_stream(SEND))
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if user_setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = user_setting
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER_PROBE, "replay", str(source), "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    *messages, probe = done.stdout.strip().splitlines()
+    assert [json.loads(line)["message_type"] for line in messages][-1] == "assistant_message"
+    seen = json.loads(probe)
+    assert seen["loader_imported_by_the_command"] is (user_setting is not None)
+    assert seen["loader_after"] == "module:True"
+    assert seen["collector_paused_for_command_imports"] == [True]
+    assert seen["collector_enabled_after"] is True
+
+
+def test_the_stand_in_loader_hands_any_other_name_to_the_real_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from streamreel.cli.plugins import plugins_off
+
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    real = sys.modules.pop("pydantic.plugin._loader", None)
+    try:
+        with plugins_off():
+            stand_in = sys.modules["pydantic.plugin._loader"]
+            assert list(stand_in.get_plugins()) == []
+            assert not hasattr(stand_in, "__path__")  # not a package: the import system asks
+            assert stand_in.get_plugins.__name__ == "get_plugins"
+            loaded = stand_in.importlib_metadata  # a name only the real loader has
+            assert sys.modules["pydantic.plugin._loader"] is not stand_in
+            assert hasattr(sys.modules["pydantic.plugin._loader"], "importlib_metadata")
+            assert loaded.__name__ == "importlib.metadata"
+        assert "pydantic.plugin._loader" in sys.modules  # the real one, which stays
+    finally:
+        if real is not None:
+            sys.modules["pydantic.plugin._loader"] = real

@@ -7,16 +7,16 @@ it lists are kept here (``tests/test_cli.py`` checks them against each command's
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import click
 
 from streamreel._version import __version__
+from streamreel.cli.collector import paused
 from streamreel.cli.exits import Exit, quiet_closed_output
+from streamreel.cli.plugins import plugins_off
 
 
 class _Entry(NamedTuple):
@@ -100,7 +100,10 @@ class _LazyGroup(click.Group):
         if entry is None:
             return None
         try:
-            module = importlib.import_module(f"streamreel.cli.{entry.module}")
+            # A command's imports only build (modules, classes, pydantic's models): none of it
+            # is garbage, and the collector's passes over it were a twentieth of a short run.
+            with paused():
+                module = importlib.import_module(f"streamreel.cli.{entry.module}")
         except ImportError as exc:
             from streamreel.core.errors import MissingExtraError
 
@@ -115,7 +118,7 @@ class _LazyGroup(click.Group):
         # The convention of streamreel.cli.exits: Ctrl-C and a reader that went away end the
         # run at once, with the status a shell would show for the signal and no traceback.
         try:
-            with _pydantic_plugins_off():
+            with plugins_off():
                 return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("\nstreamreel: interrupted", err=True)
@@ -132,30 +135,6 @@ class _LazyGroup(click.Group):
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-_PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
-
-
-@contextlib.contextmanager
-def _pydantic_plugins_off() -> Iterator[None]:
-    """Run a command without pydantic's plugins, unless the user's environment says otherwise.
-
-    streamreel validates every provider chunk with pydantic, for itself: a validation plugin
-    (an observability SDK's, say) would trace each of them, and finding the plugins scans every
-    installed distribution's entry points the first time a model is validated, which in a big
-    environment cost a one-chunk replay a seventh of its run. ``PYDANTIC_DISABLE_PLUGINS`` set to
-    anything, even empty, is left as it is; the setting is the command's own and is undone
-    when it ends.
-    """
-    if _PLUGINS_SWITCH in os.environ:
-        yield
-        return
-    os.environ[_PLUGINS_SWITCH] = "__all__"
-    try:
-        yield
-    finally:
-        os.environ.pop(_PLUGINS_SWITCH, None)
 
 
 @click.group(

@@ -16,6 +16,13 @@ whatever happens to be installed on the machine:
   their floors say nothing about what users get, and old ruff or mypy releases judge the same
   code differently.
 
+* ``campaign``: a fuzz campaign's speed-up across cores (``streamreel bench --campaign`` over
+  the bundled cassettes, copied to 200, ``-n 0`` against ``-n 2``), measured where a campaign
+  runs: a regular install of ``streamreel[pytest]`` and pytest-xdist, nothing else. The test
+  environment's own pytest plugins would be paid by each of ``-n 2``'s three processes (nbval's
+  import alone builds a grammar for over a second), which says more about that environment
+  than about the campaign. It reports, like ``newest``'s ``bench``.
+
 Arguments after ``--`` go to pytest: ``nox -f devtools/noxfile.py -s newest -- tests/test_cli.py``.
 """
 
@@ -33,7 +40,7 @@ sys.path.insert(0, str(ROOT / "devtools"))
 
 from floors import floor_pins  # noqa: E402  (devtools/ is not a package)
 
-nox.options.sessions = ["newest", "floors"]
+nox.options.sessions = ["newest", "floors", "campaign"]
 nox.options.error_on_missing_interpreters = True
 # uv resolves and installs the ~170 packages of ``.[test]`` in seconds rather than minutes.
 nox.options.default_venv_backend = "uv"
@@ -75,3 +82,11 @@ def floors(session: nox.Session) -> None:
     session.install("-e", f"{ROOT}[test]", *floor_pins())
     session.run("python", "-m", "pip", "list", "--format=freeze")
     _suite(session)
+
+
+@nox.session
+def campaign(session: nox.Session) -> None:
+    """A campaign's speed-up at two workers, in a campaign's own environment."""
+    session.install(f"{ROOT}[pytest]", "pytest-xdist")
+    session.chdir(session.create_tmp())
+    session.run("streamreel", "bench", "--campaign", str(ROOT / "cassettes"), "--repeats", "3")

@@ -26,10 +26,13 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 def test_the_test_command_runs_the_suite_on_the_newest_releases_and_on_the_floors() -> None:
     noxfile = (ROOT / "devtools" / "noxfile.py").read_text(encoding="utf-8")
-    assert 'nox.options.sessions = ["newest", "floors"]' in noxfile
+    assert 'nox.options.sessions = ["newest", "floors", "campaign"]' in noxfile
     assert '"python", "-m", "pytest"' in noxfile and '"streamreel", "install-letta"' in noxfile
     # And the speed figures, measured where users' versions are installed.
     assert '"streamreel", "bench"' in noxfile
+    # And a campaign's speed-up, where only streamreel[pytest] and pytest-xdist are installed.
+    assert '"--campaign", str(ROOT / "cassettes")' in noxfile
+    assert 'session.install(f"{ROOT}[pytest]", "pytest-xdist")' in noxfile
 
 
 def test_every_runtime_dependency_is_pinned_at_its_floor_in_the_floors_session() -> None:

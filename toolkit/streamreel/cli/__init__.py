@@ -14,9 +14,9 @@ from typing import NamedTuple
 import click
 
 from streamreel._version import __version__
-from streamreel.cli.collector import paused
 from streamreel.cli.exits import Exit, quiet_closed_output
 from streamreel.cli.plugins import plugins_off
+from streamreel.core.collector import paused
 
 
 class _Entry(NamedTuple):

@@ -46,6 +46,7 @@ import yaml
 
 from streamreel.core.cassette import Cassette
 from streamreel.core.chunks import parse_chunk
+from streamreel.core.collector import paused
 from streamreel.core.parser import InterfaceSettings, StreamParser
 
 try:
@@ -359,15 +360,12 @@ def _collector_paused(action: Callable[[], object]) -> Callable[[], object]:
     does, measures the code rather than the collector's schedule.
     """
 
-    def paused() -> object:
+    def run() -> object:
         gc.collect()
-        gc.disable()
-        try:
+        with paused():
             return action()
-        finally:
-            gc.enable()
 
-    return paused
+    return run
 
 
 def run_cassette_benchmark(

@@ -10,15 +10,14 @@ collector's lists, so the pass that follows has nearly nothing to scan.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import click
 
-__all__ = ["collector_paused", "paused"]
+__all__ = ["collector_paused"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -51,20 +50,3 @@ def collector_paused(command: Callable[_P, _R]) -> Callable[_P, _R]:
         raise expected
 
     return run
-
-
-@contextlib.contextmanager
-def paused() -> Iterator[None]:
-    """The collector paused for a block that allocates only what it keeps, such as an import.
-
-    Each pass would scan everything the block built and find nothing to free. A collector that
-    was already paused stays paused.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

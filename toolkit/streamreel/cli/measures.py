@@ -29,15 +29,13 @@ Python allocations, which does not depend on what else the machine runs.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -52,6 +50,7 @@ from streamreel.cli.benchmark import (
     timed_interleaved,
     within,
 )
+from streamreel.core.collector import paused
 from streamreel.core.errors import StreamreelError
 
 try:
@@ -183,20 +182,9 @@ def _lines_floor(path: Path) -> object:
 
 
 def _cassette_floor(path: Path, payloads: list[str]) -> object:
-    with _collector_paused():  # as the loader does: the least a YAML reader must spend
+    with paused():  # as the loader does: the least a YAML reader must spend
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
     return document, [json.dumps(json.loads(payload)) for payload in payloads]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _cli_measures(
@@ -331,7 +319,7 @@ def measure_cassette_load(size: int, *, repeats: int = 3, progress: Progress = N
         path = _write_cassette(Path(folder) / "cassette.yaml", size)
 
         def floor() -> object:
-            with _collector_paused():
+            with paused():
                 return yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
 
         floor_time, load_time = timed_interleaved([floor, partial(load_cassette, path)], repeats)

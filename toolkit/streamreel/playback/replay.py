@@ -32,7 +32,6 @@ is marked incomplete and keeps its messages; a stream streamreel does not adapt 
 from __future__ import annotations
 
 import contextlib
-import gc
 import inspect
 import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
@@ -53,6 +52,7 @@ from streamreel.core.chunks import (
     parse_chunk_line,
     select_choice,
 )
+from streamreel.core.collector import paused
 from streamreel.core.errors import (
     CassetteError,
     ChunkError,
@@ -658,25 +658,6 @@ async def _awaited(future: asyncio.Future[None]) -> None:
     await future
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a replay builds its result.
-
-    A replay keeps every chunk record and message it makes, so each of the collector's full
-    passes scans a heap that grows with the stream: on a 32,000-chunk file they took longer than
-    the replay itself. Nothing a replay makes is cyclic garbage, so nothing is lost by waiting;
-    the collector runs again, as scheduled, once the result is complete.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _failure(exc: BaseException) -> str:
     """What stopped a native parser, with the cause an SDK wraps (a cut stream, say)."""
     if isinstance(exc, StreamreelError):
@@ -786,7 +767,7 @@ def replay(
     agent's step; the others are never mixed into it. ``decoder`` reads each streamed body
     instead of streamreel's own decoder.
     """
-    with _collector_paused():
+    with paused():
         steps = ReplaySteps(
             cassette,
             settings=settings,
@@ -1247,7 +1228,7 @@ def replay_chunk_file(
     (its bytes, the chunk, its messages), as :class:`ReplaySteps` does: enough to print the
     messages, for a fraction of the memory and time.
     """
-    with _collector_paused():
+    with paused():
         return _replay_chunk_file(
             Path(path),
             settings=settings,

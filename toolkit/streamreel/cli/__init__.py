@@ -16,7 +16,6 @@ import click
 from streamreel._version import __version__
 from streamreel.cli.exits import Exit, quiet_closed_output
 from streamreel.cli.plugins import plugins_off
-from streamreel.core.collector import paused
 
 
 class _Entry(NamedTuple):
@@ -99,6 +98,8 @@ class _LazyGroup(click.Group):
         entry = _COMMANDS.get(cmd_name)
         if entry is None:
             return None
+        from streamreel.core.collector import paused  # here: --help loads nothing of core
+
         try:
             # A command's imports only build (modules, classes, pydantic's models): none of it
             # is garbage, and the collector's passes over it were a twentieth of a short run.

@@ -68,6 +68,23 @@ def test_an_unreadable_cassette_is_one_failing_item(campaign: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*broken.yaml: cannot read the cassette:*"])
 
 
+def test_a_project_under_a_hidden_folder_is_still_collected(pytester: pytest.Pytester) -> None:
+    # nox's .nox/, ~/.cache, a CI runner's work folder: only folders inside the project count.
+    project = pytester.path / ".nox" / "campaign" / "project"
+    (project / "cassettes" / "__snapshots__").mkdir(parents=True)
+    (project / "cassettes" / ".hidden").mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    for folder in ("", "__snapshots__", ".hidden"):
+        shutil.copy(CASSETTES / CHOSEN[0], project / "cassettes" / folder / CHOSEN[0])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        result = pytester.runpytest_subprocess(
+            "--streamreel-fuzz", "cassettes", "--collect-only", "-q", *NO_SYRUPY
+        )
+    files = {line.split("::")[0] for line in result.outlines if "::" in line}
+    assert files == {f"cassettes/{CHOSEN[0]}"}
+
+
 def test_without_the_flag_no_cassette_is_collected(campaign: pytest.Pytester) -> None:
     result = campaign.runpytest("cassettes", "--collect-only", "-q", *NO_SYRUPY)
     assert not [line for line in result.outlines if "::" in line]

@@ -54,11 +54,21 @@ class CampaignFailure(Exception):
         self.reproduction = reproduction
 
 
-def wanted(path: Path) -> bool:
-    """Whether pytest should collect ``path`` as a campaign file."""
+def wanted(path: Path, root: Path) -> bool:
+    """Whether pytest should collect ``path`` as a campaign file.
+
+    Snapshot, cache and hidden folders are skipped inside the project (``root``, pytest's
+    rootdir) only: a project that itself lives under a hidden folder (``~/.cache``, a CI
+    runner's work folder, nox's ``.nox/``) is still a project. A file outside the rootdir was
+    named on the command line, or found beneath a path that was, so pytest already chose it.
+    """
     if not (is_cassette(path) or is_chunk_file(path)):
         return False
-    return not any(part in SKIPPED_FOLDERS or part.startswith(".") for part in path.parts[:-1])
+    try:
+        folders = path.parent.relative_to(root).parts
+    except ValueError:
+        return True
+    return not any(part in SKIPPED_FOLDERS or part.startswith(".") for part in folders)
 
 
 def settle() -> None:

@@ -299,7 +299,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from streamreel.testing.campaign import CampaignFile, wanted
 
-    if not wanted(file_path):
+    if not wanted(file_path, parent.config.rootpath):
         return None
     return CampaignFile.from_parent(parent, path=file_path)
 

@@ -116,6 +116,9 @@ def test_loading_the_player_and_the_imports_are_measured() -> None:
         "import streamreel.core vs pydantic",
         "pytest with the plugin vs without",
     ]
+    # What click and pydantic cost before any of streamreel runs, beside the replay's ratio.
+    floor = re.search(r"click and one pydantic model alone: (\d+\.\d\d)x$", imports[1].detail)
+    assert floor is not None and float(floor.group(1)) > 1.0, imports[1].detail
     _well_formed([load, memory, speed, *imports])
 
 

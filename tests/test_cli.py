@@ -285,7 +285,7 @@ during = "pydantic.plugin._loader" in sys.modules
 import pydantic.plugin._loader as loader
 print(json.dumps({
     "loader_imported_by_the_command": during,
-    "loader_after": type(loader).__name__ + ":" + str(hasattr(loader, "importlib_metadata")),
+    "loader_after": type(loader).__name__ + ":" + loader.__file__.rsplit("/", 1)[-1],
     "collector_paused_for_command_imports": paused,
     "collector_enabled_after": gc.isenabled(),
 }))
@@ -317,7 +317,7 @@ def test_a_command_never_imports_pydantics_plugin_loader_unless_plugins_are_on(
     assert [json.loads(line)["message_type"] for line in messages][-1] == "assistant_message"
     seen = json.loads(probe)
     assert seen["loader_imported_by_the_command"] is (user_setting is not None)
-    assert seen["loader_after"] == "module:True"
+    assert seen["loader_after"] == "module:_loader.py"
     assert seen["collector_paused_for_command_imports"] == [True]
     assert seen["collector_enabled_after"] is True
 
@@ -337,10 +337,10 @@ def test_the_stand_in_loader_hands_any_other_name_to_the_real_one(
             assert list(stand_in.get_plugins()) == []
             assert not hasattr(stand_in, "__path__")  # not a package: the import system asks
             assert stand_in.get_plugins.__name__ == "get_plugins"
-            loaded = stand_in.importlib_metadata  # a name only the real loader has
-            assert sys.modules["pydantic.plugin._loader"] is not stand_in
-            assert hasattr(sys.modules["pydantic.plugin._loader"], "importlib_metadata")
-            assert loaded.__name__ == "importlib.metadata"
+            group = stand_in.PYDANTIC_ENTRY_POINT_GROUP  # a name only the real loader has
+            assert group == "pydantic"
+            real_one = sys.modules["pydantic.plugin._loader"]
+            assert real_one is not stand_in and real_one.__file__.endswith("_loader.py")
         assert "pydantic.plugin._loader" in sys.modules  # the real one, which stays
     finally:
         if real is not None:

@@ -25,8 +25,15 @@ NO_SYRUPY = ("-p", "no:syrupy", *QUIET)
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A project with a rootdir, one bundled cassette and a tests folder."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with a rootdir, one bundled cassette and a tests folder.
+
+    The runs inside it are sessions of their own, even when this suite runs under pytest-xdist:
+    a worker's variables, inherited, would make them pass for xdist workers too (syrupy, for
+    one, then reports nothing and leaves the snapshot summary to a controller there is none of).
+    """
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makeini("[pytest]\n")
     cf.write(pytester.path / "cassettes" / "send.yaml", cf.search_call(), cf.send_message())
     (pytester.path / "tests").mkdir()

@@ -417,8 +417,10 @@ def measure_imports(*, repeats: int = 3, progress: Progress = None) -> list[Meas
             ],
             _STARTUP_ROUNDS * repeats,
         )
-    help_time, click_time, replay_time, core_time, pydantic_time, floor_time, *rest = timings
-    plugin_time, bare_time = rest
+    (
+        help_time, click_time, replay_time, core_time, pydantic_time, floor_time, plugin_time,
+        bare_time,
+    ) = timings  # fmt: skip
     return [
         _ratio(
             "streamreel --help vs import click",

@@ -104,6 +104,55 @@ def test_the_wire_writer_matches_pydantics_serializer(
     assert json.dumps(written) == json.dumps(expected)
 
 
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["", "\u2028", "\ud83d\ude80"]
+)
+_OPTIONAL = st.none() | _TEXT
+_DATES = st.sampled_from(
+    [DATE, NAIVE, DATE.replace(tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59)]
+)
+_BASE = {"id": _TEXT, "date": _DATES, "name": _OPTIONAL, "otid": _OPTIONAL, "sender_id": _OPTIONAL}
+_CALLS = st.builds(ToolCallDelta, name=_OPTIONAL, arguments=_OPTIONAL, tool_call_id=_OPTIONAL) | (
+    st.builds(ToolCall, name=_TEXT, arguments=_TEXT, tool_call_id=_TEXT)
+)
+_MESSAGES = st.one_of(
+    st.builds(
+        ReasoningMessage,
+        **_BASE,
+        reasoning=_TEXT,
+        signature=_OPTIONAL,
+        source=st.sampled_from(["reasoner_model", "non_reasoner_model"]),
+    ),
+    st.builds(
+        HiddenReasoningMessage, **_BASE, state=st.just("omitted"), hidden_reasoning=_OPTIONAL
+    ),
+    st.builds(AssistantMessage, **_BASE, content=_TEXT),
+    st.builds(SystemMessage, **_BASE, content=_TEXT),
+    st.builds(UserMessage, **_BASE, content=_TEXT),
+    st.builds(
+        ToolReturnMessage,
+        **_BASE,
+        tool_return=_TEXT,
+        status=st.sampled_from(["success", "error"]),
+        tool_call_id=_TEXT,
+        stdout=st.none() | st.lists(_TEXT, max_size=2),
+        stderr=st.none() | st.lists(_TEXT, max_size=2),
+    ),
+    st.builds(ToolCallMessage, **_BASE, tool_call=_CALLS),
+)
+
+
+@given(st.lists(_MESSAGES, min_size=1, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_the_wire_text_is_pydantics_json_for_any_message(messages: list[AgentMessage]) -> None:
+    # Several messages a run, so that what the writer keeps of one (its first fields, by id,
+    # date and otid) is tried on the next; and each message twice, taken from what it kept.
+    for message in [*messages, *messages]:
+        exclude_none = isinstance(message, ToolCallMessage)
+        expected = message.model_dump(mode="json", exclude_none=exclude_none)
+        assert to_wire(message) == json.dumps(expected, separators=(",", ":"))
+
+
 def test_errors_and_usage_keep_their_wire_form() -> None:
     assert wire_dict(ErrorMessage(error="boom")) == {"error": "boom"}
     usage = UsageStatistics(prompt_tokens=3, run_ids=["r"])

@@ -496,11 +496,14 @@ def _driver(parser: AnyParser) -> _Driver | _NativeDriver:
 class _Driver:
     """Feeds one parser and collects what it emits, chunk by chunk."""
 
-    def __init__(self, parser: StreamingInterfaceLike) -> None:
+    def __init__(self, parser: StreamingInterfaceLike, *, answers: bool = True) -> None:
+        """``answers``: results of the tool calls may follow (a cassette's later requests), so
+        the calls are tracked; a chunk file is one LLM call and nothing answers it."""
         self.parser = parser
         self._collected: list[AgentMessage] = []
         # Tool calls made by the steps replayed so far and not yet answered: id -> name.
         self.pending: dict[str, str] = {}
+        self._answers = answers
         self._call_slots: dict[int, str] = {}  # tool-call index -> id, within one LLM call
         self._loop: _Loop | None = None
         self._consumer: asyncio.Future[None] | None = None
@@ -541,7 +544,8 @@ class _Driver:
     def process(
         self, chunk: ChatCompletionChunk, message_id: str, date: datetime, expect: bool
     ) -> list[AgentMessage]:
-        self._note_calls(chunk)
+        if self._answers:
+            self._note_calls(chunk)
         if self._feed is not None:
             return self._feed(
                 chunk, message_id=message_id, message_date=date, expect_reasoning_content=expect
@@ -1266,7 +1270,7 @@ def _replay_chunk_file(
             path=source,
         )
     tally = FeatureTally() if lean else None
-    driver = _Driver(chosen)  # type: ignore[arg-type]  # is_native ruled the others out
+    driver = _Driver(chosen, answers=False)  # type: ignore[arg-type]  # is_native ruled out the rest
     message_id = message_id or _message_id(str(source), 0)
     message_date = message_date or _DEFAULT_DATE
     messages: list[AgentMessage] = []

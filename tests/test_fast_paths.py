@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import textwrap
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamreel.cli import main
 from streamreel.cli.collector import collector_paused
-from streamreel.cli.render import write_blocks
+from streamreel.cli.render import _LABEL_WIDTH, _TEXT_WIDTH, render_table, write_blocks
 from streamreel.core.chunks import parse_chunk
 from streamreel.core.errors import StreamreelError
 from streamreel.core.messages import (
@@ -515,3 +516,25 @@ def test_only_the_kinds_the_replay_command_picks_out_can_report_an_error(
     assert not reports_error(cls(**values))
     assert reports_error(ErrorMessage(error="boom"))
     assert reports_error(ForeignMessage(message_type="error_message", data={}))
+
+
+_WHITESPACE_HEAVY = st.text(
+    st.sampled_from([" ", "\t", "\x0b", "\x0c", "\r", "\u00a0", "\u3000", "a", "\u00e9", "-"]),
+    max_size=120,
+)
+
+
+@given(st.lists(_WHITESPACE_HEAVY | st.text(max_size=200), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_the_table_wraps_text_as_textwrap_does(paragraphs: list[str]) -> None:
+    # The table's short-line shortcut against what textwrap itself makes of the same text, as
+    # the table shows it: each line after the label or indent, trailing whitespace stripped.
+    text = "\n".join(paragraphs)
+    message = trusted(AssistantMessage, id="m", date=DATE, content=text)
+    expected: list[str] = []
+    for paragraph in text.split("\n"):
+        expected += textwrap.wrap(paragraph, _TEXT_WIDTH, replace_whitespace=False) or [""]
+    rows = render_table([message]).split("\n")
+    assert rows[0].startswith("assistant")
+    shown = [rows[0][_LABEL_WIDTH + 1 :], *(row[_LABEL_WIDTH + 1 :] for row in rows[1:])]
+    assert shown == [line.rstrip() for line in expected]

@@ -82,8 +82,8 @@ def render_table(messages: Iterable[AgentMessage], usage: UsageStatistics | None
     for message in messages:
         kind, text = label(message), _text(message)
         body: list[str] = []
-        for paragraph in text.split("\n") or [""]:
-            body.extend(textwrap.wrap(paragraph, _TEXT_WIDTH, replace_whitespace=False) or [""])
+        for paragraph in text.split("\n"):
+            body.extend(_wrapped(paragraph))
         lines.append(f"{kind:<{_LABEL_WIDTH}} {body[0]}".rstrip())
         lines.extend(f"{indent}{line}".rstrip() for line in body[1:])
     if usage is not None:
@@ -93,6 +93,16 @@ def render_table(messages: Iterable[AgentMessage], usage: UsageStatistics | None
             + ("s" if usage.step_count != 1 else "")
         )
     return "\n".join(lines)
+
+
+def _wrapped(paragraph: str) -> list[str]:
+    """The lines of one paragraph, at most the table's width each (before the lines' trailing
+    whitespace is stripped)."""
+    # A delta is a few words: one that fits is its own line. textwrap would give the same line,
+    # less trailing whitespace that the table strips anyway, for forty times the cost.
+    if len(paragraph) <= _TEXT_WIDTH and "\t" not in paragraph:
+        return [paragraph]
+    return textwrap.wrap(paragraph, _TEXT_WIDTH, replace_whitespace=False) or [""]
 
 
 def render_jsonl(messages: Iterable[AgentMessage]) -> Iterator[str]:

@@ -89,6 +89,11 @@ class ArgumentEvent(NamedTuple):
     text: str
 
 
+# An event made from its fields in one C call: the class's own __new__ is Python, a frame per
+# event.
+_new_event = tuple.__new__
+
+
 # Parser states.
 _START = 0  # before "{"
 _KEY_OR_END = 1  # after "{" or ","
@@ -244,7 +249,7 @@ class ArgumentsReader:
             text = texts[0] if len(texts) == 1 else "".join(texts)
             if kind != ERROR:
                 self._emitted.setdefault(key, []).append(text)
-            events.append(ArgumentEvent(kind, key, text))
+            events.append(_new_event(ArgumentEvent, (kind, key, text)))
         return events
 
     def _emit(self, kind: EventKind, key: str | None, text: str) -> None:
@@ -262,12 +267,18 @@ class ArgumentsReader:
     def _value_text(self, text: str) -> None:
         if not text:
             return
-        if self._key_route is Route.DROP:
+        route = self._key_route
+        if route is Route.DROP:
             return
-        if self._key_route is Route.REMAINDER:
+        if route is Route.REMAINDER:
             self._rest(text)
             return
-        self._emit(VALUE, self._key_name, text)
+        # _emit, inline: a value's text is what nearly every piece of arguments ends in.
+        out, key = self._out, self._key_name
+        if out and out[-1][0] is VALUE and out[-1][1] == key:
+            out[-1][2].append(text)
+        else:
+            out.append((VALUE, key, [text]))
 
     def _rest(self, text: str) -> None:
         self._emit(REST, None, text)

@@ -110,6 +110,26 @@ def test_a_chunk_file_of_blank_lines_only_is_empty(tmp_path: Path) -> None:
     assert status == Exit.UNREADABLE and "empty" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("none.yaml", "version: 1\ninteractions: []\n"),
+        ("none.har", '{"log": {"version": "1.2", "entries": []}}'),
+    ],
+)
+def test_a_cassette_of_no_interactions_does_not_replay_as_a_success(
+    name: str, text: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    for arguments, stdin, shown in (([str(path)], None, str(path)), (["-"], text, "<stdin>")):
+        status, out, err = _run("replay", *arguments, stdin=stdin)
+        assert status == Exit.UNREADABLE, (out, err)
+        assert f"{shown}: cannot replay cassette: expected at least one interaction" in err
+        assert out == ""
+        _no_traceback(err)
+
+
 @pytest.mark.parametrize("command", ["diff", "fuzz", "serve"])
 def test_an_empty_folder_argument_is_a_usage_error(command: str, tmp_path: Path) -> None:
     folder = tmp_path / "nothing"

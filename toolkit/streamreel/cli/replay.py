@@ -31,7 +31,7 @@ from streamreel.cli.render import (
     render_table,
     write_blocks,
 )
-from streamreel.core.errors import ConfigurationError, StreamreelError
+from streamreel.core.errors import CassetteError, ConfigurationError, StreamreelError
 from streamreel.core.messages import (
     AgentMessage,
     ErrorMessage,
@@ -317,6 +317,14 @@ def replay_command(
                 else:
                     source_read = CassetteReader(path, progress=lambda read: to(meter, read))
                     count = source_read.count()
+                if not count:
+                    # As an empty chunk file is: a replay that prints nothing and succeeds
+                    # would pass a script or CI step that meant to replay something.
+                    raise CassetteError(
+                        "cannot replay cassette: expected at least one interaction, got none;"
+                        " record it again, or check that the path names the cassette meant",
+                        path=path,
+                    )
                 _pick(count, name, interactions)
                 steps = ReplaySteps(
                     source_read,

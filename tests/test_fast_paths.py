@@ -538,3 +538,11 @@ def test_the_table_wraps_text_as_textwrap_does(paragraphs: list[str]) -> None:
     assert rows[0].startswith("assistant")
     shown = [rows[0][_LABEL_WIDTH + 1 :], *(row[_LABEL_WIDTH + 1 :] for row in rows[1:])]
     assert shown == [line.rstrip() for line in expected]
+
+
+def test_a_message_built_with_values_of_other_types_is_written_as_the_encoder_writes_it() -> None:
+    # model_construct checks nothing: a list where a string belongs cannot be kept by the
+    # writer's shortcut, and the message is written as the JSON encoder writes its fields.
+    odd = AssistantMessage.model_construct(id=["a", 1], date=DATE, otid=7, content=1.5)
+    assert to_wire(odd) == json.dumps(wire_dict(odd), separators=(",", ":"))
+    assert to_wire(odd).startswith('{"id":["a",1],')

@@ -335,3 +335,37 @@ def test_a_chosen_message_id_names_the_first_step_and_numbers_the_rest() -> None
         f"{chosen}-1",
         f"{chosen}-2",
     ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "bad"),
+    # Bytes that are not UTF-8 on the first line make the file no text at all: refused whole.
+    [("not json", bad) for bad in (1, 255, 256, 257, 513, 600)]
+    + [(b"\xff\xfe", bad) for bad in (2, 256, 257, 600)],
+)
+def test_a_chunk_file_stopped_anywhere_keeps_every_chunk_before_the_fault(
+    tmp_path: Path, bad: int, fault: str | bytes
+) -> None:
+    # Lines are parsed a block at a time and then replayed: a fault in any block, at its first
+    # or last line or between, must still come after every chunk before it and name its line.
+    lines = [json.dumps(chunk({"content": f"w{i} "})).encode() for i in range(1, 601)]
+    lines.insert(100, b"")  # a line that carries no chunk is no chunk before the fault
+    number = bad + 1 if bad > 100 else bad  # the line number, counting the blank line
+    broken = [*lines]
+    broken[number - 1] = fault if isinstance(fault, bytes) else fault.encode()
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(b"\n".join(broken) + b"\n")
+    whole = tmp_path / "before.jsonl"
+    whole.write_bytes(b"\n".join(lines[: number - 1]) + b"\n" if number > 1 else b"\n")
+
+    ident = "message-7d1f6c1e-95c1-4b61-9a53-0b6e3b0c5f10"
+    result = replay_chunk_file(path, message_id=ident)
+    (entry,) = result.errors
+    assert entry.kind == "decode" and f"{path}:{number}: cannot read chunk" in entry.message
+    assert entry.chunk == bad - 1 == len(result.interactions[0].chunks)
+    *before, error = result.messages
+    assert isinstance(error, ErrorMessage) and f"{path}:{number}:" in error.error
+    if bad > 1:
+        assert before == replay_chunk_file(whole, message_id=ident).messages
+    else:
+        assert before == []

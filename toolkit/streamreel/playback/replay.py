@@ -38,6 +38,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -1208,6 +1209,45 @@ def _numbered(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str | Chu
         yield (exc.line or 0), exc
 
 
+_BLOCK_LINES = 256
+"""A chunk file is parsed this many lines at a time, then the block's chunks are replayed: each
+loop keeps its own code in the processor's caches, where alternating validation and parsing
+per line kept neither (a fifth of a replay's time)."""
+
+
+def _parsed_blocks(
+    lines: Iterator[tuple[int, str | ChunkError]],
+    source: Path,
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[list[tuple[str, ChatCompletionChunk]], str | None]]:
+    """The chunk lines' chunks, with each its line, a block at a time; the last block comes
+    with what stopped the file (a line that cannot be read or is not a chunk), if anything did.
+    Lines that carry no chunk (blank, comments, ``[DONE]``) are left out."""
+    read = 0
+    while True:
+        block: list[tuple[str, ChatCompletionChunk]] = []
+        taken = 0
+        for number, line in islice(lines, _BLOCK_LINES):
+            taken += 1
+            if isinstance(line, ChunkError):
+                yield block, str(line)
+                return
+            read += len(line) + 1  # characters: bytes for ASCII, close enough for a progress bar
+            if progress is not None and not number % _PROGRESS_LINES:
+                progress(read)
+            try:
+                chunk = parse_chunk_line(line)
+            except ChunkError as exc:
+                yield block, str(exc.located(path=source, line=number))
+                return
+            if chunk is not None:
+                block.append((line, chunk))
+        if block:
+            yield block, None
+        if taken < _BLOCK_LINES:
+            return
+
+
 def replay_chunk_file(
     path: str | Path,
     *,
@@ -1281,46 +1321,33 @@ def _replay_chunk_file(
     if text is None:
         usage.note(source)
     with _opened(source, None if text is None else text.encode("utf-8")) as stream:
-        read = 0
-        for number, line in _numbered(chunk_lines(stream, source)):
-            if isinstance(line, ChunkError):
+        lines = _numbered(chunk_lines(stream, source))
+        for block, fault in _parsed_blocks(lines, source, progress):
+            for line, chunk in block:
                 seen = True
-                errors.append(ErrorEntry("decode", str(line), chunk=len(records)))
-                messages.extend(driver.error(str(line)))
-                break
-            read += len(line) + 1  # characters: bytes for ASCII, close enough for a progress bar
-            if progress is not None and not number % _PROGRESS_LINES:
-                progress(read)
-            try:
-                chunk = parse_chunk_line(line)
-            except ChunkError as exc:
-                located = exc.located(path=source, line=number)
-                errors.append(ErrorEntry("decode", str(located), chunk=len(records)))
-                messages.extend(driver.error(str(located)))
+                if tally is None:
+                    record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
+                else:
+                    record = ChunkRecord(len(records), 0.0, b"")
+                    tally.add(chunk)
+                if choice:
+                    choices.update(c.index for c in chunk.choices)
+                    chunk = select_choice(chunk, choice)
+                try:
+                    emitted = driver.process(
+                        chunk, message_id, message_date, bool(expect_reasoning_content)
+                    )
+                except ParserError as exc:
+                    errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
+                    emitted = driver.take()
+                if tally is None:
+                    record.messages = emitted
+                messages.extend(emitted)
+                records.append(record)
+            if fault is not None:
                 seen = True
-                break
-            if chunk is None:
-                continue
-            seen = True
-            if tally is None:
-                record = ChunkRecord(len(records), 0.0, line.encode(), produced=[chunk])
-            else:
-                record = ChunkRecord(len(records), 0.0, b"")
-                tally.add(chunk)
-            if choice:
-                choices.update(c.index for c in chunk.choices)
-                chunk = select_choice(chunk, choice)
-            try:
-                emitted = driver.process(
-                    chunk, message_id, message_date, bool(expect_reasoning_content)
-                )
-            except ParserError as exc:
-                errors.append(ErrorEntry("parser", exc.reason, chunk=record.index))
-                emitted = driver.take()
-            if tally is None:
-                record.messages = emitted
-            messages.extend(emitted)
-            records.append(record)
+                errors.append(ErrorEntry("decode", fault, chunk=len(records)))
+                messages.extend(driver.error(fault))
     if not seen:
         raise empty_error("chunk file", source)
     _check_choice(choice, choices, None)

@@ -16,8 +16,9 @@ parser's tool calls by their call's id too); two streams that differ only in whe
 split them merge to the same list.
 """
 
-from __future__ import annotations
-
+# Annotations here are evaluated as the classes are made (no ``from __future__ import
+# annotations``): pydantic reads every field's type when a model class is made, and from a string
+# that meant compiling each one, about a sixth of what defining these models costs a command.
 import functools
 import importlib
 import json

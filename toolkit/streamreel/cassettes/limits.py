@@ -31,6 +31,7 @@ The walk is iterative, so measuring a deep document cannot itself overflow the s
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from streamreel.core.encoding import MAX_DECODED_BYTES
@@ -74,10 +75,7 @@ def depth_error(limit: int = MAX_DEPTH) -> CassetteError:
     )
 
 
-def _own_size(value: Any) -> int:
-    if isinstance(value, str | bytes):
-        return len(value) + 1
-    return 1
+_CONTAINERS = (dict, list, tuple)
 
 
 def check_document(document: Any, *, text_length: int, max_depth: int = MAX_DEPTH) -> None:
@@ -86,22 +84,22 @@ def check_document(document: Any, *, text_length: int, max_depth: int = MAX_DEPT
     Time and memory are linear in the number of distinct objects and references, whatever the
     expanded size: each container is measured once and its size remembered.
     """
+    if not isinstance(document, _CONTAINERS):
+        return
     budget = expansion_budget(text_length)
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
-    open_ids: set[int] = set()
-    # Each frame: a container, its children, and how many of them were visited.
-    root_children = _children(document)
-    if root_children is None:
-        return
-    stack: list[tuple[Any, list[Any], int]] = [(document, root_children, 0)]
-    open_ids.add(id(document))
+    open_ids: set[int] = {id(document)}
+    # Each frame: a container, the size of its scalars, the containers it holds, and how many
+    # of those were visited.
+    stack: list[list[Any]] = [_frame(document)]
     while stack:
-        container, children, position = stack[-1]
-        if position < len(children):
-            stack[-1] = (container, children, position + 1)
-            child = children[position]
-            if not isinstance(child, dict | list | tuple) or id(child) in sizes:
+        frame = stack[-1]
+        nested, position = frame[2], frame[3]
+        if position < len(nested):
+            frame[3] = position + 1
+            child = nested[position]
+            if id(child) in sizes:
                 continue
             if id(child) in open_ids:
                 raise CassetteError(
@@ -111,19 +109,16 @@ def check_document(document: Any, *, text_length: int, max_depth: int = MAX_DEPT
             if len(stack) >= max_depth:
                 raise depth_error(max_depth)
             open_ids.add(id(child))
-            stack.append((child, _children(child) or [], 0))
+            stack.append(_frame(child))
             continue
         stack.pop()
+        container = frame[0]
         open_ids.discard(id(container))
-        size = 1
+        size = frame[1]
         depth = 1
-        for child in children:
-            known = sizes.get(id(child))
-            if known is None:
-                size += _own_size(child)
-            else:
-                size += known
-                depth = max(depth, depths[id(child)] + 1)
+        for child in nested:
+            size += sizes[id(child)]
+            depth = max(depth, depths[id(child)] + 1)
         if size > budget:
             raise CassetteError(
                 f"cannot read cassette: expected a document that expands to at most {budget:,} "
@@ -135,14 +130,20 @@ def check_document(document: Any, *, text_length: int, max_depth: int = MAX_DEPT
         depths[id(container)] = depth
 
 
-def _children(value: Any) -> list[Any] | None:
-    """The values a container holds (keys included), or None for a scalar."""
-    if isinstance(value, dict):
-        out: list[Any] = []
-        for key, item in value.items():
-            out.append(key)
-            out.append(item)
-        return out
-    if isinstance(value, list | tuple):
-        return list(value)
-    return None
+def _frame(container: Any) -> list[Any]:
+    """A container's frame: its scalars (keys included) sized at once, its containers listed."""
+    size = 1
+    nested: list[Any] = []
+    values = (
+        itertools.chain(container.keys(), container.values())
+        if isinstance(container, dict)
+        else container
+    )
+    for value in values:
+        if isinstance(value, _CONTAINERS):
+            nested.append(value)
+        elif isinstance(value, str | bytes):
+            size += len(value) + 1
+        else:
+            size += 1
+    return [container, size, nested, 0]

@@ -267,18 +267,12 @@ class ArgumentsReader:
     def _value_text(self, text: str) -> None:
         if not text:
             return
-        route = self._key_route
-        if route is Route.DROP:
+        if self._key_route is Route.DROP:
             return
-        if route is Route.REMAINDER:
+        if self._key_route is Route.REMAINDER:
             self._rest(text)
             return
-        # _emit, inline: a value's text is what nearly every piece of arguments ends in.
-        out, key = self._out, self._key_name
-        if out and out[-1][0] is VALUE and out[-1][1] == key:
-            out[-1][2].append(text)
-        else:
-            out.append((VALUE, key, [text]))
+        self._emit(VALUE, self._key_name, text)
 
     def _rest(self, text: str) -> None:
         self._emit(REST, None, text)

@@ -407,7 +407,7 @@ def to_wire(message: AgentMessage | UsageStatistics) -> str:
         return _WIRE_ENCODER.encode(wire_dict(message))
     kind = type(message)
     own = _OWN_FIELDS.get(kind)
-    if own is not None:
+    if own is not None or kind is ToolCallMessage:
         fields = message.__dict__
         head = _wire_head(kind, fields)
         if head is not None:
@@ -420,7 +420,7 @@ def to_wire(message: AgentMessage | UsageStatistics) -> str:
                         if value is not None
                     )
                     return f'{head},"tool_call":{{{inner}}}}}'
-            else:
+            elif own is not None:
                 tail = "".join([f"{key}{_wire_value(fields[name])}" for key, name in own])
                 return f"{head}{tail}}}"
     return "".join(_WIRE_C_ENCODER(wire_dict(message), 0))
@@ -429,12 +429,12 @@ def to_wire(message: AgentMessage | UsageStatistics) -> str:
 # The wire object of a message, written a field at a time: the same text as the JSON encoder
 # gives for its wire_dict, at a fraction of the cost. A stream's messages share their first
 # six fields (id, date, name, type, otid, sender), so these are written once per logical
-# message and kept; the rest is each message's own fields, behind their keys written out.
+# message and kept; the rest is each message's own fields, behind their keys written out (a
+# tool call's, its call's fields that are not null).
 _BASE_FIELDS = ("id", "date", "name", "message_type", "otid", "sender_id")
-_WRITTEN: tuple[type[LettaMessage], ...] = (*_PLAIN_WIRE, ToolCallMessage)
 _OWN_FIELDS: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {
     kind: tuple((f',"{name}":', name) for name in kind.model_fields if name not in _BASE_FIELDS)
-    for kind in _WRITTEN
+    for kind in _PLAIN_WIRE
 }
 _HEADS: dict[tuple[Any, ...], str] = {}
 _HEADS_KEPT = 4096  # a stream's logical messages; the cache starts over beyond that
